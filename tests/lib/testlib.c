@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* testlib: temporary directories and files for unit tests. */
+#include "testlib.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/xalloc.h"
+
+char *testlib_tmpdir(void)
+{
+    const char *t = getenv("TMPDIR");
+    char *tmpl = xasprintf("%s/doppel-test-XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(tmpl)) {
+        perror("mkdtemp");
+        abort();
+    }
+    return tmpl;
+}
+
+void testlib_rmdir(const char *dir)
+{
+    if (!dir || strncmp(dir, "/", 1) != 0 || !strstr(dir, "doppel-test-"))
+        return;
+    char *cmd = xasprintf("rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "testlib: could not remove %s\n", dir);
+    free(cmd);
+}
+
+char *testlib_write_file(const char *dir, const char *name, const char *text)
+{
+    char *path = xasprintf("%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        abort();
+    }
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
