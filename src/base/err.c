@@ -36,7 +36,7 @@ int err_set(struct err *err, int code, const char *fmt, ...)
 
 void err_prefix(struct err *err, const char *fmt, ...)
 {
-    char pre[ERR_MSG_MAX], old[ERR_MSG_MAX];
+    char pre[ERR_MSG_MAX], old[ERR_MSG_MAX], joined[2 * ERR_MSG_MAX + 2];
     va_list ap;
     if (!err)
         return;
@@ -44,7 +44,9 @@ void err_prefix(struct err *err, const char *fmt, ...)
     vsnprintf(pre, sizeof(pre), fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof(old));
-    snprintf(err->msg, sizeof(err->msg), "%s: %s", pre, old);
+    snprintf(joined, sizeof(joined), "%s: %s", pre, old);
+    memcpy(err->msg, joined, sizeof(err->msg) - 1);
+    err->msg[sizeof(err->msg) - 1] = '\0';
 }
 
 void err_bug(const char *file, int line, const char *what)

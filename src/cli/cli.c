@@ -10,6 +10,7 @@
 #include <string.h>
 
 static const struct cli_cmd *const commands[] = {
+    &cli_cmd_serve,
     &cli_cmd_analyze,
     &cli_cmd_version,
 };

@@ -9,6 +9,8 @@
 
 #include <stdio.h>
 
+#include "base/version.h"
+
 enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
 
 typedef int cli_run_cb(int argc, char **argv);
@@ -29,8 +31,7 @@ int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 extern const struct cli_cmd cli_cmd_version;
+extern const struct cli_cmd cli_cmd_serve;
 extern const struct cli_cmd cli_cmd_analyze;
-
-#define DOPPEL_VERSION "0.1.0"
 
 #endif

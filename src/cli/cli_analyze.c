@@ -7,16 +7,16 @@
 #include <string.h>
 
 static const struct cli_cmd *const subs[] = {
-    /* ANALYZE-TABLE: one line per analyze subcommand, keep sorted by pipeline order */
+    /* one line per analyze subcommand, in pipeline order */
+    NULL,
 };
-#define NSUBS (sizeof(subs) / sizeof(subs[0]))
 
 static void overview(FILE *out)
 {
     fprintf(out, "usage: doppel analyze <what> [options]\n\n"
                  "Runs the analyzer (pure functions) on files, so every decision the controller\n"
                  "makes can be reproduced offline.\n\n");
-    for (size_t i = 0; i < NSUBS; i++)
+    for (size_t i = 0; subs[i]; i++)
         fprintf(out, "  %-10s %s\n", subs[i]->name, subs[i]->summary);
     fprintf(out, "\n`doppel help analyze <what>` or `doppel analyze <what> --help` for details.\n");
 }
@@ -31,7 +31,7 @@ static int run(int argc, char **argv)
         overview(stdout);
         return CLI_OK;
     }
-    for (size_t i = 0; i < NSUBS; i++) {
+    for (size_t i = 0; subs[i]; i++) {
         if (strcmp(subs[i]->name, argv[1]) != 0)
             continue;
         for (int j = 2; j < argc; j++) {

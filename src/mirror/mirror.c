@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * mirror: bounded, anonymized copies of requests to shadow pools (see mirror.h).
+ */
+#include "mirror/mirror.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "http/writer.h"
+#include "mirror/anonymize.h"
+#include "observer/metrics.h"
+
+#define MIRROR_HEAD_MAX (256 * 1024)
+
+struct mpool {
+    uint32_t inflight;
+    uint64_t bytes;
+};
+
+struct mirror_worker {
+    struct upstream_worker *uw; /* borrowed */
+    unsigned worker;
+    struct mpool *pools; /* by pool_id */
+    size_t npools;
+    unsigned inflight;
+    bool draining;
+};
+
+struct mcopy {
+    struct mirror_worker *mw;
+    struct exchange *ex; /* ref held */
+    size_t shadow;       /* index into the service's shadows */
+    uint32_t pool_id;
+    size_t bytes;
+    uint64_t t_start;
+    struct shadow_result res;
+};
+
+static struct mpool *mpool_get(struct mirror_worker *mw, uint32_t id)
+{
+    if (id >= mw->npools) {
+        size_t n = id + 8;
+        mw->pools = xreallocarray(mw->pools, n, sizeof(*mw->pools));
+        memset(mw->pools + mw->npools, 0, (n - mw->npools) * sizeof(*mw->pools));
+        mw->npools = n;
+    }
+    return &mw->pools[id];
+}
+
+struct mirror_worker *mirror_worker_new(struct upstream_worker *uw, unsigned worker)
+{
+    struct mirror_worker *mw = xcalloc(1, sizeof(*mw));
+    mw->uw = uw;
+    mw->worker = worker;
+    return mw;
+}
+
+void mirror_worker_drain(struct mirror_worker *mw)
+{
+    mw->draining = true;
+}
+
+unsigned mirror_worker_inflight(const struct mirror_worker *mw)
+{
+    return mw->inflight;
+}
+
+void mirror_worker_free(struct mirror_worker *mw)
+{
+    if (!mw)
+        return;
+    free(mw->pools);
+    free(mw);
+}
+
+static enum metrics_drop drop_of(enum exchange_error e)
+{
+    switch (e) {
+    case EXCHANGE_E_REFUSED: return METRICS_DROP_CONNECT_FAILED;
+    case EXCHANGE_E_TIMEOUT: return METRICS_DROP_TIMEOUT;
+    case EXCHANGE_E_RESET: return METRICS_DROP_RESET;
+    case EXCHANGE_E_BAD_RESPONSE: return METRICS_DROP_BAD_RESPONSE;
+    default: return METRICS_DROP_OTHER;
+    }
+}
+
+static enum metrics_upstream_error uerr_of(enum exchange_error e)
+{
+    switch (e) {
+    case EXCHANGE_E_REFUSED: return METRICS_UPSTREAM_REFUSED;
+    case EXCHANGE_E_TIMEOUT: return METRICS_UPSTREAM_TIMEOUT;
+    case EXCHANGE_E_RESET: return METRICS_UPSTREAM_RESET;
+    case EXCHANGE_E_BAD_RESPONSE: return METRICS_UPSTREAM_BAD_RESPONSE;
+    default: return METRICS_UPSTREAM_OTHER;
+    }
+}
+
+static void copy_finish(struct mcopy *mc)
+{
+    struct mirror_worker *mw = mc->mw;
+    struct mpool *mp = mpool_get(mw, mc->pool_id);
+    mp->inflight--;
+    mp->bytes -= mc->bytes;
+    mw->inflight--;
+    struct exchange *ex = mc->ex;
+    const struct rt_route *route = ex->route;
+    mc->res.latency_ns = clock_mono_ns() - mc->t_start;
+    if (mc->res.error == EXCHANGE_OK) {
+        metrics_record(route->shadow_series[mc->shadow], mw->worker, mc->res.latency_ns,
+                       mc->res.status, mc->bytes, 0);
+    } else {
+        metrics_upstream_error(route->shadow_series[mc->shadow], mw->worker,
+                               uerr_of(mc->res.error));
+        metrics_mirror_drop(route->mirror_series[mc->shadow], mw->worker,
+                            drop_of(mc->res.error));
+    }
+    if (ex->on_shadow_done)
+        ex->on_shadow_done(ex, &mc->res, ex->hook_ctx);
+    http_head_release(&mc->res.head);
+    buf_release(&mc->res.body);
+    exchange_unref(ex);
+    free(mc);
+}
+
+static int on_head(void *ctx, struct http_head *head)
+{
+    struct mcopy *mc = ctx;
+    mc->res.status = head->status;
+    mc->res.head = *head;
+    return 0;
+}
+
+static int on_body(void *ctx, const char *data, size_t len)
+{
+    struct mcopy *mc = ctx;
+    if (buf_append(&mc->res.body, data, len) != 0)
+        buf_append(&mc->res.body, data, mc->res.body.max - mc->res.body.len);
+    return 0;
+}
+
+static void on_complete(void *ctx)
+{
+    copy_finish(ctx);
+}
+
+static void on_error(void *ctx, enum exchange_error e, const char *detail)
+{
+    struct mcopy *mc = ctx;
+    (void)detail;
+    mc->res.error = e;
+    copy_finish(mc);
+}
+
+static const struct upstream_cbs copy_cbs = {on_head, on_body, on_complete, on_error, NULL};
+
+/* Headers the copy writes itself, whatever the client sent. */
+static const char *const own_headers[] = {"content-length", "x-doppel-shadow", "expect", NULL};
+
+static int build_request(const struct exchange *ex, struct buf *out)
+{
+    const struct http_head *req = &ex->req;
+    const struct anonymize_rules *anon = &ex->route->mirror.anon;
+    int rc = buf_append(out, req->method, req->method_len);
+    rc = rc ? rc : buf_append(out, " ", 1);
+    rc = rc ? rc : anonymize_target(anon, req->target, req->target_len, out);
+    rc = rc ? rc : buf_appends(out, " HTTP/1.1\r\n");
+    rc = rc ? rc : anonymize_headers(anon, req, own_headers, out);
+    rc = rc ? rc : buf_appends(out, "X-Forwarded-For: ");
+    rc = rc ? rc : anonymize_client_ip(anon, ex->client_ip, out);
+    rc = rc ? rc : buf_appends(out, "\r\nX-Doppel-Shadow: 1\r\n");
+    if (!rc && !http_head_find(req, "x-request-id"))
+        rc = http_write_headerz(out, "X-Request-Id", ex->id_str);
+    if (!rc && (ex->req_body.len || (req->flags & (HTTP_HEAD_HAS_LENGTH | HTTP_HEAD_CHUNKED))))
+        rc = buf_printf(out, "Content-Length: %zu\r\n", ex->req_body.len);
+    rc = rc ? rc : http_write_end_head(out);
+    return rc;
+}
+
+static void send_copy(struct mirror_worker *mw, struct exchange *ex, size_t i, const char *bytes,
+                      size_t len)
+{
+    const struct rt_service *svc = ex->service;
+    const struct rt_pool *pool = &svc->shadows[i];
+    struct metrics_mirror *ms = ex->route->mirror_series[i];
+    struct mpool *mp = mpool_get(mw, pool->pool_id);
+    if (mw->draining) {
+        metrics_mirror_drop(ms, mw->worker, METRICS_DROP_DRAINING);
+        return;
+    }
+    if (mp->inflight >= pool->max_inflight) {
+        metrics_mirror_drop(ms, mw->worker, METRICS_DROP_INFLIGHT_LIMIT);
+        return;
+    }
+    if (mp->bytes + len > pool->max_bytes) {
+        metrics_mirror_drop(ms, mw->worker, METRICS_DROP_BYTES_LIMIT);
+        return;
+    }
+    struct mcopy *mc = xcalloc(1, sizeof(*mc));
+    mc->mw = mw;
+    mc->ex = exchange_ref(ex);
+    mc->shadow = i;
+    mc->pool_id = pool->pool_id;
+    mc->bytes = len;
+    mc->t_start = clock_mono_ns();
+    mc->res.pool = pool;
+    buf_init(&mc->res.body, svc->body_cap);
+    mp->inflight++;
+    mp->bytes += len;
+    mw->inflight++;
+    struct upstream_req *r = upstream_req_start(mw->uw, pool, bytes, len, 0, &copy_cbs, mc);
+    if (!r) {
+        mc->res.error = EXCHANGE_E_REFUSED;
+        copy_finish(mc);
+        return;
+    }
+    upstream_req_end(r);
+}
+
+void mirror_submit(struct mirror_worker *mw, struct exchange *ex)
+{
+    const struct rt_service *svc = ex->service;
+    if (!svc->nshadows)
+        return;
+    struct buf req;
+    buf_init(&req, MIRROR_HEAD_MAX + ex->req_body.len);
+    if (build_request(ex, &req) != 0 || buf_append(&req, ex->req_body.data, ex->req_body.len)) {
+        for (size_t i = 0; i < svc->nshadows; i++)
+            metrics_mirror_drop(ex->route->mirror_series[i], mw->worker, METRICS_DROP_OTHER);
+        log_debug("mirror", "request %s: copy head too large, not mirrored", ex->id_str);
+        buf_release(&req);
+        return;
+    }
+    for (size_t i = 0; i < svc->nshadows; i++)
+        send_copy(mw, ex, i, req.data, req.len);
+    buf_release(&req);
+}
