@@ -60,6 +60,8 @@ struct rt_pool {
     size_t nups;
     uint64_t connect_timeout_ns, timeout_ns;
     uint32_t keepalive; /* idle connections kept per worker per host */
+    uint32_t max_conns; /* open connections per worker per host, 0 = no cap; requests over
+                           it wait for a connection (shadow pools: bounded by max_inflight) */
     uint32_t retries;   /* connect-failure retries of idempotent requests */
     struct rt_health health;
     uint32_t max_inflight; /* shadows: in-flight copies per worker */

@@ -43,6 +43,8 @@ static int build_pool(struct rt_pool *p, const char *service, const struct confi
     p->connect_timeout_ns = cp->connect_timeout_ns;
     p->timeout_ns = cp->timeout_ns;
     p->keepalive = cp->keepalive;
+    /* Copies to a shadow reuse its connections instead of opening one per copy. */
+    p->max_conns = shadow ? (cp->keepalive ? cp->keepalive : 1) : 0;
     p->retries = shadow ? 0 : cp->retries;
     p->health.fail_threshold = cp->fail_threshold;
     p->health.eject_ns = cp->eject_ns;

@@ -37,8 +37,9 @@ static atomic_bool host_down[MAX_HOSTS]; /* active health verdicts, shared by wo
 enum uconn_state { UCONN_CONNECTING = 1, UCONN_BUSY, UCONN_IDLE, UCONN_CLOSING };
 
 struct uhost {
-    struct list idle; /* struct uconn.link */
-    uint32_t nidle;
+    struct list idle;    /* struct uconn.link */
+    struct list waiters; /* struct upstream_req.wait_link: waiting for a connection */
+    uint32_t nidle, nopen;
     uint32_t fails;          /* consecutive failures */
     uint64_t ejected_until;  /* monotonic ns */
 };
@@ -81,6 +82,8 @@ struct uconn {
 };
 
 struct upstream_req {
+    struct list wait_link; /* in the host's waiters while waiting */
+    bool waiting;
     struct upstream_worker *uw;
     const struct rt_pool *pool; /* borrowed: the caller holds the table */
     const struct upstream_cbs *cbs;
@@ -121,6 +124,7 @@ static struct uhost *host_get(struct upstream_worker *uw, uint32_t id)
         for (size_t i = uw->nhosts; i < n; i++) {
             memset(&uw->hosts[i], 0, sizeof(uw->hosts[i]));
             list_init(&uw->hosts[i].idle);
+            list_init(&uw->hosts[i].waiters);
         }
         uw->nhosts = n;
     }
@@ -216,19 +220,24 @@ static void on_handle_closed(uv_handle_t *h)
     }
 }
 
+static void host_kick(struct upstream_worker *uw, uint32_t host_id);
+
 static void conn_close(struct uconn *c)
 {
     if (c->state == UCONN_CLOSING)
         return;
+    struct uhost *h = host_get(c->uw, c->host_id);
     if (c->state == UCONN_IDLE) {
         list_remove(&c->link);
-        host_get(c->uw, c->host_id)->nidle--;
+        h->nidle--;
     }
+    h->nopen--;
     list_remove(&c->all);
     c->state = UCONN_CLOSING;
     c->req = NULL;
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+    host_kick(c->uw, c->host_id);
 }
 
 static void arm_timer(struct uconn *c, uv_timer_cb cb, uint64_t ns)
@@ -252,6 +261,7 @@ static struct uconn *conn_new(struct upstream_worker *uw, uint32_t host_id)
     c->tcp.data = c->timer.data = c;
     c->handles = 2;
     uw->open_handles++;
+    host_get(uw, host_id)->nopen++;
     list_init(&c->link);
     list_insert_tail(&uw->conns, &c->all);
     http_reader_init(&c->reader, HTTP_READER_RESPONSE, 64 * 1024, &resp_cbs, c);
@@ -375,6 +385,11 @@ static int req_attach(struct upstream_req *r, const struct rt_upstream *u)
         req_send(r);
         return 0;
     }
+    if (r->pool->max_conns && h->nopen >= r->pool->max_conns && !uw->closing) {
+        r->waiting = true;
+        list_insert_tail(&h->waiters, &r->wait_link);
+        return 0;
+    }
     struct uconn *c = conn_new(uw, u->host_id);
     c->state = UCONN_CONNECTING;
     c->req = r;
@@ -436,6 +451,10 @@ static void req_detach(struct upstream_req *r, bool reusable)
 {
     struct uconn *c = r->conn;
     r->conn = NULL;
+    if (r->waiting) {
+        list_remove(&r->wait_link);
+        r->waiting = false;
+    }
     if (!c)
         return;
     c->req = NULL;
@@ -454,6 +473,22 @@ static void req_detach(struct upstream_req *r, bool reusable)
     h->nidle++;
     uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
     arm_timer(c, on_timeout, IDLE_TIMEOUT_MS * 1000000ULL);
+    host_kick(r->uw, c->host_id);
+}
+
+/* A connection became free (idle) or a slot opened (closed): serve the next waiter. */
+static void host_kick(struct upstream_worker *uw, uint32_t host_id)
+{
+    struct uhost *h = host_get(uw, host_id);
+    while (!list_empty(&h->waiters) && !uw->closing) {
+        struct upstream_req *r = list_entry(h->waiters.next, struct upstream_req, wait_link);
+        if (h->nidle == 0 && r->pool->max_conns && h->nopen >= r->pool->max_conns)
+            return;
+        list_remove(&r->wait_link);
+        r->waiting = false;
+        if (req_attach(r, &r->pool->ups[r->up_idx]) != 0)
+            req_finish_error(r, EXCHANGE_E_REFUSED, "connect failed");
+    }
 }
 
 struct upstream_req *upstream_req_start(struct upstream_worker *uw, const struct rt_pool *pool,
@@ -731,6 +766,14 @@ void upstream_worker_close(struct upstream_worker *uw)
     if (!uw)
         return;
     uw->closing = true;
+    for (size_t i = 0; i < uw->nhosts; i++) {
+        struct list *n;
+        while ((n = list_pop_head(&uw->hosts[i].waiters)) != NULL) {
+            struct upstream_req *r = list_entry(n, struct upstream_req, wait_link);
+            r->waiting = false;
+            req_finish_error(r, EXCHANGE_E_OTHER, "gateway shutting down");
+        }
+    }
     struct list *pos, *tmp;
     list_for_each_safe(pos, tmp, &uw->conns)
     {
