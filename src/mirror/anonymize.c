@@ -134,13 +134,13 @@ int anonymize_target(const struct anonymize_rules *r, const char *target, size_t
 }
 
 /* X-Forwarded-For is a list of addresses: each is pseudonymized on its own, so the shadow
- * still sees how many proxies the request passed. */
-static int write_addr_list(const struct anonymize_rules *r, const char *v, size_t n,
-                           struct buf *out)
+ * still sees how many proxies the request passed. *first says whether no address has been
+ * written yet (for the ", " between them). */
+static int write_addr_list(const struct anonymize_rules *r, const char *v, size_t n, bool hash,
+                           bool *first, struct buf *out)
 {
     size_t i = 0;
     int rc = 0;
-    bool first = true;
     while (!rc && i < n) {
         while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
             i++;
@@ -149,11 +149,11 @@ static int write_addr_list(const struct anonymize_rules *r, const char *v, size_
             i++;
         if (i == s)
             break;
-        if (!first)
+        if (!*first)
             rc = buf_append(out, ", ", 2);
         if (!rc)
-            rc = anonymize_pseudonym(r, v + s, i - s, out);
-        first = false;
+            rc = hash ? anonymize_pseudonym(r, v + s, i - s, out) : buf_append(out, v + s, i - s);
+        *first = false;
     }
     return rc;
 }
@@ -164,8 +164,9 @@ static int write_hashed_field(const struct anonymize_rules *r, const struct http
     int rc = buf_append(out, h->name, h->name_len);
     if (!rc)
         rc = buf_append(out, ": ", 2);
+    bool first = true;
     if (!rc && h->value_len)
-        rc = is_list ? write_addr_list(r, h->value, h->value_len, out)
+        rc = is_list ? write_addr_list(r, h->value, h->value_len, true, &first, out)
                      : anonymize_pseudonym(r, h->value, h->value_len, out);
     if (!rc)
         rc = buf_append(out, "\r\n", 2);
@@ -214,4 +215,22 @@ int anonymize_client_ip(const struct anonymize_rules *r, const char *ip, struct 
     if (r->hash_client_ip)
         return anonymize_pseudonym(r, ip, strlen(ip), out);
     return buf_appends(out, ip);
+}
+
+int anonymize_forwarded_for(const struct anonymize_rules *r, const struct http_head *req,
+                            const char *ip, struct buf *out)
+{
+    size_t mark = out->len;
+    bool first = true;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < req->nheaders; i++) {
+        const struct http_header *h = &req->headers[i];
+        if (str_ieqz(h->name, h->name_len, "x-forwarded-for"))
+            rc = write_addr_list(r, h->value, h->value_len, r->hash_client_ip, &first, out);
+    }
+    if (!rc && !first)
+        rc = buf_append(out, ", ", 2);
+    if (!rc)
+        rc = anonymize_client_ip(r, ip, out);
+    return rollback(out, mark, rc);
 }

@@ -318,6 +318,38 @@ static void test_anonymize_client_ip_hashed_only_when_asked(void **state)
     buf_release(&b);
 }
 
+static void test_anonymize_forwarded_for_keeps_chain(void **state)
+{
+    (void)state;
+    struct anonymize_rules r;
+    rules_init(&r, "doppel-test-key");
+    struct http_head h;
+    parse_request("GET / HTTP/1.1\r\nX-Forwarded-For: 203.0.113.7,198.51.100.2\r\n"
+                  "Host: api\r\nx-forwarded-for: 203.0.113.7\r\n\r\n",
+                  &h);
+    struct buf b;
+    buf_init(&b, 4096);
+    assert_int_equal(anonymize_forwarded_for(&r, &h, "198.51.100.2", &b), 0);
+    assert_string_equal(b.data, "203.0.113.7, 198.51.100.2, 203.0.113.7, 198.51.100.2");
+    r.hash_client_ip = true;
+    buf_reset(&b);
+    assert_int_equal(anonymize_forwarded_for(&r, &h, "198.51.100.2", &b), 0);
+    assert_string_equal(b.data, P_IP1 ", " P_IP2 ", " P_IP1 ", " P_IP2);
+    struct buf small;
+    buf_init(&small, 60); /* the first pseudonym fits, the second does not */
+    buf_appends(&small, "x");
+    assert_int_equal(anonymize_forwarded_for(&r, &h, "198.51.100.2", &small), -ENOSPC);
+    assert_string_equal(small.data, "x");
+    buf_release(&small);
+    http_head_release(&h);
+    parse_request("GET / HTTP/1.1\r\nHost: api\r\n\r\n", &h);
+    buf_reset(&b);
+    assert_int_equal(anonymize_forwarded_for(&r, &h, "203.0.113.7", &b), 0);
+    assert_string_equal(b.data, P_IP1);
+    http_head_release(&h);
+    buf_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -332,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_anonymize_headers_client_address_fields_hashed),
         cmocka_unit_test(test_anonymize_headers_enospc_rolls_back),
         cmocka_unit_test(test_anonymize_client_ip_hashed_only_when_asked),
+        cmocka_unit_test(test_anonymize_forwarded_for_keeps_chain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
