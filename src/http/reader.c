@@ -119,6 +119,13 @@ static void set_flags(http_parser *p, struct http_head *h)
 static int on_headers_complete(http_parser *p)
 {
     struct http_reader *r = R(p);
+    /* A request whose last transfer coding is not chunked has no length a server can
+     * agree on (RFC 7230 3.3.3): http-parser rejects it, but only after this callback,
+     * so the head would reach the caller as a valid bodiless request first. */
+    if (p->type == HTTP_REQUEST && p->uses_transfer_encoding && !(p->flags & F_CHUNKED)) {
+        r->error = HTTP_READER_E_MALFORMED;
+        return -1;
+    }
     struct http_head h = {0};
     h.is_request = p->type == HTTP_REQUEST;
     h.major = p->http_major;
