@@ -392,6 +392,22 @@ static void test_http_reader_feed_no_body_status_flags(void **state)
     assert_false(first_flags(HTTP_READER_REQUEST, "GET / HTTP/1.1\r\n\r\n") & HTTP_HEAD_NO_BODY);
 }
 
+static void test_http_reader_feed_keep_alive_flag(void **state)
+{
+    (void)state;
+    enum http_reader_kind req = HTTP_READER_REQUEST, res = HTTP_READER_RESPONSE;
+    assert_true(first_flags(req, "GET / HTTP/1.1\r\n\r\n") & HTTP_HEAD_KEEP_ALIVE);
+    assert_false(first_flags(req, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n") &
+                 HTTP_HEAD_KEEP_ALIVE);
+    assert_false(first_flags(req, "GET / HTTP/1.0\r\n\r\n") & HTTP_HEAD_KEEP_ALIVE);
+    assert_true(first_flags(req, "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n") &
+                HTTP_HEAD_KEEP_ALIVE);
+    assert_true(first_flags(res, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n") &
+                HTTP_HEAD_KEEP_ALIVE);
+    /* Without a length the body runs to the end of the connection. */
+    assert_false(first_flags(res, "HTTP/1.1 200 OK\r\n\r\nx") & HTTP_HEAD_KEEP_ALIVE);
+}
+
 static void test_http_reader_feed_expect_100_flag(void **state)
 {
     (void)state;
@@ -741,6 +757,7 @@ int main(void)
         cmocka_unit_test(test_http_reader_feed_eof_between_messages_clean),
         cmocka_unit_test(test_http_reader_feed_head_response_skip_body),
         cmocka_unit_test(test_http_reader_feed_no_body_status_flags),
+        cmocka_unit_test(test_http_reader_feed_keep_alive_flag),
         cmocka_unit_test(test_http_reader_feed_expect_100_flag),
         cmocka_unit_test(test_http_reader_feed_upgrade_leaves_tunnel_bytes),
         cmocka_unit_test(test_http_reader_feed_callback_error_aborts),
