@@ -188,12 +188,13 @@ static int on_message_complete(http_parser *p)
     r->head_done = false;
     if (p->upgrade)
         r->upgraded = true;
+    /* Pause first, so a callback that resumes (the next message is wanted at once) wins. */
+    r->paused = true;
+    http_parser_pause(p, 1);
     if (r->cbs->on_complete(r->ctx)) {
         r->error = HTTP_READER_E_ABORTED;
         return -1;
     }
-    r->paused = true;
-    http_parser_pause(p, 1);
     return 0;
 }
 
