@@ -186,6 +186,7 @@ static int on_message_complete(http_parser *p)
     struct http_reader *r = R(p);
     r->in_message = false;
     r->head_done = false;
+    r->ended_in_call = true;
     if (p->upgrade)
         r->upgraded = true;
     /* Pause first, so a callback that resumes (the next message is wanted at once) wins. */
@@ -277,12 +278,14 @@ ssize_t http_reader_feed(struct http_reader *r, const char *data, size_t len)
     }
     size_t done = 0;
     while (done < len) {
-        size_t chunk = len - done, allow = r->max_head - r->head_bytes;
+        size_t chunk = len - done;
+        size_t allow = r->head_bytes < r->max_head ? r->max_head - r->head_bytes : 0;
         bool limited = !r->head_done && chunk >= allow;
         if (limited && allow == 0)
             return r->error = HTTP_READER_E_HEAD_TOO_LARGE;
         if (limited)
             chunk = allow;
+        r->ended_in_call = false;
         size_t n = http_parser_execute(P(r), &settings, data + done, chunk);
         done += n;
         int rc = after_execute(r, false);
@@ -290,7 +293,13 @@ ssize_t http_reader_feed(struct http_reader *r, const char *data, size_t len)
             return rc;
         if (r->paused || r->upgraded || n < chunk)
             break;
-        if (!r->head_done) {
+        if (r->ended_in_call && !r->head_done) {
+            /* A message ended in this call (its callback resumed) and the next head
+             * began: how many of the n bytes are that head's is unknown, and counting
+             * the previous body against it would be wrong. Count from here; the part
+             * read already is bounded by this call's length. */
+            r->head_bytes = 0;
+        } else if (!r->head_done) {
             r->head_bytes += n;
             if (limited && r->head_bytes >= r->max_head)
                 return r->error = HTTP_READER_E_HEAD_TOO_LARGE;

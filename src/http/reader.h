@@ -45,7 +45,7 @@ struct http_reader {
     size_t nfields, cap_fields;
     size_t target_off, target_len, reason_off, reason_len;
     size_t head_bytes; /* bytes of the current head handed to the parser so far */
-    bool last_was_value, in_message, head_done, paused, upgraded, skip_body;
+    bool last_was_value, in_message, head_done, ended_in_call, paused, upgraded, skip_body;
     int error; /* enum http_reader_error, once failed */
 };
 
