@@ -22,9 +22,10 @@
 /* What the callbacks saw, as text: one block per message. */
 struct rec {
     struct buf log;
-    struct buf body;    /* body pieces of the current message, merged */
-    bool skip_body;     /* on_head answers HTTP_READER_SKIP_BODY (a response to HEAD) */
-    bool abort_on_head; /* on_head fails */
+    struct buf body;            /* body pieces of the current message, merged */
+    bool skip_body;             /* on_head answers HTTP_READER_SKIP_BODY (a response to HEAD) */
+    bool abort_on_head;         /* on_head fails */
+    struct http_reader *resume; /* on_complete resumes this reader at once */
     size_t heads, completes;
     unsigned flags[16]; /* flags of each head, in order */
 };
@@ -68,6 +69,8 @@ static int rec_complete(void *ctx)
     buf_appends(&r->log, "END\n");
     buf_reset(&r->body);
     r->completes++;
+    if (r->resume)
+        http_reader_resume(r->resume);
     return 0;
 }
 
@@ -261,6 +264,57 @@ static void test_http_reader_feed_pipelined_pauses_after_each(void **state)
                                       "REQ GET /3 1.1 flags=0x1\nEND\n");
     http_reader_release(&rd);
     rec_release(&r);
+}
+
+/* A caller that resumes from on_complete gets the following messages in the same feed. */
+static void test_http_reader_feed_resume_in_callback_continues(void **state)
+{
+    (void)state;
+    struct rec r;
+    struct http_reader rd;
+    rec_init(&r);
+    http_reader_init(&rd, HTTP_READER_REQUEST, 8192, &cbs, &r);
+    r.resume = &rd;
+    assert_int_equal(http_reader_feed(&rd, requests, strlen(requests)), strlen(requests));
+    assert_false(http_reader_paused(&rd));
+    assert_int_equal(r.completes, 4);
+    http_reader_release(&rd);
+    rec_release(&r);
+}
+
+/* A long body followed by the start of the next head in one feed, the reader resumed from
+ * on_complete: the body's bytes must not count against the next head (a small head is
+ * accepted), and that head is still capped (padding cannot grow it without bound). */
+static void test_http_reader_feed_head_cap_after_resumed_body(void **state)
+{
+    (void)state;
+    size_t body = 5000, cap = 256;
+    char *s = malloc(body + 256), *pad = malloc(2 * cap);
+    size_t n = (size_t)snprintf(s, 128, "POST / HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", body);
+    memset(s + n, 'b', body);
+    n += body;
+    n += (size_t)snprintf(s + n, 64, "GET /next HTTP/1.1\r\nX-Pad: ");
+    memset(pad, ' ', 2 * cap);
+    for (int flood = 0; flood < 2; flood++) {
+        struct rec r;
+        struct http_reader rd;
+        rec_init(&r);
+        http_reader_init(&rd, HTTP_READER_REQUEST, cap, &cbs, &r);
+        r.resume = &rd;
+        assert_int_equal(http_reader_feed(&rd, s, n), n);
+        assert_int_equal(r.completes, 1);
+        assert_true(http_reader_in_message(&rd));
+        if (flood) {
+            assert_int_equal(http_reader_feed(&rd, pad, 2 * cap), HTTP_READER_E_HEAD_TOO_LARGE);
+        } else {
+            assert_int_equal(http_reader_feed(&rd, "x\r\n\r\n", 5), 5);
+            assert_int_equal(r.completes, 2);
+        }
+        http_reader_release(&rd);
+        rec_release(&r);
+    }
+    free(s);
+    free(pad);
 }
 
 static void test_http_reader_in_message_tracks_state(void **state)
@@ -751,6 +805,8 @@ int main(void)
         cmocka_unit_test(test_http_reader_feed_requests_same_in_any_split),
         cmocka_unit_test(test_http_reader_feed_responses_same_in_any_split),
         cmocka_unit_test(test_http_reader_feed_pipelined_pauses_after_each),
+        cmocka_unit_test(test_http_reader_feed_resume_in_callback_continues),
+        cmocka_unit_test(test_http_reader_feed_head_cap_after_resumed_body),
         cmocka_unit_test(test_http_reader_in_message_tracks_state),
         cmocka_unit_test(test_http_reader_feed_eof_completes_close_delimited),
         cmocka_unit_test(test_http_reader_feed_eof_inside_message_truncated),
