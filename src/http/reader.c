@@ -8,6 +8,7 @@
 
 #include <assert.h>
 #include <http_parser.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,13 @@ static int on_status(http_parser *p, const char *at, size_t len)
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
     struct http_reader *r = R(p);
+    /* http-parser (outside strict builds) lets spaces into field names. "Host : a" or
+     * "Transfer-Encoding : chunked" must not pass: a server behind us may read the name
+     * without the space and frame the message differently (RFC 7230 3.2.4). */
+    if (memchr(at, ' ', len) || memchr(at, '\t', len)) {
+        r->error = HTTP_READER_E_MALFORMED;
+        return -1;
+    }
     if (r->nfields == 0 || r->last_was_value) {
         if (r->nfields == r->cap_fields) {
             r->cap_fields = r->cap_fields ? r->cap_fields * 2 : 16;
@@ -111,6 +119,13 @@ static void set_flags(http_parser *p, struct http_head *h)
 static int on_headers_complete(http_parser *p)
 {
     struct http_reader *r = R(p);
+    /* A request whose last transfer coding is not chunked has no length a server can
+     * agree on (RFC 7230 3.3.3): http-parser rejects it, but only after this callback,
+     * so the head would reach the caller as a valid bodiless request first. */
+    if (p->type == HTTP_REQUEST && p->uses_transfer_encoding && !(p->flags & F_CHUNKED)) {
+        r->error = HTTP_READER_E_MALFORMED;
+        return -1;
+    }
     struct http_head h = {0};
     h.is_request = p->type == HTTP_REQUEST;
     h.major = p->http_major;
@@ -137,16 +152,23 @@ static int on_headers_complete(http_parser *p)
     }
     set_flags(p, &h);
     bool upgrade = p->upgrade;
+    /* 1xx, 204 and 304 responses end at the head even when they carry a Content-Length
+     * (a 304 may announce the representation's length); http-parser would wait for it. */
+    bool no_body = h.flags & HTTP_HEAD_NO_BODY;
+    r->head_done = true;
+    r->head_bytes = 0;
     int rc = r->cbs->on_head(r->ctx, &h); /* h is now the callee's */
-    if (rc == HTTP_READER_SKIP_BODY) {
-        r->skip_body = true;
-        return 1;
-    }
-    if (rc) {
+    if (rc && rc != HTTP_READER_SKIP_BODY) {
         r->error = HTTP_READER_E_ABORTED;
         return -1;
     }
-    return upgrade ? 2 : 0;
+    if (upgrade)
+        return 2;
+    if (rc == HTTP_READER_SKIP_BODY || no_body) {
+        r->skip_body = true;
+        return 1;
+    }
+    return 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t len)
@@ -163,6 +185,8 @@ static int on_message_complete(http_parser *p)
 {
     struct http_reader *r = R(p);
     r->in_message = false;
+    r->head_done = false;
+    r->ended_in_call = true;
     if (p->upgrade)
         r->upgraded = true;
     /* Pause first, so a callback that resumes (the next message is wanted at once) wins. */
@@ -186,6 +210,13 @@ static const http_parser_settings settings = {
     .on_message_complete = on_message_complete,
 };
 
+static pthread_once_t max_header_once = PTHREAD_ONCE_INIT;
+
+static void lift_parser_header_limit(void)
+{
+    http_parser_set_max_header_size(UINT32_MAX / 2);
+}
+
 void http_reader_init(struct http_reader *r, enum http_reader_kind kind, size_t max_head,
                       const struct http_reader_cbs *cbs, void *ctx)
 {
@@ -196,8 +227,9 @@ void http_reader_init(struct http_reader *r, enum http_reader_kind kind, size_t 
     r->ctx = ctx;
     r->max_head = max_head;
     buf_init(&r->raw, max_head);
-    /* Process-wide in http-parser; the per-reader cap is enforced on r->raw instead. */
-    http_parser_set_max_header_size(UINT32_MAX / 2);
+    /* Process-wide in http-parser, so set once (readers start on several threads); the
+     * per-reader cap is enforced by http_reader_feed instead. */
+    pthread_once(&max_header_once, lift_parser_header_limit);
 }
 
 void http_reader_release(struct http_reader *r)
@@ -210,21 +242,14 @@ void http_reader_release(struct http_reader *r)
     r->nfields = r->cap_fields = 0;
 }
 
-ssize_t http_reader_feed(struct http_reader *r, const char *data, size_t len)
+/* The reader's state after http_parser_execute: 0, or the error now recorded. */
+static int after_execute(struct http_reader *r, bool eof)
 {
-    if (r->error)
-        return r->error;
-    if (r->paused || r->upgraded)
-        return 0;
-    size_t n = http_parser_execute(P(r), &settings, data, len);
     enum http_errno e = HTTP_PARSER_ERRNO(P(r));
     if (e == HPE_PAUSED || r->upgraded)
-        return (ssize_t)n;
-    if (e == HPE_OK) {
-        if (len == 0 && r->in_message)
-            return r->error = HTTP_READER_E_TRUNCATED;
-        return (ssize_t)n;
-    }
+        return 0;
+    if (e == HPE_OK)
+        return eof && r->in_message ? (r->error = HTTP_READER_E_TRUNCATED) : 0;
     if (!r->error) {
         if (e == HPE_HEADER_OVERFLOW)
             r->error = HTTP_READER_E_HEAD_TOO_LARGE;
@@ -234,6 +259,53 @@ ssize_t http_reader_feed(struct http_reader *r, const char *data, size_t len)
             r->error = HTTP_READER_E_MALFORMED;
     }
     return r->error;
+}
+
+/* While a head is being read, at most the bytes left under max_head are handed to the
+ * parser at once, so every byte of the head counts against the cap, including the line
+ * ends and whitespace that never reach r->raw (a head padded with megabytes of spaces
+ * would otherwise never end). Once the head is done the rest goes through unlimited. */
+ssize_t http_reader_feed(struct http_reader *r, const char *data, size_t len)
+{
+    if (r->error)
+        return r->error;
+    if (r->paused || r->upgraded)
+        return 0;
+    if (len == 0) {
+        http_parser_execute(P(r), &settings, data, 0);
+        int rc = after_execute(r, true);
+        return rc ? rc : 0;
+    }
+    size_t done = 0;
+    while (done < len) {
+        size_t chunk = len - done;
+        size_t allow = r->head_bytes < r->max_head ? r->max_head - r->head_bytes : 0;
+        bool limited = !r->head_done && chunk >= allow;
+        if (limited && allow == 0)
+            return r->error = HTTP_READER_E_HEAD_TOO_LARGE;
+        if (limited)
+            chunk = allow;
+        r->ended_in_call = false;
+        size_t n = http_parser_execute(P(r), &settings, data + done, chunk);
+        done += n;
+        int rc = after_execute(r, false);
+        if (rc)
+            return rc;
+        if (r->paused || r->upgraded || n < chunk)
+            break;
+        if (r->ended_in_call && !r->head_done) {
+            /* A message ended in this call (its callback resumed) and the next head
+             * began: how many of the n bytes are that head's is unknown, and counting
+             * the previous body against it would be wrong. Count from here; the part
+             * read already is bounded by this call's length. */
+            r->head_bytes = 0;
+        } else if (!r->head_done) {
+            r->head_bytes += n;
+            if (limited && r->head_bytes >= r->max_head)
+                return r->error = HTTP_READER_E_HEAD_TOO_LARGE;
+        }
+    }
+    return (ssize_t)done;
 }
 
 void http_reader_resume(struct http_reader *r)

@@ -39,12 +39,13 @@ struct http_reader {
     _Alignas(8) unsigned char parser[32]; /* struct http_parser, kept opaque */
     const struct http_reader_cbs *cbs;    /* borrowed */
     void *ctx;
-    size_t max_head;
+    size_t max_head;     /* cap on every byte of a head: start line, fields, line ends */
     struct buf raw;      /* head bytes so far (request line/status and fields) */
     size_t (*fields)[4]; /* name off, name len, value off, value len */
     size_t nfields, cap_fields;
     size_t target_off, target_len, reason_off, reason_len;
-    bool last_was_value, in_message, paused, upgraded, skip_body;
+    size_t head_bytes; /* bytes of the current head handed to the parser so far */
+    bool last_was_value, in_message, head_done, ended_in_call, paused, upgraded, skip_body;
     int error; /* enum http_reader_error, once failed */
 };
 

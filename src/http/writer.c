@@ -23,9 +23,21 @@ int http_write_status_line(struct buf *out, int status, const char *reason, size
     return buf_printf(out, "HTTP/1.1 %03d %.*s\r\n", status, (int)rlen, reason);
 }
 
+/* Multi-part writes undo themselves on failure, so a capped buffer never ends in half a
+ * header line that a caller might send. */
+static int rollback(struct buf *out, size_t mark, int rc)
+{
+    if (rc && out->data) {
+        out->len = mark;
+        out->data[mark] = '\0';
+    }
+    return rc;
+}
+
 int http_write_header(struct buf *out, const char *name, size_t nlen, const char *value,
                       size_t vlen)
 {
+    size_t mark = out->len;
     int rc = buf_append(out, name, nlen);
     if (!rc)
         rc = buf_append(out, ": ", 2);
@@ -33,7 +45,7 @@ int http_write_header(struct buf *out, const char *name, size_t nlen, const char
         rc = buf_append(out, value, vlen);
     if (!rc)
         rc = buf_append(out, "\r\n", 2);
-    return rc;
+    return rollback(out, mark, rc);
 }
 
 int http_write_headerz(struct buf *out, const char *name, const char *value)
@@ -51,13 +63,14 @@ static bool skipped(const struct http_header *hdr, const char *const *skip)
 
 int http_write_end_to_end(struct buf *out, const struct http_head *h, const char *const *skip)
 {
+    size_t mark = out->len;
     for (size_t i = 0; i < h->nheaders; i++) {
         const struct http_header *hdr = &h->headers[i];
         if (http_head_is_hop_by_hop(h, hdr) || skipped(hdr, skip))
             continue;
         int rc = http_write_header(out, hdr->name, hdr->name_len, hdr->value, hdr->value_len);
         if (rc)
-            return rc;
+            return rollback(out, mark, rc);
     }
     return 0;
 }
@@ -76,7 +89,7 @@ int http_write_chunk_head(struct buf *out, size_t n)
 
 int http_write_simple_response(struct buf *out, int status, const char *message, bool close)
 {
-    size_t mlen = strlen(message);
+    size_t mlen = strlen(message), mark = out->len;
     int rc = http_write_status_line(out, status, NULL, 0);
     if (!rc)
         rc = buf_printf(out,
@@ -86,5 +99,5 @@ int http_write_simple_response(struct buf *out, int status, const char *message,
         rc = buf_append(out, message, mlen);
     if (!rc)
         rc = buf_append(out, "\n", 1);
-    return rc;
+    return rollback(out, mark, rc);
 }

@@ -2,7 +2,8 @@
 /*
  * writer: HTTP/1.1 serialization into a capped struct buf: request and status lines,
  * header fields, chunked framing, and the gateway's own short answers (400, 502, ...).
- * Every function returns 0 or -ENOSPC (the buffer's cap). No sockets.
+ * Every function returns 0 or -ENOSPC (the buffer's cap), and on -ENOSPC leaves the
+ * buffer as it was. No sockets.
  */
 #ifndef DOPPEL_HTTP_WRITER_H
 #define DOPPEL_HTTP_WRITER_H

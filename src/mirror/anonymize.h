@@ -23,7 +23,7 @@
 /* "anon-" and 16 bytes of HMAC-SHA256 in lower-case hex. */
 #define ANONYMIZE_PSEUDONYM_LEN (5 + 32)
 
-/* struct anonymize_rules is a noun of the route table (model/route_table.h). */
+/* struct anonymize_rules (the rules) is a noun of the route table: model/route_table.h. */
 
 /* Appends "anon-" + the first 16 bytes of HMAC-SHA256(key, value) in lower-case hex. */
 int anonymize_pseudonym(const struct anonymize_rules *r, const char *value, size_t len,
@@ -42,5 +42,11 @@ int anonymize_headers(const struct anonymize_rules *r, const struct http_head *r
 /* Appends the address as the shadow's X-Forwarded-For should show it: the pseudonym of ip
  * when hash_client_ip is set, else ip itself. */
 int anonymize_client_ip(const struct anonymize_rules *r, const char *ip, struct buf *out);
+/* Appends the whole value for the shadow's X-Forwarded-For: the addresses of req's own
+ * X-Forwarded-For fields, in order, then ip; each one pseudonymized when hash_client_ip.
+ * For callers that put x-forwarded-for in anonymize_headers' skip list and still want the
+ * chain of proxies kept. */
+int anonymize_forwarded_for(const struct anonymize_rules *r, const struct http_head *req,
+                            const char *ip, struct buf *out);
 
 #endif
