@@ -158,7 +158,8 @@ static void on_error(void *ctx, enum exchange_error e, const char *detail)
 static const struct upstream_cbs copy_cbs = {on_head, on_body, on_complete, on_error, NULL};
 
 /* Headers the copy writes itself, whatever the client sent. */
-static const char *const own_headers[] = {"content-length", "x-doppel-shadow", "expect", NULL};
+static const char *const own_headers[] = {"content-length", "x-doppel-shadow", "expect",
+                                           "x-forwarded-for", NULL};
 
 static int build_request(const struct exchange *ex, struct buf *out)
 {
@@ -170,7 +171,7 @@ static int build_request(const struct exchange *ex, struct buf *out)
     rc = rc ? rc : buf_appends(out, " HTTP/1.1\r\n");
     rc = rc ? rc : anonymize_headers(anon, req, own_headers, out);
     rc = rc ? rc : buf_appends(out, "X-Forwarded-For: ");
-    rc = rc ? rc : anonymize_client_ip(anon, ex->client_ip, out);
+    rc = rc ? rc : anonymize_forwarded_for(anon, req, ex->client_ip, out);
     rc = rc ? rc : buf_appends(out, "\r\nX-Doppel-Shadow: 1\r\n");
     if (!rc && !http_head_find(req, "x-request-id"))
         rc = http_write_headerz(out, "X-Request-Id", ex->id_str);

@@ -78,6 +78,7 @@ struct uconn {
     bool got_bytes;       /* response bytes arrived for the current request */
     bool keep_alive;      /* the current response allows reuse */
     bool tunnel;
+    bool interim; /* a 1xx head was just read: its "complete" is not the response's */
     int handles;
 };
 
@@ -596,6 +597,7 @@ static int on_resp_head(void *ctx, struct http_head *head)
         /* Interim answers (100 Continue) are not relayed: the gateway answers the client's
          * Expect itself. The reader continues with the final response. */
         http_head_release(head);
+        c->interim = true;
         return 0;
     }
     c->keep_alive = head->flags & HTTP_HEAD_KEEP_ALIVE;
@@ -625,6 +627,11 @@ static int on_resp_complete(void *ctx)
         return -1;
     if (c->tunnel)
         return 0; /* the 101's head is done; the pipe follows */
+    if (c->interim) {
+        c->interim = false;
+        http_reader_resume(&c->reader); /* the final response follows */
+        return 0;
+    }
     const struct upstream_cbs *cbs = r->cbs;
     void *cctx = r->ctx;
     host_result(r->uw, r->pool, c->host_id, true);
@@ -685,9 +692,11 @@ static void handle_bytes(struct uconn *c, const char *data, size_t len)
             arm_timer(c, on_timeout, c->req->pool->timeout_ns);
         ssize_t n = http_reader_feed(&c->reader, data + off, len - off);
         if (n < 0) {
-            if (c->req)
+            if (c->req) {
+                host_result(c->uw, c->req->pool, c->host_id, false);
                 req_finish_error(c->req, EXCHANGE_E_BAD_RESPONSE,
                                  http_reader_strerror((int)n));
+            }
             else
                 conn_close(c);
             return;
