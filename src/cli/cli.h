@@ -30,6 +30,7 @@ int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
 
 extern const struct cli_cmd cli_cmd_version;
 extern const struct cli_cmd cli_cmd_analyze;
+extern const struct cli_cmd cli_cmd_check;
 
 #define DOPPEL_VERSION "0.1.0"
 

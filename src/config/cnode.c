@@ -192,8 +192,7 @@ static void append(struct cnode *n, struct cnode *key, struct cnode *item)
 /* Reads children until the end event of n's kind; takes ownership of n either way. */
 static int parse_children(struct parse *p, struct cnode *n, int depth)
 {
-    yaml_event_type_t end = n->kind == CNODE_MAP ? YAML_MAPPING_END_EVENT
-                                                 : YAML_SEQUENCE_END_EVENT;
+    yaml_event_type_t end = n->kind == CNODE_MAP ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
     yaml_event_t ev;
     int rc;
     for (;;) {
@@ -387,7 +386,8 @@ const char *cnode_describe(const struct cnode *n, char *buf, size_t size)
 static int expected(struct err *err, const struct cnode *n, int code, const char *what)
 {
     char b[96];
-    return cnode_error(err, n, code, "expected %s, found %s", what, cnode_describe(n, b, sizeof(b)));
+    return cnode_error(err, n, code, "expected %s, found %s", what,
+                       cnode_describe(n, b, sizeof(b)));
 }
 
 int cnode_string(const struct cnode *n, const char **out, struct err *err)
@@ -467,15 +467,14 @@ int cnode_duration_ns(const struct cnode *n, uint64_t min, uint64_t max, uint64_
     if (str_to_duration_ns(n->scalar, &v) || v < min || v > max) {
         cnode_format_duration(min, a, sizeof(a));
         cnode_format_duration(max, b, sizeof(b));
-        return cnode_error(err, n, -ERANGE, "duration %s is out of range (%s..%s)", n->scalar,
-                           a, b);
+        return cnode_error(err, n, -ERANGE, "duration %s is out of range (%s..%s)", n->scalar, a,
+                           b);
     }
     *out = v;
     return 0;
 }
 
-int cnode_size(const struct cnode *n, uint64_t min, uint64_t max, uint64_t *out,
-               struct err *err)
+int cnode_size(const struct cnode *n, uint64_t min, uint64_t max, uint64_t *out, struct err *err)
 {
     uint64_t v;
     char a[32], b[32];
@@ -484,8 +483,7 @@ int cnode_size(const struct cnode *n, uint64_t min, uint64_t max, uint64_t *out,
     if (str_to_size(n->scalar, &v) || v < min || v > max) {
         cnode_format_size(min, a, sizeof(a));
         cnode_format_size(max, b, sizeof(b));
-        return cnode_error(err, n, -ERANGE, "size %s is out of range (%s..%s)", n->scalar, a,
-                           b);
+        return cnode_error(err, n, -ERANGE, "size %s is out of range (%s..%s)", n->scalar, a, b);
     }
     *out = v;
     return 0;
