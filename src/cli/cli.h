@@ -33,5 +33,6 @@ int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
 extern const struct cli_cmd cli_cmd_version;
 extern const struct cli_cmd cli_cmd_serve;
 extern const struct cli_cmd cli_cmd_analyze;
+extern const struct cli_cmd cli_cmd_check;
 
 #endif

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * config: doppel's YAML configuration as a validated, immutable tree of structs. The
+ * gateway rooms (listener, router, upstream, mirror, admin) and the composition root read
+ * it; nothing writes it after config_load() returns. A reload builds a new one.
+ *
+ * Units: sizes are bytes and durations nanoseconds, both uint64_t; every string is owned
+ * by the config and freed by config_free(). docs/config.md (generated from the schema
+ * table in config.c) describes every key.
+ */
+#ifndef DOPPEL_CONFIG_CONFIG_H
+#define DOPPEL_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+
+#define CONFIG_MAX_SERVICES 64
+#define CONFIG_MAX_SHADOWS 8
+#define CONFIG_MAX_UPSTREAMS 64
+#define CONFIG_MAX_ROUTES 256
+#define CONFIG_ANON_KEY_MIN 16
+#define CONFIG_ANON_KEY_MAX 1024
+
+enum config_access_log {
+    CONFIG_ACCESS_LOG_OFF = 0,
+    CONFIG_ACCESS_LOG_JSON,
+    CONFIG_ACCESS_LOG_LOGFMT,
+};
+
+struct config_limits {
+    uint32_t max_connections;      /* per service, across workers */
+    uint64_t max_header_bytes;     /* request line + headers; past it: 431 */
+    uint64_t max_body_bytes;       /* past it: 413 */
+    uint64_t client_timeout_ns;    /* head + body must arrive within it; else 408 */
+    uint64_t keepalive_timeout_ns; /* idle client connection closed after it */
+    uint64_t drain_timeout_ns;     /* in-flight exchanges get this long on SIGTERM/reload */
+};
+
+struct config_upstream {
+    char *address; /* as written: "127.0.0.1:9001" */
+    char *host;    /* IPv4/IPv6 literal without brackets, or "localhost" */
+    uint16_t port; /* 1..65535 */
+    uint32_t weight;
+};
+
+struct config_pool {
+    char *name; /* "primary" or the shadow's name */
+    struct config_upstream *upstreams;
+    size_t nupstreams;
+    uint64_t connect_timeout_ns;
+    uint64_t timeout_ns; /* whole response */
+    uint32_t keepalive;  /* idle connections kept per worker per upstream */
+    uint32_t retries;    /* primary only (0 for shadows): idempotent, on connect failure */
+    uint32_t fail_threshold;
+    uint64_t eject_ns;
+    char *check_path; /* NULL: no active health check */
+    uint64_t check_interval_ns;
+    uint64_t check_timeout_ns;
+    uint32_t max_inflight; /* shadows only: mirrored requests in flight per worker */
+    uint64_t max_bytes;    /* shadows only: mirrored request bytes in flight per worker */
+};
+
+struct config_anonymize {
+    char **drop_headers; /* lower-case */
+    size_t ndrop_headers;
+    char **hash_headers; /* lower-case; values replaced by a keyed HMAC-SHA256 pseudonym */
+    size_t nhash_headers;
+    char **hash_query; /* query parameter names whose values are pseudonymized */
+    size_t nhash_query;
+    char **strip_query; /* query parameter names removed */
+    size_t nstrip_query;
+    bool hash_client_ip;
+    char *key_file; /* resolved path, or NULL */
+    char *key_env;  /* environment variable name, or NULL */
+    /* The HMAC key, read at load time from key_file or key_env; with neither, a random key
+     * made once per config_load (shared by every service and route of the config). */
+    unsigned char key[CONFIG_ANON_KEY_MAX];
+    size_t key_len;
+    bool key_random;
+};
+
+struct config_mirror {
+    uint32_t percent_bp; /* 0..10000 basis points */
+    char **methods;      /* upper-case HTTP method tokens */
+    size_t nmethods;
+    char **path_prefixes; /* empty: every path */
+    size_t npath_prefixes;
+    char *header_name;  /* lower-case; NULL: no header filter */
+    char *header_value; /* NULL: presence is enough */
+    uint64_t max_body;  /* larger request bodies are not mirrored */
+    struct config_anonymize anonymize;
+};
+
+struct config_route {
+    char *name;
+    char *path_prefix;
+    struct config_mirror mirror; /* fully resolved: the service's with this route's keys */
+};
+
+struct config_service {
+    char *name;
+    char *listen; /* as written */
+    char *listen_host;
+    uint16_t listen_port;        /* 0: any free port */
+    struct config_limits limits; /* resolved: global limits with the service's keys */
+    struct config_pool primary;
+    struct config_pool *shadows;
+    size_t nshadows;
+    struct config_mirror mirror; /* the service default (also the "default" route's) */
+    struct config_route *routes; /* longest prefix first, the "/" route last */
+    size_t nroutes;
+    uint64_t compare_body_cap;
+};
+
+struct config_admin {
+    char *listen; /* NULL: admin listener off */
+    char *listen_host;
+    uint16_t listen_port;
+    char *tokens_file; /* resolved path or NULL (mutating endpoints refused) */
+};
+
+struct config_log {
+    int level;             /* enum log_level (base/log.h) */
+    int access_log;        /* enum config_access_log */
+    char *access_log_path; /* "-": stderr */
+};
+
+struct config {
+    char *path;       /* as given to config_load */
+    char *dir;        /* its directory; relative paths in the file are resolved against it */
+    uint32_t workers; /* 0: one per core */
+    struct config_admin admin;
+    struct config_log log;
+    struct config_limits limits; /* global; services hold their resolved copies */
+    struct config_service *services;
+    size_t nservices;
+    char **warnings; /* "file:line:col: ..." sentences for `doppel check` */
+    size_t nwarnings;
+};
+
+/* Loads and validates path; on failure err holds "file:line:col: message" (or "file:
+ * message" when no position applies) and *out is NULL. */
+int config_load(const char *path, struct config **out, struct err *err);
+/* Same from memory; name is used in messages, relative paths resolve against ".". */
+int config_load_string(const char *name, const char *text, size_t len, struct config **out,
+                       struct err *err);
+void config_free(struct config *cfg);
+/* Warnings found at load time (borrowed; valid until config_free). Returns the count. */
+size_t config_warnings(const struct config *cfg, const char *const **msgs);
+/* Counts for summaries. */
+size_t config_nroutes(const struct config *cfg);
+size_t config_nshadows(const struct config *cfg);
+/* The generated reference of every key (the text of docs/config.md). */
+void config_schema_markdown(struct buf *out);
+
+#endif
