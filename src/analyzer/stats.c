@@ -260,25 +260,29 @@ int stats_quantile_ci(const double *v, size_t n, double q, double conf, double *
     return 0;
 }
 
-/* |v - med| of sorted v is two sorted runs (below and above the median): merge them. */
-double stats_mad_sorted(const double *v, size_t n, double *scratch)
+/* |v - center| of sorted v is two sorted runs (below and above center): merge them. */
+void stats_abs_dev_sorted(const double *v, size_t n, double center, double *out)
 {
-    double med = stats_quantile_sorted(v, n, 0.5);
     size_t k = 0;
-    while (k < n && v[k] < med)
+    while (k < n && v[k] < center)
         k++;
-    size_t i = k, j = k, o = 0; /* i walks down from k-1, j up from k */
+    size_t i = k, j = k, o = 0; /* i walks down from k - 1, j up from k */
     while (o < n) {
-        double below = i > 0 ? med - v[i - 1] : INFINITY;
-        double above = j < n ? v[j] - med : INFINITY;
+        double below = i > 0 ? center - v[i - 1] : INFINITY;
+        double above = j < n ? v[j] - center : INFINITY;
         if (below <= above) {
-            scratch[o++] = below;
+            out[o++] = below;
             i--;
         } else {
-            scratch[o++] = above;
+            out[o++] = above;
             j++;
         }
     }
+}
+
+double stats_mad_sorted(const double *v, size_t n, double *scratch)
+{
+    stats_abs_dev_sorted(v, n, stats_quantile_sorted(v, n, 0.5), scratch);
     return stats_quantile_sorted(scratch, n, 0.5) / stats_norm_ppf(0.75);
 }
 
@@ -380,17 +384,16 @@ int stats_mann_whitney(const double *x, size_t m, const double *y, size_t n,
     rank_sum(x, m, y, n, 0, &rx, &ties);
     out->u = rx - mm * (mm + 1) / 2;
     out->exact = ties == 0 && m < 50 && n < 50;
-    out->z = 0;
-    if (out->exact) {
-        out->p = mw_exact_p(out->u, m, n, alt);
-        return 0;
-    }
     double mu = mm * nn / 2;
     double s = sqrt(mm * nn / 12 * ((N + 1) - ties / (N * (N - 1))));
     double u = alt == STATS_GREATER ? out->u
                : alt == STATS_LESS  ? mm * nn - out->u
                                     : fmax(out->u, mm * nn - out->u);
     out->z = s > 0 ? (u - mu - 0.5) / s : 0;
+    if (out->exact) {
+        out->p = mw_exact_p(out->u, m, n, alt);
+        return 0;
+    }
     out->p = s > 0 ? stats_norm_sf(out->z) : 1;
     if (alt == STATS_TWO_SIDED)
         out->p = clip01(2 * out->p);

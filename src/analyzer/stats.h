@@ -49,13 +49,15 @@ double stats_quantile_sorted(const double *v, size_t n, double q);
  * 1..n), a = 1 - conf; covers with probability >= conf when both ends are interior. */
 int stats_quantile_ci(const double *v, size_t n, double q, double conf, double *lo,
                       double *hi);
+/* |v - center| of sorted v, sorted ascending into out (n doubles), in O(n). */
+void stats_abs_dev_sorted(const double *v, size_t n, double center, double *out);
 /* Median absolute deviation scaled to the normal sigma (scipy scale='normal'): sorted
  * input, scratch of n doubles. */
 double stats_mad_sorted(const double *v, size_t n, double *scratch);
 
 struct stats_mw {
     double u;      /* U of x: rank sum of x minus m(m+1)/2 */
-    double z;      /* normal score (0 when exact) */
+    double z;      /* normal score with continuity correction (also when p is exact) */
     double p;      /* p-value for the alternative */
     int exact;     /* 1 when the exact null distribution was used */
 };
