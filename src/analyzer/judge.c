@@ -33,7 +33,7 @@ const char *judge_status_name(enum judge_status s)
 void judge_config_init(struct judge_config *c)
 {
     memset(c, 0, sizeof(*c));
-    c->alpha = 0.01;
+    c->alpha = 0.02;
     c->pass_score = 90;
     c->marginal_score = 75;
     c->bootstrap = 400;
@@ -491,6 +491,7 @@ static int judge_metric(const struct judge_config *c, const struct judge_sample 
             (sign < 0 && m->direction == JUDGE_INCREASE))
             continue;
         check_tail(&p, m, 0.90, sign, c->alpha, r);
+        check_tail(&p, m, 0.95, sign, c->alpha, r);
         check_tail(&p, m, 0.99, sign, c->alpha, r);
     }
     check_spread(&p, c, m, r);
@@ -500,18 +501,24 @@ static int judge_metric(const struct judge_config *c, const struct judge_sample 
 
 /* ---- the verdict ------------------------------------------------------------------- */
 
-/* Holm over every check of the verdict, then each check's and metric's status. */
+/* Weighted Holm over every check of the verdict (a metric's weight shared by its checks,
+ * so a metric with many checks does not dilute the others), then the statuses. */
 static void adjust_and_grade(struct judge_result *res, double alpha)
 {
     size_t k = 0;
     for (size_t i = 0; i < res->nmetrics; i++)
         k += res->metrics[i].nchecks;
-    double *p = xmalloc((k ? k : 1) * sizeof(*p));
+    double *p = xmalloc((k ? k : 1) * sizeof(*p)), *w = xmalloc((k ? k : 1) * sizeof(*w));
     size_t o = 0;
-    for (size_t i = 0; i < res->nmetrics; i++)
-        for (size_t j = 0; j < res->metrics[i].nchecks; j++)
-            p[o++] = res->metrics[i].checks[j].p;
-    stats_holm(p, k);
+    for (size_t i = 0; i < res->nmetrics; i++) {
+        const struct judge_metric_result *r = &res->metrics[i];
+        for (size_t j = 0; j < r->nchecks; j++, o++) {
+            p[o] = r->checks[j].p;
+            w[o] = (r->config.weight > 0 ? r->config.weight : 1) / (double)r->nchecks;
+        }
+    }
+    stats_holm_weighted(p, w, k);
+    free(w);
     o = 0;
     for (size_t i = 0; i < res->nmetrics; i++) {
         struct judge_metric_result *r = &res->metrics[i];

@@ -623,20 +623,33 @@ out:
     return rc;
 }
 
-void stats_holm(double *p, size_t k)
+void stats_holm_weighted(double *p, const double *w, size_t k)
 {
     size_t *idx = xmalloc((k ? k : 1) * sizeof(*idx));
+    double left = 0;
     for (size_t i = 0; i < k; i++) {
         size_t j = i;
-        for (; j > 0 && p[idx[j - 1]] > p[i]; j--)
+        for (; j > 0 && p[idx[j - 1]] / w[idx[j - 1]] > p[i] / w[i]; j--)
             idx[j] = idx[j - 1];
         idx[j] = i;
+        left += w[i];
     }
     double run = 0;
     for (size_t r = 0; r < k; r++) {
-        double adj = fmin(1, (double)(k - r) * p[idx[r]]);
+        size_t i = idx[r];
+        double adj = fmin(1, p[i] * left / w[i]);
+        left -= w[i];
         run = fmax(run, adj);
-        p[idx[r]] = run;
+        p[i] = run;
     }
     free(idx);
+}
+
+void stats_holm(double *p, size_t k)
+{
+    double *w = xmalloc((k ? k : 1) * sizeof(*w));
+    for (size_t i = 0; i < k; i++)
+        w[i] = 1;
+    stats_holm_weighted(p, w, k);
+    free(w);
 }

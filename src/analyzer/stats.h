@@ -101,5 +101,10 @@ int stats_bootstrap_ci(const double *x, size_t m, const double *y, size_t n,
 
 /* Holm's step-down adjustment of k p-values in place. */
 void stats_holm(double *p, size_t k);
+/* Weighted Holm (Holm 1979, weights w > 0): hypotheses ordered by p/w; the j-th is judged
+ * against alpha * w_j / (sum of the weights not yet rejected). Adjusted p-values in place:
+ * p_(j) = max over i <= j of min(1, p_(i) * W_i / w_(i)), W_i the weight left at step i.
+ * Equal weights give stats_holm. */
+void stats_holm_weighted(double *p, const double *w, size_t k);
 
 #endif

@@ -355,6 +355,22 @@ static void test_stats_holm_matches_r(void **state)
     assert_close(p[4], 0.5, 1e-15);
 }
 
+static void test_stats_holm_weighted_matches_r_definition(void **state)
+{
+    (void)state;
+    /* R, the procedure written out: p<-c(0.01,0.04,0.03,0.005,0.5); w<-c(1,1,2,0.5,0.5);
+     * o<-order(p/w); W<-rev(cumsum(rev(w[o]))); a<-pmin(1,cummax(p[o]*W/w[o])); a[order(o)]
+     * -> 0.05 0.06 0.0525 0.05 0.5 */
+    double p[] = {0.01, 0.04, 0.03, 0.005, 0.5};
+    const double w[] = {1, 1, 2, 0.5, 0.5};
+    stats_holm_weighted(p, w, 5);
+    assert_close(p[0], 0.05, 1e-15);
+    assert_close(p[1], 0.06, 1e-15);
+    assert_close(p[2], 0.0525, 1e-15);
+    assert_close(p[3], 0.05, 1e-15);
+    assert_close(p[4], 0.5, 1e-15);
+}
+
 static void test_stats_rng_below_is_seeded(void **state)
 {
     (void)state;
@@ -392,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_stats_fisher_exact_matches_scipy),
         cmocka_unit_test(test_stats_bootstrap_ci_close_to_scipy_and_deterministic),
         cmocka_unit_test(test_stats_holm_matches_r),
+        cmocka_unit_test(test_stats_holm_weighted_matches_r_definition),
         cmocka_unit_test(test_stats_rng_below_is_seeded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
