@@ -55,4 +55,16 @@ int cnode_size(const struct cnode *n, uint64_t min, uint64_t max, uint64_t *out,
  * is an error naming it and, when one is close, the likely intended key. */
 int cnode_check_keys(const struct cnode *map, const char *const *allowed, struct err *err);
 
+/* Additions used by schema.c and config.c. */
+
+/* "a map", "a list", "nothing" (an empty plain value) or the scalar quoted and shortened,
+ * written into buf when needed; for "expected X, found Y" messages. */
+const char *cnode_describe(const struct cnode *n, char *buf, size_t size);
+/* The choice closest to word in edit distance, or NULL when none is close enough to be a
+ * likely typo. choices is NULL-terminated. */
+const char *cnode_closest(const char *word, const char *const *choices);
+/* Shortest exact spelling: 250000000 -> "250ms", 65536 -> "64KiB". */
+void cnode_format_duration(uint64_t ns, char *buf, size_t size);
+void cnode_format_size(uint64_t bytes, char *buf, size_t size);
+
 #endif
