@@ -564,23 +564,26 @@ static int ignored(const struct judge_metric_result *r)
 }
 
 /* Score: weighted share of metrics passing (marginal counts half). Verdict: a failed
- * critical metric fails; otherwise the score against the thresholds, and a marginal
- * critical metric caps the verdict at marginal. */
+ * critical metric fails; a failed metric with the score below marginal_score fails; any
+ * marginal critical metric or a score below pass_score is marginal; else pass. */
 static void score_and_verdict(const struct judge_config *c, struct judge_result *res)
 {
     double w = 0, got = 0;
-    int crit_fail = 0, crit_marg = 0;
+    int crit_fail = 0, crit_marg = 0, any_fail = 0;
     for (size_t i = 0; i < res->nmetrics; i++) {
         const struct judge_metric_result *r = &res->metrics[i];
         if (ignored(r))
             continue;
         w += r->config.weight;
-        got += r->config.weight * (r->status == JUDGE_PASS ? 1 : r->status == JUDGE_MARGINAL ? 0.5 : 0);
+        got += r->config.weight * (r->status == JUDGE_PASS       ? 1
+                                   : r->status == JUDGE_MARGINAL ? 0.5
+                                                                 : 0);
+        any_fail |= r->status == JUDGE_FAIL;
         crit_fail |= r->config.critical && r->status == JUDGE_FAIL;
         crit_marg |= r->config.critical && r->status == JUDGE_MARGINAL;
     }
     res->score = w > 0 ? 100 * got / w : 100;
-    if (crit_fail || res->score < c->marginal_score)
+    if (crit_fail || (any_fail && res->score < c->marginal_score))
         res->verdict = JUDGE_FAIL;
     else if (crit_marg || res->score < c->pass_score)
         res->verdict = JUDGE_MARGINAL;

@@ -3,7 +3,9 @@
  * cli_analyze_judge: `doppel analyze judge --baseline B.csv --canary C.csv [--json]` reads
  * two `metric,value` sample files, runs the canary judge (analyzer/judge.h) and prints the
  * verdict, the score and per metric the deciding test, effect, interval and reason, for
- * people or (--json) as one JSON object. Owns only the samples it reads for one run.
+ * people or (--json) as one JSON object. --config FILE reads per-metric settings and the
+ * score thresholds from YAML through config/cnode.h. Owns the samples and the config tree
+ * of one run.
  * Exit 0 whenever a verdict was produced, 2 on usage or input errors.
  */
 #include <cjson/cJSON.h>
@@ -16,6 +18,7 @@
 #include "base/xalloc.h"
 #include "cli/cli_analyze.h"
 #include "cli/csv.h"
+#include "config/cnode.h"
 
 #define JUDGE_MAX_FILE (1024UL * 1024 * 1024)
 
@@ -107,6 +110,159 @@ out:
     return rc;
 }
 
+/* ---- --config ---------------------------------------------------------------------- */
+
+struct judge_yaml {
+    struct cnode *root;                  /* owned; metric names point into it */
+    struct judge_metric_config *metrics; /* owned */
+};
+
+static int pick(const struct cnode *n, const char *const *names, int *out, struct err *err)
+{
+    const char *s;
+    int rc = cnode_string(n, &s, err);
+    if (rc)
+        return rc;
+    for (int i = 0; names[i]; i++) {
+        if (strcmp(names[i], s) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    char list[160] = "";
+    for (int i = 0; names[i]; i++)
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+                 names[i]);
+    return cnode_error(err, n, -EINVAL, "'%s' is not one of: %s", s, list);
+}
+
+/* A tolerance: a fraction >= 0, or "off" where the check may be disabled. */
+static int tolerance(const struct cnode *n, int may_disable, double *out, struct err *err)
+{
+    if (may_disable && n->kind == CNODE_SCALAR && strcmp(n->scalar, "off") == 0) {
+        *out = -1;
+        return 0;
+    }
+    return cnode_double(n, 0, 10, out, err);
+}
+
+static int metric_enums(const struct cnode *m, struct judge_metric_config *mc, struct err *err)
+{
+    static const char *const kinds[] = {"continuous", "proportion", NULL};
+    static const char *const dirs[] = {"increase", "decrease", "either", NULL};
+    static const char *const miss[] = {"ignore", "pass", "marginal", "fail", NULL};
+    static const char *const outl[] = {"keep", "clip", NULL};
+    const struct cnode *n;
+    int v, rc = 0;
+    if (!rc && (n = cnode_get(m, "kind")) && !(rc = pick(n, kinds, &v, err)))
+        mc->kind = (enum judge_kind)v;
+    if (!rc && (n = cnode_get(m, "direction")) && !(rc = pick(n, dirs, &v, err)))
+        mc->direction = (enum judge_direction)v;
+    if (!rc && (n = cnode_get(m, "missing")) && !(rc = pick(n, miss, &v, err)))
+        mc->missing = (enum judge_missing)v;
+    if (!rc && (n = cnode_get(m, "outliers")) && !(rc = pick(n, outl, &v, err)))
+        mc->outliers = (enum judge_outliers)v;
+    return rc;
+}
+
+static int metric_numbers(const struct cnode *m, struct judge_metric_config *mc,
+                          struct err *err)
+{
+    const struct cnode *n;
+    int64_t k;
+    int rc = 0;
+    if (!rc && (n = cnode_get(m, "tolerance")))
+        rc = tolerance(n, 0, &mc->tolerance, err);
+    if (!rc && (n = cnode_get(m, "tail_tolerance")))
+        rc = tolerance(n, 1, &mc->tail_tolerance, err);
+    if (!rc && (n = cnode_get(m, "spread_tolerance")))
+        rc = tolerance(n, 1, &mc->spread_tolerance, err);
+    if (!rc && (n = cnode_get(m, "weight")))
+        rc = cnode_double(n, 0, 1000, &mc->weight, err);
+    if (!rc && (n = cnode_get(m, "clip_quantile")))
+        rc = cnode_double(n, 0.5, 1, &mc->clip_quantile, err);
+    if (!rc && (n = cnode_get(m, "critical")))
+        rc = cnode_bool(n, &mc->critical, err);
+    if (!rc && (n = cnode_get(m, "windowed")))
+        rc = cnode_bool(n, &mc->windowed, err);
+    if (!rc && (n = cnode_get(m, "min_samples")) && !(rc = cnode_i64(n, 2, 1000000000, &k, err)))
+        mc->min_samples = (size_t)k;
+    return rc;
+}
+
+static int load_metric(const struct cnode *key, const struct cnode *m,
+                       struct judge_metric_config *mc, struct err *err)
+{
+    static const char *const keys[] = {"kind", "direction", "tolerance", "tail_tolerance",
+                                       "spread_tolerance", "weight", "critical", "windowed",
+                                       "missing", "outliers", "clip_quantile", "min_samples",
+                                       NULL};
+    if (m->kind != CNODE_MAP)
+        return cnode_error(err, m, -EINVAL, "metric '%s': expected a map of settings",
+                           key->scalar);
+    int rc = cnode_check_keys(m, keys, err);
+    if (rc)
+        return rc;
+    judge_metric_defaults(key->scalar, mc);
+    if ((rc = metric_enums(m, mc, err)) || (rc = metric_numbers(m, mc, err)))
+        return rc;
+    return 0;
+}
+
+static int load_top(const struct cnode *root, struct judge_config *cfg, struct err *err)
+{
+    static const char *const keys[] = {"alpha", "pass_score", "marginal_score", "bootstrap",
+                                       "seed", "metrics", NULL};
+    const struct cnode *n;
+    int64_t k;
+    int rc = cnode_check_keys(root, keys, err);
+    if (!rc && (n = cnode_get(root, "alpha")))
+        rc = cnode_double(n, 1e-6, 0.5, &cfg->alpha, err);
+    if (!rc && (n = cnode_get(root, "pass_score")))
+        rc = cnode_double(n, 0, 100, &cfg->pass_score, err);
+    if (!rc && (n = cnode_get(root, "marginal_score")))
+        rc = cnode_double(n, 0, 100, &cfg->marginal_score, err);
+    if (!rc && (n = cnode_get(root, "bootstrap")) && !(rc = cnode_i64(n, 0, 100000, &k, err)))
+        cfg->bootstrap = (unsigned)k;
+    if (!rc && (n = cnode_get(root, "seed")) && !(rc = cnode_i64(n, 0, INT64_MAX, &k, err)))
+        cfg->seed = (uint64_t)k;
+    if (!rc && cfg->marginal_score > cfg->pass_score)
+        rc = cnode_error(err, cnode_get(root, "marginal_score"), -EINVAL,
+                         "marginal_score %g is above pass_score %g", cfg->marginal_score,
+                         cfg->pass_score);
+    return rc;
+}
+
+static int load_config(const char *path, struct judge_config *cfg, struct judge_yaml *y,
+                       struct err *err)
+{
+    int rc = cnode_load_file(path, &y->root, err);
+    if (rc)
+        return rc;
+    if (y->root->kind != CNODE_MAP)
+        return cnode_error(err, y->root, -EINVAL, "expected a map at the top of the file");
+    if ((rc = load_top(y->root, cfg, err)) != 0)
+        return rc;
+    const struct cnode *ms = cnode_get(y->root, "metrics");
+    if (!ms)
+        return 0;
+    if (ms->kind != CNODE_MAP)
+        return cnode_error(err, ms, -EINVAL, "'metrics' must map metric names to settings");
+    y->metrics = xcalloc(ms->n ? ms->n : 1, sizeof(*y->metrics));
+    for (size_t i = 0; i < ms->n; i++)
+        if ((rc = load_metric(ms->keys[i], ms->items[i], &y->metrics[i], err)) != 0)
+            return rc;
+    cfg->metrics = y->metrics;
+    cfg->nmetrics = ms->n;
+    return 0;
+}
+
+static void judge_yaml_release(struct judge_yaml *y)
+{
+    cnode_free(y->root);
+    free(y->metrics);
+}
+
 static void print_human(const struct judge_result *r, double alpha)
 {
     printf("verdict: %s (score %.0f/100)\n", judge_status_name(r->verdict), r->score);
@@ -195,6 +351,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 {
     static const struct option longs[] = {{"baseline", required_argument, NULL, 'b'},
                                           {"canary", required_argument, NULL, 'c'},
+                                          {"config", required_argument, NULL, 'f'},
                                           {"json", no_argument, NULL, 'j'},
                                           {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof(*o));
@@ -205,6 +362,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         switch (ch) {
         case 'b': o->baseline = optarg; break;
         case 'c': o->canary = optarg; break;
+        case 'f': o->config = optarg; break;
         case 'j': o->json = 1; break;
         default:
             return cli_usage_error(&cli_analyze_judge, "unknown or incomplete option '%s'",
@@ -228,6 +386,9 @@ static int judge_files(const struct opts *o, const struct judge_config *cfg)
     int rc = read_side(o->baseline, 0, cfg, &all, &err);
     if (!rc)
         rc = read_side(o->canary, 1, cfg, &all, &err);
+    if (!rc && all.n == 0)
+        rc = err_set(&err, -EINVAL, "%s, %s: no samples in either file", o->baseline,
+                     o->canary);
     if (rc)
         goto out;
     js = xcalloc(all.n ? all.n : 1, sizeof(*js));
@@ -254,15 +415,25 @@ static int run(int argc, char **argv)
 {
     struct opts o;
     struct judge_config cfg;
+    struct judge_yaml y = {0};
+    struct err err;
     if (parse_opts(argc, argv, &o) != 0)
         return CLI_USAGE;
     judge_config_init(&cfg);
-    return judge_files(&o, &cfg);
+    err_clear(&err);
+    if (o.config && load_config(o.config, &cfg, &y, &err) != 0) {
+        fprintf(stderr, "doppel analyze judge: %s\n", err.msg);
+        judge_yaml_release(&y);
+        return CLI_USAGE;
+    }
+    int rc = judge_files(&o, &cfg);
+    judge_yaml_release(&y);
+    return rc;
 }
 
 const struct cli_cmd cli_analyze_judge = {
     .name = "judge",
-    .usage = "analyze judge --baseline B.csv --canary C.csv [--json]",
+    .usage = "analyze judge --baseline B.csv --canary C.csv [--config judge.yaml] [--json]",
     .summary = "canary verdict (pass/marginal/fail) from baseline and canary samples",
     .help = "Reads two CSV files with the header `metric,value` (one row per sample) and\n"
             "judges the canary against the baseline per metric: latency* (increase is bad;\n"
@@ -270,6 +441,9 @@ const struct cli_cmd cli_analyze_judge = {
             "mem* (windows; increase is bad), any other metric (a change either way).\n\n"
             "  --baseline FILE   samples of the baseline (\"-\" reads standard input)\n"
             "  --canary FILE     samples of the canary\n"
+            "  --config FILE     YAML: alpha, pass_score, marginal_score and per metric\n"
+            "                    direction, tolerances, critical, missing, outliers (see\n"
+            "                    examples/judge.yaml)\n"
             "  --json            print one JSON object instead of the summary\n\n"
             "Exit status: 0 when a verdict was produced (pass, marginal or fail), 2 on usage\n"
             "or input errors (file:line: what is wrong).\n",
