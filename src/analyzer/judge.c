@@ -202,35 +202,56 @@ static struct judge_check *check_add(struct judge_metric_result *r, const char *
     return k;
 }
 
-/* Mann-Whitney "x greater than y", p-value widened for autocorrelated windows. */
-static double mw_greater(const double *x, size_t m, const double *y, size_t n, double inflate)
+/* Mann-Whitney "x - d greater than y", p-value widened for autocorrelated windows. */
+static double mw_greater(const double *x, size_t m, const double *y, size_t n, double d,
+                         double inflate)
 {
     struct stats_mw mw;
-    if (stats_mann_whitney(x, m, y, n, STATS_GREATER, &mw) != 0)
+    if (stats_mann_whitney_shifted(x, m, y, n, d, STATS_GREATER, &mw) != 0)
         return 1;
     if (inflate > 1)
         return stats_norm_sf(mw.z / sqrt(inflate));
     return mw.p;
 }
 
-/* Location, oriented so greater is bad: H0 canary <= baseline shifted by the tolerance. */
+/* Location: H0 canary <= baseline shifted by the tolerance (sign > 0), or canary >=
+ * baseline shifted down by it (sign < 0: "canary - s less than baseline" is "baseline - s
+ * greater than canary"). */
 static double location_p(const struct prep *p, double tol, int sign)
 {
     double level = stats_quantile_sorted(p->b, p->nb, 0.5);
     double s = shift_of(p, tol, p->log_scale ? 0 : level);
-    double *c = xmalloc(p->nc * sizeof(*c)), *b = xmalloc(p->nb * sizeof(*b));
-    memcpy(c, p->c, p->nc * sizeof(*c));
-    memcpy(b, p->b, p->nb * sizeof(*b));
-    if (sign < 0) {
-        flip(c, p->nc);
-        flip(b, p->nb);
+    if (sign > 0)
+        return mw_greater(p->c, p->nc, p->b, p->nb, s, p->inflate);
+    return mw_greater(p->b, p->nb, p->c, p->nc, s, p->inflate);
+}
+
+/* Quantiles at (i + 0.5) / k of sorted v: a sorted summary of k points. */
+static double *thin(const double *v, size_t n, size_t k)
+{
+    double *t = xmalloc(k * sizeof(*t));
+    for (size_t i = 0; i < k; i++)
+        t[i] = stats_quantile_sorted(v, n, ((double)i + 0.5) / (double)k);
+    return t;
+}
+
+/* Hodges-Lehmann shift of canary over baseline. Past HL_MAX points a side, it is computed
+ * on HL_MAX quantiles of each side (the estimate moves by far less than its interval) and
+ * the interval is narrowed back to the full sizes by sqrt((1/nb + 1/nc) / (2 / HL_MAX)). */
+static void location_shift(const struct prep *p, double conf, struct stats_interval *hl)
+{
+    enum { HL_MAX = 20000 };
+    if (p->nb <= HL_MAX && p->nc <= HL_MAX) {
+        stats_hodges_lehmann(p->c, p->nc, p->b, p->nb, conf, hl);
+        return;
     }
-    for (size_t i = 0; i < p->nc; i++)
-        c[i] -= s;
-    double pv = mw_greater(c, p->nc, b, p->nb, p->inflate);
-    free(c);
+    double *b = thin(p->b, p->nb, HL_MAX), *c = thin(p->c, p->nc, HL_MAX);
+    stats_hodges_lehmann(c, HL_MAX, b, HL_MAX, conf, hl);
+    double f = sqrt((1.0 / (double)p->nb + 1.0 / (double)p->nc) / (2.0 / HL_MAX));
+    hl->lo = hl->est - (hl->est - hl->lo) * f;
+    hl->hi = hl->est + (hl->hi - hl->est) * f;
     free(b);
-    return pv;
+    free(c);
 }
 
 static void check_location(const struct prep *p, const struct judge_metric_config *m,
@@ -238,7 +259,7 @@ static void check_location(const struct prep *p, const struct judge_metric_confi
 {
     struct stats_interval hl = {0, 0, 0};
     double level = stats_quantile_sorted(p->b, p->nb, 0.5);
-    stats_hodges_lehmann(p->c, p->nc, p->b, p->nb, 1 - alpha, &hl);
+    location_shift(p, 1 - alpha, &hl);
     double w = sqrt(p->inflate); /* widen the interval like the test */
     hl.lo = hl.est - (hl.est - hl.lo) * w;
     hl.hi = hl.est + (hl.hi - hl.est) * w;
@@ -255,29 +276,30 @@ static void check_location(const struct prep *p, const struct judge_metric_confi
     }
 }
 
-/* k-th smallest (0-based) of the union of sorted a and b. */
-static double kth_of_two(const double *a, size_t na, const double *b, size_t nb, size_t k)
+/* k-th smallest (0-based) of the union of sorted a and sorted b shifted down by sb. */
+static double kth_of_two(const double *a, size_t na, const double *b, size_t nb, double sb,
+                         size_t k)
 {
     size_t lo = k + 1 > nb ? k + 1 - nb : 0, hi = k + 1 < na ? k + 1 : na;
     while (lo < hi) {
         size_t i = lo + (hi - lo) / 2, j = k + 1 - i;
-        if (j > 0 && i < na && a[i] < b[j - 1])
+        if (j > 0 && i < na && a[i] < b[j - 1] - sb)
             lo = i + 1;
         else
             hi = i;
     }
     size_t j = k + 1 - lo;
-    double va = lo > 0 ? a[lo - 1] : -INFINITY, vb = j > 0 ? b[j - 1] : -INFINITY;
+    double va = lo > 0 ? a[lo - 1] : -INFINITY, vb = j > 0 ? b[j - 1] - sb : -INFINITY;
     return va > vb ? va : vb;
 }
 
-/* Number of values of sorted v above t. */
-static size_t count_above(const double *v, size_t n, double t)
+/* Number of values of sorted v, shifted down by s, above t. */
+static size_t count_above(const double *v, size_t n, double s, double t)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (v[mid] <= t)
+        if (v[mid] - s <= t)
             lo = mid + 1;
         else
             hi = mid;
@@ -287,15 +309,12 @@ static size_t count_above(const double *v, size_t n, double t)
 
 /* Quantile test (H0: canary q-quantile <= baseline's shifted by the tolerance): exceedances
  * of the pooled q-quantile on each side, Fisher's exact test. b, c oriented and sorted. */
-static double quantile_p(double *b, size_t nb, double *c, size_t nc, double q, double shift)
+static double quantile_p(const double *b, size_t nb, const double *c, size_t nc, double q,
+                         double shift)
 {
-    for (size_t i = 0; i < nc; i++)
-        c[i] -= shift;
     size_t n = nb + nc, k = (size_t)ceil(q * (double)n);
-    double t = kth_of_two(b, nb, c, nc, k > 0 ? k - 1 : 0);
-    size_t eb = count_above(b, nb, t), ec = count_above(c, nc, t);
-    for (size_t i = 0; i < nc; i++)
-        c[i] += shift;
+    double t = kth_of_two(b, nb, c, nc, shift, k > 0 ? k - 1 : 0);
+    size_t eb = count_above(b, nb, 0, t), ec = count_above(c, nc, shift, t);
     return stats_fisher_exact(ec, nc - ec, eb, nb - eb, STATS_GREATER);
 }
 
@@ -324,18 +343,21 @@ static void check_tail(const struct prep *p, const struct judge_metric_config *m
     snprintf(test, sizeof(test), "quantile-p%g", qo * 100);
     snprintf(measure, sizeof(measure), "p%g ratio - 1", qo * 100);
     struct judge_check *k = check_add(r, test, measure, m->tail_tolerance);
-    double *b = xmalloc(p->nb * sizeof(*b)), *c = xmalloc(p->nc * sizeof(*c));
-    memcpy(b, p->b, p->nb * sizeof(*b));
-    memcpy(c, p->c, p->nc * sizeof(*c));
-    if (sign < 0) {
+    double level = stats_quantile_sorted(p->b, p->nb, qo);
+    double s = shift_of(p, m->tail_tolerance, level);
+    if (sign > 0) {
+        k->p = quantile_p(p->b, p->nb, p->c, p->nc, q, s);
+    } else {
+        double *b = xmalloc(p->nb * sizeof(*b)), *c = xmalloc(p->nc * sizeof(*c));
+        memcpy(b, p->b, p->nb * sizeof(*b));
+        memcpy(c, p->c, p->nc * sizeof(*c));
         flip(b, p->nb);
         flip(c, p->nc);
+        k->p = quantile_p(b, p->nb, c, p->nc, q, s);
+        free(b);
+        free(c);
     }
-    double level = stats_quantile_sorted(p->b, p->nb, qo);
-    k->p = quantile_p(b, p->nb, c, p->nc, q, shift_of(p, m->tail_tolerance, level));
     quantile_effect(p, qo, alpha, k);
-    free(b);
-    free(c);
 }
 
 static double mad_ratio_cb(const double *x, size_t m, const double *y, size_t n, void *arg)
@@ -393,7 +415,7 @@ static void check_spread(const struct prep *p, const struct judge_config *cfg,
     spread_effect(p, db, dc, cfg, k);
     for (size_t i = 0; i < p->nc; i++)
         dc[i] /= 1 + m->spread_tolerance;
-    k->p = mw_greater(dc, p->nc, db, p->nb, p->inflate);
+    k->p = mw_greater(dc, p->nc, db, p->nb, 0, p->inflate);
     free(db);
     free(dc);
 }

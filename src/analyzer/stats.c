@@ -192,20 +192,35 @@ static double key_value(uint64_t k)
     return v;
 }
 
-/* LSD radix sort, 11-bit digits; digits on which all keys agree are skipped. */
+static uint64_t load_key(const double *v, size_t i)
+{
+    uint64_t k;
+    memcpy(&k, (const char *)v + i * sizeof(k), sizeof(k));
+    return k;
+}
+
+static void store_key(double *v, size_t i, uint64_t k)
+{
+    memcpy((char *)v + i * sizeof(k), &k, sizeof(k));
+}
+
+/* LSD radix sort, 11-bit digits, keys kept in v's own storage plus one buffer; digits on
+ * which all keys agree are skipped. */
 static void radix_sort(double *v, size_t n)
 {
     enum { BITS = 11, NB = 1 << BITS, PASSES = 6 };
-    uint64_t *a = xmalloc(n * sizeof(*a)), *t = xmalloc(n * sizeof(*t));
+    double *t = xmalloc(n * sizeof(*t));
     size_t(*cnt)[NB] = xcalloc(PASSES, sizeof(*cnt));
     for (size_t i = 0; i < n; i++) {
-        a[i] = sort_key(v[i]);
+        uint64_t k = sort_key(v[i]);
+        store_key(v, i, k);
         for (int p = 0; p < PASSES; p++)
-            cnt[p][(a[i] >> (p * BITS)) & (NB - 1)]++;
+            cnt[p][(k >> (p * BITS)) & (NB - 1)]++;
     }
+    double *a = v, *b = t;
     for (int p = 0; p < PASSES; p++) {
         int shift = p * BITS;
-        if (cnt[p][(a[0] >> shift) & (NB - 1)] == n)
+        if (cnt[p][(load_key(a, 0) >> shift) & (NB - 1)] == n)
             continue;
         size_t sum = 0;
         for (int d = 0; d < NB; d++) {
@@ -213,15 +228,16 @@ static void radix_sort(double *v, size_t n)
             cnt[p][d] = sum;
             sum += c;
         }
-        for (size_t i = 0; i < n; i++)
-            t[cnt[p][(a[i] >> shift) & (NB - 1)]++] = a[i];
-        uint64_t *s = a;
-        a = t;
-        t = s;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t k = load_key(a, i);
+            store_key(b, cnt[p][(k >> shift) & (NB - 1)]++, k);
+        }
+        double *s = a;
+        a = b;
+        b = s;
     }
     for (size_t i = 0; i < n; i++)
-        v[i] = key_value(a[i]);
-    free(a);
+        v[i] = key_value(load_key(a, i));
     free(t);
     free(cnt);
 }
@@ -288,31 +304,45 @@ double stats_mad_sorted(const double *v, size_t n, double *scratch)
 
 /* ---- Mann-Whitney U ---------------------------------------------------------------- */
 
-/* Rank sum of x - d in the pooled sample (mid-ranks for ties) and the tie term
- * sum(t^3 - t) over tie groups. x and y sorted ascending. */
-static void rank_sum(const double *x, size_t m, const double *y, size_t n, double d,
+/* Sum of t^3 - t over the runs of equal values in sorted v. */
+static double tie_term(const double *v, size_t n)
+{
+    double tt = 0;
+    for (size_t i = 0; i < n;) {
+        size_t a = 1;
+        while (i + a < n && v[i + a] == v[i])
+            a++;
+        tt += (double)a * (double)a * (double)a - (double)a;
+        i += a;
+    }
+    return tt;
+}
+
+/* Rank sum of x - d in the pooled sample with mid-ranks, as
+ * R_x = m(m+1)/2 + sum_i (#{y < x_i - d} + #{y == x_i - d} / 2), and the pooled tie term
+ * sum(t^3 - t): ty (y's own, shift-invariant) corrected where a run of x meets one of y.
+ * x and y sorted ascending; one pass. */
+static void rank_sum(const double *x, size_t m, const double *y, size_t n, double d, double ty,
                      double *rx, double *ties)
 {
     size_t i = 0, j = 0;
-    double r = 0, sum = 0, tt = 0;
-    while (i < m || j < n) {
-        double v = (j >= n || (i < m && x[i] - d < y[j])) ? x[i] - d : y[j];
-        size_t ci = 0, cj = 0;
-        while (i < m && x[i] - d == v) {
-            i++;
-            ci++;
-        }
-        while (j < n && y[j] == v) {
+    double less = 0, eq = 0, tt = ty;
+    while (i < m) {
+        double v = x[i] - d, a = 1;
+        while (i + (size_t)a < m && x[i + (size_t)a] - d == v)
+            a++;
+        while (j < n && y[j] < v)
             j++;
-            cj++;
-        }
-        double t = (double)(ci + cj);
-        sum += (double)ci * (r + (t + 1) / 2);
-        if (t > 1)
-            tt += t * t * t - t;
-        r += t;
+        size_t k = j;
+        while (k < n && y[k] == v)
+            k++;
+        double b = (double)(k - j), t = a + b;
+        less += a * (double)j;
+        eq += a * b;
+        tt += t * t * t - t - (b * b * b - b);
+        i += (size_t)a;
     }
-    *rx = sum;
+    *rx = (double)m * ((double)m + 1) / 2 + less + eq / 2;
     *ties = tt;
 }
 
@@ -378,10 +408,16 @@ static double mw_exact_p(double u1, size_t m, size_t n, enum stats_alt alt)
 int stats_mann_whitney(const double *x, size_t m, const double *y, size_t n,
                        enum stats_alt alt, struct stats_mw *out)
 {
+    return stats_mann_whitney_shifted(x, m, y, n, 0, alt, out);
+}
+
+int stats_mann_whitney_shifted(const double *x, size_t m, const double *y, size_t n, double d,
+                               enum stats_alt alt, struct stats_mw *out)
+{
     if (m == 0 || n == 0)
         return -EINVAL;
     double rx, ties, mm = (double)m, nn = (double)n, N = mm + nn;
-    rank_sum(x, m, y, n, 0, &rx, &ties);
+    rank_sum(x, m, y, n, d, tie_term(y, n), &rx, &ties);
     out->u = rx - mm * (mm + 1) / 2;
     out->exact = ties == 0 && m < 50 && n < 50;
     double mu = mm * nn / 2;
@@ -405,6 +441,7 @@ int stats_mann_whitney(const double *x, size_t m, const double *y, size_t n,
 struct hl_ctx {
     const double *x, *y;
     size_t m, n;
+    double ty; /* tie term of y */
     int correct; /* continuity correction sign(dz) / 2, as R for the interval */
 };
 
@@ -412,51 +449,55 @@ struct hl_ctx {
 static double hl_w(const struct hl_ctx *c, double d, double zq)
 {
     double rx, ties, mm = (double)c->m, nn = (double)c->n, N = mm + nn;
-    rank_sum(c->x, c->m, c->y, c->n, d, &rx, &ties);
+    rank_sum(c->x, c->m, c->y, c->n, d, c->ty, &rx, &ties);
     double dz = rx - mm * (mm + 1) / 2 - mm * nn / 2;
     double corr = c->correct ? (dz > 0 ? 0.5 : dz < 0 ? -0.5 : 0) : 0;
     double s = sqrt(mm * nn / 12 * ((N + 1) - ties / (N * (N - 1))));
     return (s > 0 ? (dz - corr) / s : 0) - zq;
 }
 
-/* Grows [a, b] from a guess until f changes sign, within [lo, hi]. */
+/* Grows [a, b] from a guess until f changes sign, within [lo, hi]; fa, fb are f there. */
 static void hl_bracket(const struct hl_ctx *c, double zq, double guess, double step, double lo,
-                       double hi, double *a, double *b)
+                       double hi, double ab[2], double fab[2])
 {
-    double fa = hl_w(c, guess, zq);
-    double dir = fa > 0 ? 1 : -1, prev = guess;
+    double fg = hl_w(c, guess, zq), prev = guess, fprev = fg;
+    double dir = fg > 0 ? 1 : -1;
     for (;;) {
-        double next = guess + dir * step;
+        double next = guess + dir * step, fn;
         if (next <= lo || next >= hi) {
             next = dir > 0 ? hi : lo;
-            *a = dir > 0 ? prev : next;
-            *b = dir > 0 ? next : prev;
-            return;
+            fn = hl_w(c, next, zq);
+        } else {
+            fn = hl_w(c, next, zq);
+            if ((fn > 0) == (fg > 0) && fn != 0) {
+                prev = next;
+                fprev = fn;
+                step *= 2;
+                continue;
+            }
         }
-        double fn = hl_w(c, next, zq);
-        if ((fn > 0) != (fa > 0) || fn == 0) {
-            *a = dir > 0 ? prev : next;
-            *b = dir > 0 ? next : prev;
-            return;
-        }
-        prev = next;
-        step *= 2;
+        ab[0] = dir > 0 ? prev : next;
+        fab[0] = dir > 0 ? fprev : fn;
+        ab[1] = dir > 0 ? next : prev;
+        fab[1] = dir > 0 ? fn : fprev;
+        return;
     }
 }
 
-/* Root of the decreasing step function W(d) - zq in [a, b] (Illinois, with bisection
- * whenever an interpolation step fails to halve the bracket). */
-static double hl_root(const struct hl_ctx *c, double zq, double a, double b)
+/* Root of the decreasing step function W(d) - zq bracketed by ab (Illinois, with a
+ * bisection every third step so that steps of W cannot stall it). */
+static double hl_root(const struct hl_ctx *c, double zq, const double ab[2],
+                      const double fab[2])
 {
-    double fa = hl_w(c, a, zq), fb = hl_w(c, b, zq);
+    double a = ab[0], b = ab[1], fa = fab[0], fb = fab[1];
     if (fa <= 0)
         return a;
     if (fb >= 0)
         return b;
     int side = 0;
-    for (int it = 0; it < 300; it++) {
+    for (int it = 0; it < 200; it++) {
         double width = b - a;
-        if (width <= 1e-10 * fmax(1, fmax(fabs(a), fabs(b))))
+        if (width <= 1e-9 * fmax(1, fmax(fabs(a), fabs(b))))
             break;
         double d = b - fb * (b - a) / (fb - fa);
         if (!(d > a && d < b) || it % 3 == 2)
@@ -513,24 +554,24 @@ int stats_hodges_lehmann(const double *x, size_t m, const double *y, size_t n, d
 {
     if (m == 0 || n == 0 || !(conf > 0 && conf < 1))
         return -EINVAL;
-    double rx, ties;
-    rank_sum(x, m, y, n, 0, &rx, &ties);
+    double ty = tie_term(y, n), rx, ties;
+    rank_sum(x, m, y, n, 0, ty, &rx, &ties);
     if (ties == 0 && m < 50 && n < 50)
         return hl_exact(x, m, y, n, conf, out);
-    double lo = x[0] - y[n - 1], hi = x[m - 1] - y[0];
+    double lo = x[0] - y[n - 1], hi = x[m - 1] - y[0], ab[2], fab[2];
     double guess = stats_quantile_sorted(x, m, 0.5) - stats_quantile_sorted(y, n, 0.5);
     double spread = (stats_quantile_sorted(x, m, 0.75) - stats_quantile_sorted(x, m, 0.25)) +
                     (stats_quantile_sorted(y, n, 0.75) - stats_quantile_sorted(y, n, 0.25));
     double step = spread > 0 ? spread / sqrt((double)(m < n ? m : n)) : (hi - lo) / 16 + 1e-300;
-    double z = stats_norm_ppf(1 - (1 - conf) / 2), a, b;
-    struct hl_ctx c = {.x = x, .y = y, .m = m, .n = n, .correct = 0};
-    hl_bracket(&c, 0, guess, step, lo, hi, &a, &b);
-    out->est = hl_root(&c, 0, a, b);
+    double z = stats_norm_ppf(1 - (1 - conf) / 2);
+    struct hl_ctx c = {.x = x, .y = y, .m = m, .n = n, .ty = ty, .correct = 0};
+    hl_bracket(&c, 0, guess, step, lo, hi, ab, fab);
+    out->est = hl_root(&c, 0, ab, fab);
     c.correct = 1;
-    hl_bracket(&c, z, out->est, step, lo, hi, &a, &b);
-    out->lo = hl_root(&c, z, a, b);
-    hl_bracket(&c, -z, out->est, step, lo, hi, &a, &b);
-    out->hi = hl_root(&c, -z, a, b);
+    hl_bracket(&c, z, out->est, step, lo, hi, ab, fab);
+    out->lo = hl_root(&c, z, ab, fab);
+    hl_bracket(&c, -z, out->est, step, lo, hi, ab, fab);
+    out->hi = hl_root(&c, -z, ab, fab);
     return 0;
 }
 
@@ -567,21 +608,38 @@ static double lchoose(double n, double k)
     return lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1);
 }
 
+static int fisher_take(enum stats_alt alt, double x, double x0, double rel)
+{
+    if (alt == STATS_GREATER)
+        return x >= x0;
+    if (alt == STATS_LESS)
+        return x <= x0;
+    return rel <= 1 + 1e-7; /* as likely as the table or less (R's and scipy's rule) */
+}
+
+/* Hypergeometric terms relative to the mode by the ratio recurrence, walked out from the
+ * mode until they underflow, so large tables cost O(spread) and no lgamma per term. */
 double stats_fisher_exact(uint64_t a, uint64_t b, uint64_t c, uint64_t d, enum stats_alt alt)
 {
     double r1 = (double)(a + b), r2 = (double)(c + d), c1 = (double)(a + c);
     double xmin = fmax(0, c1 - r2), xmax = fmin(c1, r1), x0 = (double)a;
-    double lden = lchoose(r1 + r2, c1);
-    double lp0 = lchoose(r1, x0) + lchoose(r2, c1 - x0) - lden, p = 0;
-    for (double x = xmin; x <= xmax; x++) {
-        double lp = lchoose(r1, x) + lchoose(r2, c1 - x) - lden;
-        int take = alt == STATS_GREATER ? x >= x0
-                   : alt == STATS_LESS  ? x <= x0
-                                        : lp <= lp0 + log1p(1e-7);
-        if (take)
-            p += exp(lp);
+    double mode = floor((c1 + 1) * (r1 + 1) / (r1 + r2 + 2));
+    mode = fmin(fmax(mode, xmin), xmax);
+    double l0 = lchoose(r1, x0) + lchoose(r2, c1 - x0), lm = lchoose(r1, mode) + lchoose(r2, c1 - mode);
+    double rel0 = exp(l0 - lm); /* P(x0) / P(mode) */
+    double total = 0, taken = 0, t = 1;
+    for (double x = mode; x <= xmax && t > 1e-300; x++) {
+        total += t;
+        taken += fisher_take(alt, x, x0, t / rel0) ? t : 0;
+        t *= (r1 - x) * (c1 - x) / ((x + 1) * (r2 - c1 + x + 1));
     }
-    return clip01(p);
+    t = 1;
+    for (double x = mode - 1; x >= xmin && t > 1e-300; x--) {
+        t *= (x + 1) * (r2 - c1 + x + 1) / ((r1 - x) * (c1 - x));
+        total += t;
+        taken += fisher_take(alt, x, x0, t / rel0) ? t : 0;
+    }
+    return clip01(taken / total);
 }
 
 /* ---- bootstrap and multiplicity ---------------------------------------------------- */

@@ -66,6 +66,9 @@ struct stats_mw {
  * (scipy method='asymptotic', use_continuity=True). -EINVAL when m or n is 0. */
 int stats_mann_whitney(const double *x, size_t m, const double *y, size_t n,
                        enum stats_alt alt, struct stats_mw *out);
+/* The same test on x - d against y, without copying x (tests of a shift d). */
+int stats_mann_whitney_shifted(const double *x, size_t m, const double *y, size_t n, double d,
+                               enum stats_alt alt, struct stats_mw *out);
 /* Exact null cdf P(U <= u) for sizes m, n (m * n <= 250000). */
 double stats_mw_exact_cdf(double u, size_t m, size_t n);
 

@@ -298,6 +298,13 @@ static void test_stats_fisher_exact_matches_scipy(void **state)
                      1e-9);
     assert_rel_close(stats_fisher_exact(3, 997, 12, 988, STATS_LESS), 0.017245712699026104,
                      1e-9);
+    /* a large table: st.fisher_exact([[900,99100],[1000,99000]], alternative=alt)[1] */
+    assert_rel_close(stats_fisher_exact(900, 99100, 1000, 99000, STATS_TWO_SIDED),
+                     0.022460126955731775, 1e-8);
+    assert_rel_close(stats_fisher_exact(900, 99100, 1000, 99000, STATS_GREATER),
+                     0.9900605943589391, 1e-8);
+    assert_rel_close(stats_fisher_exact(900, 99100, 1000, 99000, STATS_LESS),
+                     0.011230063477865888, 1e-8);
 }
 
 static double median_diff(const double *x, size_t m, const double *y, size_t n, void *arg)
