@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "analyzer/judge.h"
+#include "base/clock.h"
 #include "base/xalloc.h"
 #include "cli/cli_analyze.h"
 #include "cli/csv.h"
@@ -344,7 +345,7 @@ static void print_json(const struct judge_result *r, const struct judge_config *
 
 struct opts {
     const char *baseline, *canary, *config;
-    int json;
+    int json, timing;
 };
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -353,6 +354,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
                                           {"canary", required_argument, NULL, 'c'},
                                           {"config", required_argument, NULL, 'f'},
                                           {"json", no_argument, NULL, 'j'},
+                                          {"timing", no_argument, NULL, 't'},
                                           {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof(*o));
     optind = 1;
@@ -364,6 +366,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'c': o->canary = optarg; break;
         case 'f': o->config = optarg; break;
         case 'j': o->json = 1; break;
+        case 't': o->timing = 1; break;
         default:
             return cli_usage_error(&cli_analyze_judge, "unknown or incomplete option '%s'",
                                    argv[optind - 1]);
@@ -383,6 +386,7 @@ static int judge_files(const struct opts *o, const struct judge_config *cfg)
     struct judge_sample *js = NULL;
     struct err err;
     err_clear(&err);
+    uint64_t t0 = clock_mono_ns();
     int rc = read_side(o->baseline, 0, cfg, &all, &err);
     if (!rc)
         rc = read_side(o->canary, 1, cfg, &all, &err);
@@ -396,8 +400,12 @@ static int judge_files(const struct opts *o, const struct judge_config *cfg)
         js[i] = (struct judge_sample){.name = all.s[i].name, .baseline = all.s[i].v[0],
                                       .nbaseline = all.s[i].n[0], .canary = all.s[i].v[1],
                                       .ncanary = all.s[i].n[1]};
+    uint64_t t1 = clock_mono_ns();
     if ((rc = judge_run(cfg, js, all.n, &res, &err)) != 0)
         goto out;
+    if (o->timing)
+        fprintf(stderr, "timing: read %.1f ms, judge %.1f ms\n", (double)(t1 - t0) / 1e6,
+                (double)(clock_mono_ns() - t1) / 1e6);
     if (o->json)
         print_json(&res, cfg);
     else
@@ -444,7 +452,8 @@ const struct cli_cmd cli_analyze_judge = {
             "  --config FILE     YAML: alpha, pass_score, marginal_score and per metric\n"
             "                    direction, tolerances, critical, missing, outliers (see\n"
             "                    examples/judge.yaml)\n"
-            "  --json            print one JSON object instead of the summary\n\n"
+            "  --json            print one JSON object instead of the summary\n"
+            "  --timing          print the time spent reading and judging to stderr\n\n"
             "Exit status: 0 when a verdict was produced (pass, marginal or fail), 2 on usage\n"
             "or input errors (file:line: what is wrong).\n",
     .run = run,
