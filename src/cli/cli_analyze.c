@@ -8,6 +8,7 @@
 
 static const struct cli_cmd *const subs[] = {
     /* one line per analyze subcommand, in pipeline order */
+    &cli_analyze_judge,
     NULL,
 };
 
