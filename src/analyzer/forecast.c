@@ -15,6 +15,10 @@
 
 #include "base/xalloc.h"
 
+/* Lowest interval scale factor: a single hold-out window that happened to be easy must
+ * not shrink the intervals below 0.7 of the model variance. */
+#define CALIBRATION_MIN 0.7
+
 /* Views into the result's scratch area for one ensemble fit. */
 struct ws {
     double *z;       /* [n] transformed series */
@@ -182,7 +186,7 @@ static void holdout(struct forecast *f, struct ws *w, const double *y, size_t n,
         r2 += s2 > 0 ? e * e / (s2 * w->v[k]) : 0;
     }
     r2 /= (double)hh;
-    f->calibration = r2 > 1 ? sqrt(r2) : 1;
+    f->calibration = sqrt(fmax(r2, CALIBRATION_MIN * CALIBRATION_MIN));
 }
 
 double forecast_normal_quantile(double p)
@@ -201,13 +205,13 @@ double forecast_normal_quantile(double p)
                                2.445134137142996e+00, 3.754408661907416e+00};
     if (!(p > 0 && p < 1))
         return p == 0 ? -INFINITY : p == 1 ? INFINITY : NAN;
+    if (p > 0.5) /* the lower tail keeps the precision that 1 - p would lose in erfc */
+        return -forecast_normal_quantile(1 - p);
     double x;
-    if (p < 0.02425 || p > 1 - 0.02425) {
-        double q = sqrt(-2 * log(p < 0.5 ? p : 1 - p));
+    if (p < 0.02425) {
+        double q = sqrt(-2 * log(p));
         x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
             ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-        if (p > 0.5)
-            x = -x;
     } else {
         double q = p - 0.5, r = q * q;
         x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /

@@ -26,7 +26,7 @@
 #define MAX_JOBS 256
 
 struct fc_args {
-    const char *input, *output;
+    const char *input, *output, *bounds;
     struct forecast_opts opts;
     int json, wide;
     size_t jobs;
@@ -104,7 +104,8 @@ static int parse_args(int argc, char **argv, struct fc_args *a)
         {"period", required_argument, NULL, 'p'}, {"level", required_argument, NULL, 'l'},
         {"json", no_argument, NULL, 'j'},         {"wide", no_argument, NULL, 'w'},
         {"output", required_argument, NULL, 'o'}, {"jobs", required_argument, NULL, 'J'},
-        {"transform", required_argument, NULL, 't'}, {NULL, 0, NULL, 0},
+        {"transform", required_argument, NULL, 't'}, {"bounds", required_argument, NULL, 'b'},
+        {NULL, 0, NULL, 0},
     };
     const struct cli_cmd *c = &cli_analyze_forecast;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -118,6 +119,7 @@ static int parse_args(int argc, char **argv, struct fc_args *a)
         switch (ch) {
         case 'i': a->input = optarg; break;
         case 'o': a->output = optarg; break;
+        case 'b': a->bounds = optarg; break;
         case 'j': a->json = 1; break;
         case 'w': a->wide = 1; break;
         case 'H':
@@ -155,6 +157,8 @@ static int parse_args(int argc, char **argv, struct fc_args *a)
         return cli_usage_error(c, "--input FILE is required");
     if (!a->opts.horizon)
         return cli_usage_error(c, "--horizon N is required");
+    if (a->bounds && !a->wide)
+        return cli_usage_error(c, "--bounds needs --wide");
     if (a->json && a->wide)
         return cli_usage_error(c, "--json and --wide cannot be combined");
     return CLI_OK;
@@ -344,7 +348,7 @@ struct wide_series {
     int line;
     double *y; /* owned */
     size_t n;
-    double *mean; /* owned: horizon point forecasts */
+    double *mean; /* owned: horizon point forecasts, then lower and upper per level */
     struct err err;
 };
 
@@ -388,8 +392,11 @@ static void *wide_worker(void *arg)
         struct wide_series *s = &p->s[i];
         struct forecast *f = NULL;
         if (forecast_new(s->y, s->n, p->opts, &f, &s->err) == 0) {
-            s->mean = xcalloc(f->horizon, sizeof(double));
-            memcpy(s->mean, f->mean, f->horizon * sizeof(double));
+            size_t h = f->horizon, nl = f->nlevels;
+            s->mean = xcalloc(h * (1 + 2 * nl), sizeof(double));
+            memcpy(s->mean, f->mean, h * sizeof(double));
+            memcpy(s->mean + h, f->lower, nl * h * sizeof(double));
+            memcpy(s->mean + h + nl * h, f->upper, nl * h * sizeof(double));
         }
         forecast_free(f);
     }
@@ -412,22 +419,51 @@ static void wide_fit(struct wide_pool *p, size_t jobs)
     pthread_mutex_destroy(&p->lock);
 }
 
-static void wide_write(const struct wide_pool *p, size_t h, FILE *out)
+static void write_id(const char *id, FILE *out)
 {
-    fprintf(out, "id");
+    if (strpbrk(id, ",\n"))
+        fprintf(out, "\"%s\"", id); /* ids with quotes are rejected before */
+    else
+        fprintf(out, "%s", id);
+}
+
+/* Writes the point forecasts (what = -1) or the bounds: one row per series and bound. */
+static void wide_write(const struct wide_pool *p, const struct forecast_opts *o, int bounds,
+                       FILE *out)
+{
+    size_t h = o->horizon, nl = o->nlevels;
+    fprintf(out, bounds ? "id,bound" : "id");
     for (size_t k = 0; k < h; k++)
         fprintf(out, ",F%zu", k + 1);
     fprintf(out, "\n");
     for (size_t i = 0; i < p->ns; i++) {
-        const char *id = p->s[i].id;
-        if (strpbrk(id, ",\"\n"))
-            fprintf(out, "\"%s\"", id); /* ids with quotes are rejected before */
-        else
-            fprintf(out, "%s", id);
-        for (size_t k = 0; k < h; k++)
-            fprintf(out, ",%.10g", p->s[i].mean[k]);
-        fprintf(out, "\n");
+        for (size_t r = 0; r < (bounds ? 2 * nl : 1); r++) {
+            const double *v = p->s[i].mean + (bounds ? h + r * h : 0);
+            write_id(p->s[i].id, out);
+            if (bounds)
+                fprintf(out, ",%s%g", r < nl ? "lo" : "hi", o->levels[r % nl]);
+            for (size_t k = 0; k < h; k++)
+                fprintf(out, ",%.10g", v[k]);
+            fprintf(out, "\n");
+        }
     }
+}
+
+static int wide_output(const struct wide_pool *p, const struct fc_args *a, struct err *err)
+{
+    const char *paths[2] = {a->output, a->bounds};
+    for (int b = 0; b < 2; b++) {
+        if (b == 1 && !a->bounds)
+            break;
+        FILE *out = paths[b] ? fopen(paths[b], "w") : stdout;
+        if (!out)
+            return err_set(err, -errno, "%s: cannot open for writing: %s", paths[b],
+                           strerror(errno));
+        wide_write(p, &a->opts, b, out);
+        if ((out != stdout ? fclose(out) : fflush(out)) != 0)
+            return err_set(err, -EIO, "%s: write error", paths[b] ? paths[b] : "stdout");
+    }
+    return 0;
 }
 
 static int run_wide(const struct fc_args *a)
@@ -455,16 +491,7 @@ static int run_wide(const struct fc_args *a)
                          p.s[i].id, p.s[i].err.msg);
     if (rc)
         goto out_msg;
-    FILE *out = a->output ? fopen(a->output, "w") : stdout;
-    if (!out) {
-        err_set(&err, -errno, "%s: cannot open for writing: %s", a->output, strerror(errno));
-        ret = CLI_FAILED;
-        goto out_msg;
-    }
-    wide_write(&p, a->opts.horizon, out);
-    ret = (out != stdout ? fclose(out) : fflush(out)) == 0 ? CLI_OK : CLI_FAILED;
-    if (ret != CLI_OK)
-        err_set(&err, -EIO, "%s: write error", a->output ? a->output : "stdout");
+    ret = wide_output(&p, a, &err) == 0 ? CLI_OK : CLI_FAILED;
 out_msg:
     if (err.code)
         fprintf(stderr, "doppel analyze forecast: %s\n", err.msg);
@@ -490,7 +517,7 @@ const struct cli_cmd cli_analyze_forecast = {
     .name = "forecast",
     .usage = "analyze forecast --input FILE --horizon N [--period auto|none|P[,P2]] "
              "[--level 80,95] [--transform auto|none|log] [--json] "
-             "[--wide [--output FILE] [--jobs N]]",
+             "[--wide [--output FILE] [--bounds FILE] [--jobs N]]",
     .summary = "seasonal forecast with prediction intervals (Holt-Winters family ensemble)",
     .help = "Reads a series from CSV (the last column is the value; a header line and a\n"
             "timestamp column are optional) and forecasts N steps: the fitted model and\n"
@@ -503,6 +530,8 @@ const struct cli_cmd cli_analyze_forecast = {
             "                    header, ragged rows allowed, as M4's files); writes\n"
             "                    id,F1,...,FN rows to --output (default stdout), fitting\n"
             "                    series in parallel on --jobs threads (default: cores)\n"
+            "  --bounds FILE     with --wide: also write the interval bounds, rows\n"
+            "                    id,bound,F1,...,FN with bound lo80, ..., hi95\n"
             "Errors in the input read \"file:line: what is wrong\" and exit with 2.\n",
     .run = run,
 };
