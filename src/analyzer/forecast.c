@@ -86,6 +86,8 @@ static double fixed_season(const struct forecast *f, const struct ws *w, size_t 
     return s;
 }
 
+enum trend { TREND_NONE = 0, TREND_DAMPED = 1, TREND_LINEAR = 2 };
+
 /* Sets the initial states of member m (level, slope 0, seasonal from the profiles). */
 static void member_init(const struct forecast *f, struct ws *w, struct forecast_hw *m)
 {
@@ -108,17 +110,20 @@ static void member_init(const struct forecast *f, struct ws *w, struct forecast_
  * to out; with fitted != NULL also its one-step fitted values. Returns the one-step SSE.
  */
 static double fit_member(struct forecast *f, struct ws *w, size_t n, size_t h, size_t p,
-                         int trend, struct forecast_hw *m, double *out, double *fitted)
+                         enum trend trend, struct forecast_hw *m, double *out, double *fitted)
 {
+    struct forecast_hw_fit_opts o = w->fit_opts;
     if (p < 2 || 2 * p > n)
         p = 0;
-    *m = (struct forecast_hw){.trend = trend, .season = p ? FORECAST_SEASON_ADD : 0,
+    *m = (struct forecast_hw){.trend = trend != TREND_NONE,
+                              .season = p ? FORECAST_SEASON_ADD : FORECAST_SEASON_NONE,
                               .period = p, .alpha = 0.2, .beta = 0.05, .gamma = 0.1,
-                              .phi = trend ? 0.95 : 1};
+                              .phi = trend == TREND_DAMPED ? 0.95 : 1};
+    o.fit_phi = trend == TREND_DAMPED;
     for (size_t t = 0; t < n; t++)
         w->x[t] = w->z[t] - fixed_season(f, w, p, t);
     member_init(f, w, m);
-    double sse = forecast_hw_fit(m, w->x, n, &w->fit_opts, w->scratch);
+    double sse = forecast_hw_fit(m, w->x, n, &o, w->scratch);
     forecast_hw_predict(m, h, out);
     for (size_t k = 0; k < h; k++)
         out[k] += fixed_season(f, w, p, n + k);
@@ -141,20 +146,27 @@ static void fit_snaive(const struct forecast *f, const struct ws *w, size_t n, s
         w->fc[3 * h + k] = w->z[n - p + k % p];
 }
 
-/* Fits every member on z[0..n) and writes the per-step median to mid[0..h). */
+/*
+ * Fits every member on z[0..n) and writes the combined forecast to mid[0..h): the per-step
+ * median of the four members for seasonal series; without seasonality the mean of damped
+ * Holt, linear Holt and SES (M4's "Comb" benchmark), as a median there would follow the
+ * two level-only members.
+ */
 static void ensemble_fit(struct forecast *f, struct ws *w, size_t n, size_t h, double *mid)
 {
     size_t p1 = f->nperiods ? f->periods[0] : 0;
     size_t pl = f->nperiods > 1 ? f->periods[f->nperiods - 1] : 0;
     forecast_season_decompose(w->z, n, f->periods, f->nperiods, w->profile, w->adj, w->work);
-    double sse = fit_member(f, w, n, h, p1, 1, &f->hw[0], w->fc, w->fit);
+    double sse = fit_member(f, w, n, h, p1, TREND_DAMPED, &f->hw[0], w->fc, w->fit);
     f->sigma = sqrt(sse / (double)n);
     forecast_hw_varfactor(&f->hw[0], h, w->v);
-    fit_member(f, w, n, h, p1, 0, &f->hw[1], w->fc + h, NULL);
-    fit_member(f, w, n, h, pl, pl ? 1 : 0, &f->hw[2], w->fc + 2 * h, NULL);
+    fit_member(f, w, n, h, p1, p1 ? TREND_NONE : TREND_LINEAR, &f->hw[1], w->fc + h, NULL);
+    fit_member(f, w, n, h, pl, pl ? TREND_DAMPED : TREND_NONE, &f->hw[2], w->fc + 2 * h, NULL);
     fit_snaive(f, w, n, h);
-    for (size_t k = 0; k < h; k++)
-        mid[k] = median4(w->fc[k], w->fc[h + k], w->fc[2 * h + k], w->fc[3 * h + k]);
+    for (size_t k = 0; k < h; k++) {
+        const double *c = w->fc + k;
+        mid[k] = p1 ? median4(c[0], c[h], c[2 * h], c[3 * h]) : (c[0] + c[h] + c[2 * h]) / 3;
+    }
 }
 
 /*
@@ -331,11 +343,18 @@ static void describe(struct forecast *f)
     for (size_t i = 0; i < f->nperiods && len < sizeof(per); i++)
         len += (size_t)snprintf(per + len, sizeof(per) - len, "%s%zu", i ? "," : "",
                                 f->periods[i]);
-    snprintf(f->description, sizeof(f->description),
-             "median of 4 members on %s values, seasonal periods %s%s: damped and "
-             "undamped additive Holt-Winters on the shortest period, damped Holt-Winters on "
-             "the longest (or SES on the adjusted series), seasonal naive",
-             f->lambda == 0 ? "log" : "raw", per, f->periods_detected ? " (detected)" : "");
+    if (f->nperiods == 0)
+        snprintf(f->description, sizeof(f->description),
+                 "mean of 3 members on %s values, no seasonality: damped Holt, Holt, simple "
+                 "exponential smoothing",
+                 f->lambda == 0 ? "log" : "raw");
+    else
+        snprintf(f->description, sizeof(f->description),
+                 "median of 4 members on %s values, seasonal periods %s%s: damped and "
+                 "undamped additive Holt-Winters on the shortest period, %s, seasonal naive",
+                 f->lambda == 0 ? "log" : "raw", per, f->periods_detected ? " (detected)" : "",
+                 f->nperiods > 1 ? "damped Holt-Winters on the longest"
+                                 : "SES on the seasonally adjusted series");
 }
 
 int forecast_new(const double *y, size_t n, const struct forecast_opts *o, struct forecast **out,

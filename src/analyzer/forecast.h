@@ -10,15 +10,17 @@
  * Method (details in docs/cli-analyze-forecast.md):
  *  1. Box-Cox transform: log when every value is positive (unless disabled).
  *  2. Seasonal periods: given, or detected from the autocorrelation (forecast_season.h).
- *  3. Robust multi-seasonal decomposition: median profiles per period.
- *  4. Members, all forecasting the transformed series: damped-trend Holt on the seasonally
- *     adjusted series + profiles; simple exponential smoothing on the adjusted series +
- *     profiles; additive Holt-Winters (damped) on the shortest period, with the longer
- *     profiles removed; the seasonal naive forecast of the longest period. The forecast is
- *     their per-step median, transformed back (so it is a median forecast).
- *  5. Intervals: the damped-trend member's h-step variance, scaled by the ratio of the
- *     ensemble's errors on a hold-out (the last `horizon` values, refitted without them)
- *     to that variance, so interval width follows how well the series was forecast.
+ *  3. Robust multi-seasonal decomposition: median profiles per period, which initialise
+ *     the seasonal states and stay fixed for the periods a member does not smooth.
+ *  4. Members, each fitted by Nelder-Mead on the mean squared 1..horizon-step error:
+ *     damped additive Holt-Winters on the shortest period (longer profiles fixed), the
+ *     same without trend, damped Holt-Winters on the longest period, and the seasonal
+ *     naive forecast of the longest period. The forecast is their per-step median,
+ *     transformed back (a median forecast). Without seasonality: the mean of damped
+ *     Holt, Holt and simple exponential smoothing.
+ *  5. Intervals: the first member's h-step variance (ETS class 1 formula), scaled by the
+ *     ratio of the ensemble's errors on a hold-out (the last `horizon` values, refitted
+ *     without them) to that variance, at least 0.7, normal in the transformed scale.
  */
 #ifndef DOPPEL_ANALYZER_FORECAST_H
 #define DOPPEL_ANALYZER_FORECAST_H
@@ -60,7 +62,7 @@ struct forecast {
     double levels[FORECAST_MAX_LEVELS];
     double *lower; /* [nlevels * horizon]: lower[l * horizon + k] for level l, step k+1 */
     double *upper;
-    double *fitted; /* [n] in-sample one-step fitted values of the damped-trend member */
+    double *fitted; /* [n] in-sample one-step fitted values of member hw[0] */
 
     /* The fitted model. */
     double lambda;                        /* Box-Cox parameter: 1 none, 0 log */
@@ -71,11 +73,12 @@ struct forecast {
      * additive Holt-Winters on the shortest period, [1] the same without trend, [2] damped
      * Holt-Winters on the longest period when there are two or more (else simple
      * exponential smoothing on the seasonally adjusted series). Member [3] is the
-     * seasonal naive forecast of the longest period. */
+     * seasonal naive forecast of the longest period. Without seasonality: [0] damped
+     * Holt, [1] Holt, [2] simple exponential smoothing, [3] naive (not combined). */
     struct forecast_hw hw[FORECAST_MEMBERS - 1];
-    double member[FORECAST_MEMBERS]; /* in-sample hold-out sMAPE of each member */
-    double sigma;                /* one-step error sd of the damped-trend member */
-    double calibration;          /* interval scale factor from the hold-out (>= 1) */
+    double member[FORECAST_MEMBERS]; /* hold-out sMAPE of each member (0: no hold-out) */
+    double sigma;                    /* one-step error sd of hw[0], transformed scale */
+    double calibration;              /* interval scale factor from the hold-out (>= 0.7) */
     char description[256];
 
     /* In-sample accuracy of the one-step fitted values (original scale). */

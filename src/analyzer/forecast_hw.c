@@ -56,7 +56,11 @@ double forecast_hw_filter_multistep(struct forecast_hw *m, const double *y, size
                                     size_t horizon, size_t stride)
 {
     size_t warm = m->season != FORECAST_SEASON_NONE ? 2 * m->period : 10, cnt = 0;
+    if (warm > n / 2)
+        warm = n / 2; /* short series: still some origins to judge by */
     double sse = 0;
+    if (stride > (n - warm) / 8)
+        stride = (n - warm) / 8; /* short series: at least about 8 origins */
     if (stride == 0)
         stride = 1;
     for (size_t t = 0; t < n; t++) {

@@ -61,7 +61,7 @@ struct forecast_hw_fit_opts {
 
 /*
  * Runs the recursions like forecast_hw_filter and, at every stride-th origin counted back
- * from the end (and after the first 2*period or 10 steps), forecasts 1..horizon steps
+ * from the end (after the first 2*period or 10 steps, at most n/2), forecasts 1..horizon steps
  * ahead and accumulates the squared errors. Returns their mean (+inf if none).
  */
 double forecast_hw_filter_multistep(struct forecast_hw *m, const double *y, size_t n,

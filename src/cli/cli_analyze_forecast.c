@@ -194,7 +194,9 @@ static int read_series(const char *path, double **ys, size_t *n, struct err *err
 static const char *member_name(const struct forecast_hw *m)
 {
     if (m->season == FORECAST_SEASON_NONE)
-        return m->trend ? "damped Holt, seasonally adjusted" : "SES, seasonally adjusted";
+        return m->trend ? (m->phi < 1 ? "damped Holt, seasonally adjusted"
+                                      : "Holt, seasonally adjusted")
+                        : "SES, seasonally adjusted";
     return m->trend ? "Holt-Winters additive damped" : "Holt-Winters additive";
 }
 
@@ -216,7 +218,7 @@ static void print_params(const struct forecast *f, FILE *out)
             fprintf(out, " gamma %.4f", m->gamma);
         fprintf(out, "; hold-out sMAPE %.3f\n", f->member[i]);
     }
-    fprintf(out, "%-10s seasonal naive; hold-out sMAPE %.3f\n", "",
+    fprintf(out, "%-10s %s; hold-out sMAPE %.3f\n", "", f->nperiods ? "seasonal naive" : "naive",
             f->member[FORECAST_MEMBERS - 1]);
     fprintf(out, "error      in-sample MAE %.6g RMSE %.6g MASE %.4f; hold-out sMAPE %.3f\n",
             f->mae, f->rmse, f->mase, f->holdout_smape);
@@ -269,7 +271,7 @@ static cJSON *json_model(const struct forecast *f)
         cJSON_AddItemToArray(mem, o);
     }
     cJSON *sn = cJSON_CreateObject();
-    cJSON_AddStringToObject(sn, "kind", "seasonal naive");
+    cJSON_AddStringToObject(sn, "kind", f->nperiods ? "seasonal naive" : "naive");
     cJSON_AddNumberToObject(sn, "holdout_smape", f->member[FORECAST_MEMBERS - 1]);
     cJSON_AddItemToArray(mem, sn);
     cJSON_AddNumberToObject(m, "sigma", f->sigma);
@@ -471,16 +473,23 @@ static int run_wide(const struct fc_args *a)
     struct err err = {0};
     struct csv c;
     struct wide_pool p = {.opts = &a->opts};
-    int rc = csv_read_file(a->input, 1, MAX_FILE_BYTES, &c, &err), ret = CLI_USAGE;
+    int rc = csv_read_file(a->input, 0, MAX_FILE_BYTES, &c, &err), ret = CLI_USAGE;
     if (rc)
         goto out_msg;
+    /* M4's files start with a header ("V1","V2",...); a first row whose first value is a
+     * number is data. */
+    double v;
+    if (c.nrows && (c.rows[0].nfields < 2 || str_to_double(c.rows[0].fields[1], &v) != 0)) {
+        c.header = c.rows[0]; /* the csv owns header and rows alike */
+        memmove(c.rows, c.rows + 1, --c.nrows * sizeof(*c.rows));
+    }
     p.ns = c.nrows;
     p.s = xcalloc(p.ns ? p.ns : 1, sizeof(*p.s));
     for (size_t i = 0; i < p.ns && !rc; i++) {
         rc = wide_parse_row(&c, &c.rows[i], &p.s[i], &err);
         if (!rc && strchr(p.s[i].id, '"'))
             rc = err_set(&err, -EINVAL, "%s:%d: series id contains a quote", c.path,
-                         c.rows[i].line);
+                         p.s[i].line);
     }
     if (rc)
         goto out_msg;
