@@ -383,7 +383,9 @@ int forecast_new(const double *y, size_t n, const struct forecast_opts *o, struc
         .stride = 24};
     f->nlevels = o->nlevels;
     memcpy(f->levels, o->levels, o->nlevels * sizeof(double));
+    w.fit_opts.max_evals = 60; /* the hold-out only calibrates: a coarser fit will do */
     holdout(f, &w, y, n, f->center);
+    w.fit_opts.max_evals = 120;
     ensemble_fit(f, &w, n, f->horizon, f->center);
     intervals(f, &w);
     insample(f, &w, y);

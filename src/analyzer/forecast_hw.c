@@ -11,27 +11,34 @@
 
 #include "analyzer/optim.h"
 
+/* One step of the recursions for observation y; returns the one-step error. */
+static inline double hw_step(struct forecast_hw *m, double y, int mul, int seas, double *fitted)
+{
+    double s = seas ? m->seasonal[m->pos] : (mul ? 1.0 : 0.0);
+    double lb = m->level + (m->trend ? m->phi * m->slope : 0.0);
+    double yhat = mul ? lb * s : lb + s;
+    if (fitted)
+        *fitted = yhat;
+    double lold = m->level;
+    m->level = m->alpha * (mul ? y / s : y - s) + (1 - m->alpha) * lb;
+    if (m->trend)
+        m->slope = m->beta * (m->level - lold) + (1 - m->beta) * m->phi * m->slope;
+    if (seas) {
+        double d = mul ? y / m->level : y - m->level;
+        m->seasonal[m->pos] = m->gamma * d + (1 - m->gamma) * s;
+        if (++m->pos == m->period)
+            m->pos = 0;
+    }
+    return y - yhat;
+}
+
 double forecast_hw_filter(struct forecast_hw *m, const double *y, size_t n, double *fitted)
 {
     double sse = 0;
     int mul = m->season == FORECAST_SEASON_MUL, seas = m->season != FORECAST_SEASON_NONE;
     for (size_t t = 0; t < n; t++) {
-        double s = seas ? m->seasonal[m->pos] : (mul ? 1.0 : 0.0);
-        double lb = m->level + (m->trend ? m->phi * m->slope : 0.0);
-        double yhat = mul ? lb * s : lb + s;
-        double e = y[t] - yhat;
-        if (fitted)
-            fitted[t] = yhat;
+        double e = hw_step(m, y[t], mul, seas, fitted ? fitted + t : NULL);
         sse += e * e;
-        double lold = m->level;
-        m->level = m->alpha * (mul ? y[t] / s : y[t] - s) + (1 - m->alpha) * lb;
-        if (m->trend)
-            m->slope = m->beta * (m->level - lold) + (1 - m->beta) * m->phi * m->slope;
-        if (seas) {
-            double d = mul ? y[t] / m->level : y[t] - m->level;
-            m->seasonal[m->pos] = m->gamma * d + (1 - m->gamma) * s;
-            m->pos = (m->pos + 1) % m->period;
-        }
     }
     return isfinite(sse) ? sse : INFINITY;
 }
@@ -41,11 +48,17 @@ static double hw_path_sse(const struct forecast_hw *m, const double *y, size_t h
 {
     double damp = 0, pw = 1, sse = 0;
     int mul = m->season == FORECAST_SEASON_MUL, seas = m->season != FORECAST_SEASON_NONE;
+    size_t j = m->pos;
     for (size_t k = 0; k < h; k++) {
         pw *= m->phi;
         damp += pw;
         double lb = m->level + (m->trend ? damp * m->slope : 0.0);
-        double s = seas ? m->seasonal[(m->pos + k) % m->period] : (mul ? 1.0 : 0.0);
+        double s = mul ? 1.0 : 0.0;
+        if (seas) {
+            s = m->seasonal[j];
+            if (++j == m->period)
+                j = 0;
+        }
         double e = y[k] - (mul ? lb * s : lb + s);
         sse += e * e;
     }
@@ -63,8 +76,9 @@ double forecast_hw_filter_multistep(struct forecast_hw *m, const double *y, size
         stride = (n - warm) / 8; /* short series: at least about 8 origins */
     if (stride == 0)
         stride = 1;
+    int mul = m->season == FORECAST_SEASON_MUL, seas = m->season != FORECAST_SEASON_NONE;
     for (size_t t = 0; t < n; t++) {
-        forecast_hw_filter(m, y + t, 1, NULL);
+        hw_step(m, y[t], mul, seas, NULL);
         size_t left = n - 1 - t;
         if (t + 1 < warm || left == 0 || left % stride != 0)
             continue;
