@@ -88,20 +88,26 @@ static double fixed_season(const struct forecast *f, const struct ws *w, size_t 
 
 enum trend { TREND_NONE = 0, TREND_DAMPED = 1, TREND_LINEAR = 2 };
 
-/* Sets the initial states of member m (level, slope 0, seasonal from the profiles). */
+/* Sets the initial states of member m: level and slope from the first values, seasonal
+ * states from the profiles (level the mean of the first cycle, slope 0). */
 static void member_init(const struct forecast *f, struct ws *w, struct forecast_hw *m)
 {
-    size_t p = m->season != FORECAST_SEASON_NONE ? m->period : 0, k0 = p ? p : 4;
+    size_t p = m->season != FORECAST_SEASON_NONE ? m->period : 0;
     double lv = 0;
+    m->pos = 0;
+    m->slope = 0;
+    m->seasonal = p ? w->seas : NULL;
+    if (!p) { /* as R's simple initialisation: the first value and the first change */
+        m->level = w->x[0];
+        m->slope = m->trend ? w->x[1] - w->x[0] : 0;
+        return;
+    }
     for (size_t j = 0; j < p; j++)
         w->seas[j] = forecast_season_at(w->profile, f->periods, f->nperiods, j) -
                      fixed_season(f, w, p, j);
-    for (size_t t = 0; t < k0; t++)
-        lv += w->x[t] - (p ? w->seas[t] : 0);
-    m->level = lv / (double)k0;
-    m->slope = 0;
-    m->pos = 0;
-    m->seasonal = p ? w->seas : NULL;
+    for (size_t t = 0; t < p; t++)
+        lv += w->x[t] - w->seas[t];
+    m->level = lv / (double)p;
 }
 
 /*
