@@ -24,7 +24,7 @@ struct ws {
     double *z;       /* [n] transformed series */
     double *adj;     /* [n] seasonally adjusted */
     double *x;       /* [n] series without the longer profiles (Holt-Winters member) */
-    double *work;    /* [3n + n/2 + 1] for detection and decomposition */
+    double *work;    /* [3n + n/2 + 1 + 3hc] for detection, decomposition, hold-out */
     double *profile; /* [sum of periods] */
     double *seas;    /* [max period] Holt-Winters seasonal states */
     double *scratch; /* [max period] for forecast_hw_fit */
@@ -175,18 +175,28 @@ static void ensemble_fit(struct forecast *f, struct ws *w, size_t n, size_t h, d
     }
 }
 
+/* Hold-out length: the horizon, but at least two shortest cycles (or 10 values) so one
+ * short hold-out does not decide the interval width, and at most a quarter of the series. */
+static size_t holdout_len(size_t h, size_t p, size_t n)
+{
+    size_t want = p ? 2 * p : 10;
+    if (want < h)
+        want = h;
+    return want < n / 4 ? want : n / 4;
+}
+
 /*
  * Refits without the last hh values and compares with them: the hold-out sMAPE of the
  * ensemble and of each member, and the interval calibration factor.
  */
-static void holdout(struct forecast *f, struct ws *w, const double *y, size_t n, double *mid)
+static void holdout(struct forecast *f, struct ws *w, const double *y, size_t n)
 {
-    size_t hh = f->horizon < n / 4 ? f->horizon : n / 4;
+    size_t hh = holdout_len(f->horizon, f->nperiods ? f->periods[0] : 0, n);
     size_t longest = f->nperiods ? f->periods[f->nperiods - 1] : 0;
     f->calibration = 1;
     if (hh == 0 || n - hh < 8 || (longest && n - hh < 2 * longest))
         return;
-    double *yo = w->work + 3 * n, *fo = yo + hh; /* past the decomposition's 3n */
+    double *yo = w->work + 3 * n, *fo = yo + hh, *mid = fo + hh; /* past the 3n in use */
     ensemble_fit(f, w, n - hh, hh, mid);
     for (size_t k = 0; k < hh; k++) {
         yo[k] = y[n - hh + k];
@@ -270,6 +280,7 @@ static struct forecast *forecast_alloc(size_t n, const struct forecast_opts *o, 
 {
     struct forecast *f = xcalloc(1, sizeof(*f));
     size_t h = o->horizon, nl = o->nlevels, pmax = n;
+    size_t hc = h > n / 4 ? h : n / 4; /* room for the forecast and the hold-out */
     f->n = n;
     f->horizon = h;
     f->mean = xcalloc(4 * h + 2 * nl * h + n, sizeof(double));
@@ -279,16 +290,16 @@ static struct forecast *forecast_alloc(size_t n, const struct forecast_opts *o, 
     f->lower = f->sd_t + h;
     f->upper = f->lower + nl * h;
     f->fitted = f->upper + nl * h;
-    size_t nwork = 5 * n + (3 * n + n / 2 + 1 + 2 * h) + n + 2 * pmax +
-                   (FORECAST_MEMBERS + 1) * h + FORECAST_MAX_PERIODS * n;
+    size_t nwork = 5 * n + (3 * n + n / 2 + 1 + 3 * hc) + n + 2 * pmax +
+                   (FORECAST_MEMBERS + 1) * hc + FORECAST_MAX_PERIODS * n;
     f->work = xcalloc(nwork, sizeof(double));
     w->z = f->work;
     w->adj = w->z + n;
     w->x = w->adj + n;
     w->fit = w->x + n;
     w->fc = w->fit + n;
-    w->v = w->fc + FORECAST_MEMBERS * h;
-    w->seas = w->v + h;
+    w->v = w->fc + FORECAST_MEMBERS * hc;
+    w->seas = w->v + hc;
     w->scratch = w->seas + pmax;
     w->profile = w->scratch + pmax;
     w->work = w->profile + FORECAST_MAX_PERIODS * n;
@@ -390,7 +401,7 @@ int forecast_new(const double *y, size_t n, const struct forecast_opts *o, struc
     f->nlevels = o->nlevels;
     memcpy(f->levels, o->levels, o->nlevels * sizeof(double));
     w.fit_opts.max_evals = 60; /* the hold-out only calibrates: a coarser fit will do */
-    holdout(f, &w, y, n, f->center);
+    holdout(f, &w, y, n);
     w.fit_opts.max_evals = 120;
     ensemble_fit(f, &w, n, f->horizon, f->center);
     intervals(f, &w);
