@@ -34,7 +34,6 @@ struct ws {
     struct forecast_hw_fit_opts fit_opts;
 };
 
-
 static double transform(double y, double lambda)
 {
     return lambda == 0 ? log(y) : y;
@@ -103,8 +102,8 @@ static void member_init(const struct forecast *f, struct ws *w, struct forecast_
         return;
     }
     for (size_t j = 0; j < p; j++)
-        w->seas[j] = forecast_season_at(w->profile, f->periods, f->nperiods, j) -
-                     fixed_season(f, w, p, j);
+        w->seas[j] =
+            forecast_season_at(w->profile, f->periods, f->nperiods, j) - fixed_season(f, w, p, j);
     for (size_t t = 0; t < p; t++)
         lv += w->x[t] - w->seas[t];
     m->level = lv / (double)p;
@@ -123,7 +122,10 @@ static double fit_member(struct forecast *f, struct ws *w, size_t n, size_t h, s
         p = 0;
     *m = (struct forecast_hw){.trend = trend != TREND_NONE,
                               .season = p ? FORECAST_SEASON_ADD : FORECAST_SEASON_NONE,
-                              .period = p, .alpha = 0.2, .beta = 0.05, .gamma = 0.1,
+                              .period = p,
+                              .alpha = 0.2,
+                              .beta = 0.05,
+                              .gamma = 0.1,
                               .phi = trend == TREND_DAMPED ? 0.95 : 1};
     o.fit_phi = trend == TREND_DAMPED;
     for (size_t t = 0; t < n; t++)
@@ -229,8 +231,8 @@ double forecast_normal_quantile(double p)
     static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
                                -2.400758277161838e+00, -2.549732539343734e+00,
                                4.374664141464968e+00,  2.938163982698783e+00};
-    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
-                               2.445134137142996e+00, 3.754408661907416e+00};
+    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                               3.754408661907416e+00};
     if (!(p > 0 && p < 1))
         return p == 0 ? -INFINITY : p == 1 ? INFINITY : NAN;
     if (p > 0.5) /* the lower tail keeps the precision that 1 - p would lose in erfc */
@@ -358,8 +360,7 @@ static void describe(struct forecast *f)
     char per[64] = "none";
     size_t len = 0;
     for (size_t i = 0; i < f->nperiods && len < sizeof(per); i++)
-        len += (size_t)snprintf(per + len, sizeof(per) - len, "%s%zu", i ? "," : "",
-                                f->periods[i]);
+        len += (size_t)snprintf(per + len, sizeof(per) - len, "%s%zu", i ? "," : "", f->periods[i]);
     if (f->nperiods == 0)
         snprintf(f->description, sizeof(f->description),
                  "mean of 3 members on %s values, no seasonality: damped Holt, Holt, simple "
@@ -395,9 +396,10 @@ int forecast_new(const double *y, size_t n, const struct forecast_opts *o, struc
     set_periods(f, &w, o);
     /* Smoothing parameters are fitted to the errors over the horizon asked for: one-step
      * optimal parameters track hourly noise and extrapolate it (alpha near 1). */
-    w.fit_opts = (struct forecast_hw_fit_opts){
-        .fit_phi = 1, .max_evals = 120, .horizon = o->horizon < 168 ? o->horizon : 168,
-        .stride = 24};
+    w.fit_opts = (struct forecast_hw_fit_opts){.fit_phi = 1,
+                                               .max_evals = 120,
+                                               .horizon = o->horizon < 168 ? o->horizon : 168,
+                                               .stride = 24};
     f->nlevels = o->nlevels;
     memcpy(f->levels, o->levels, o->nlevels * sizeof(double));
     w.fit_opts.max_evals = 60; /* the hold-out only calibrates: a coarser fit will do */

@@ -68,7 +68,7 @@ struct forecast {
     double lambda;                        /* Box-Cox parameter: 1 none, 0 log */
     size_t periods[FORECAST_MAX_PERIODS]; /* seasonal periods used */
     size_t nperiods;
-    int periods_detected;        /* 1 when found by forecast_season_detect */
+    int periods_detected; /* 1 when found by forecast_season_detect */
     /* The smoothing members (seasonal = NULL: their states are not kept): [0] damped
      * additive Holt-Winters on the shortest period, [1] the same without trend, [2] damped
      * Holt-Winters on the longest period when there are two or more (else simple

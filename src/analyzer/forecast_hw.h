@@ -69,9 +69,9 @@ double forecast_hw_filter_multistep(struct forecast_hw *m, const double *y, size
 
 /*
  * Fits alpha (and beta, gamma, phi where the model has them) to minimise the one-step
- * (or, with o->horizon > 1, the multi-step) squared error over y[0..n), starting from the states in *m (kept as initial states),
- * then filters with the best parameters so *m holds the final states. scratch holds
- * period doubles. Returns the in-sample SSE.
+ * (or, with o->horizon > 1, the multi-step) squared error over y[0..n), starting from the states in
+ * *m (kept as initial states), then filters with the best parameters so *m holds the final states.
+ * scratch holds period doubles. Returns the in-sample SSE.
  */
 double forecast_hw_fit(struct forecast_hw *m, const double *y, size_t n,
                        const struct forecast_hw_fit_opts *o, double *scratch);

@@ -61,8 +61,7 @@ static size_t acf_fundamental(const double *r, const double *bound, size_t p, si
     return p;
 }
 
-size_t forecast_season_detect(const double *y, size_t n, size_t *periods, size_t max,
-                              double *work)
+size_t forecast_season_detect(const double *y, size_t n, size_t *periods, size_t max, double *work)
 {
     if (n < 8 || max == 0)
         return 0;
@@ -119,8 +118,8 @@ static void moving_average(const double *x, size_t n, size_t p, double *ma)
 }
 
 /* profile[j] = median over t % p == j of x[t] - ma[t], centred to mean 0. */
-static void phase_medians(const double *x, const double *ma, size_t n, size_t p,
-                          double *profile, double *vals)
+static void phase_medians(const double *x, const double *ma, size_t n, size_t p, double *profile,
+                          double *vals)
 {
     double mean = 0;
     for (size_t j = 0; j < p; j++) {
@@ -160,8 +159,7 @@ void forecast_season_decompose(const double *y, size_t n, const size_t *periods,
                 continue;
             /* x = y without the other profiles. */
             for (size_t t = 0; t < n; t++)
-                x[t] = y[t] - forecast_season_at(profile, periods, np, t) +
-                       profile[off + t % p];
+                x[t] = y[t] - forecast_season_at(profile, periods, np, t) + profile[off + t % p];
             moving_average(x, n, p, ma);
             phase_medians(x, ma, n, p, profile + off, vals);
         }

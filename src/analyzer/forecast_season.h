@@ -24,8 +24,7 @@ void forecast_season_acf(const double *y, size_t n, size_t maxlag, double *r);
  * Writes at most max periods (ascending) to periods and returns how many (0 = none).
  * work holds 2*n + n/2 + 1 doubles.
  */
-size_t forecast_season_detect(const double *y, size_t n, size_t *periods, size_t max,
-                              double *work);
+size_t forecast_season_detect(const double *y, size_t n, size_t *periods, size_t max, double *work);
 
 /*
  * Decomposes y[0..n) into seasonal profiles for each period (ascending) and the

@@ -100,28 +100,43 @@ static int parse_transform(const char *s, struct forecast_opts *o)
 static int parse_args(int argc, char **argv, struct fc_args *a)
 {
     static const struct option longopts[] = {
-        {"input", required_argument, NULL, 'i'},  {"horizon", required_argument, NULL, 'H'},
-        {"period", required_argument, NULL, 'p'}, {"level", required_argument, NULL, 'l'},
-        {"json", no_argument, NULL, 'j'},         {"wide", no_argument, NULL, 'w'},
-        {"output", required_argument, NULL, 'o'}, {"jobs", required_argument, NULL, 'J'},
-        {"transform", required_argument, NULL, 't'}, {"bounds", required_argument, NULL, 'b'},
+        {"input", required_argument, NULL, 'i'},
+        {"horizon", required_argument, NULL, 'H'},
+        {"period", required_argument, NULL, 'p'},
+        {"level", required_argument, NULL, 'l'},
+        {"json", no_argument, NULL, 'j'},
+        {"wide", no_argument, NULL, 'w'},
+        {"output", required_argument, NULL, 'o'},
+        {"jobs", required_argument, NULL, 'J'},
+        {"transform", required_argument, NULL, 't'},
+        {"bounds", required_argument, NULL, 'b'},
         {NULL, 0, NULL, 0},
     };
     const struct cli_cmd *c = &cli_analyze_forecast;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    *a = (struct fc_args){.opts = {.horizon = 0, .auto_period = 1, .nlevels = 2,
-                                   .levels = {80, 95}},
-                          .jobs = ncpu > 0 ? (size_t)ncpu : 1};
+    *a =
+        (struct fc_args){.opts = {.horizon = 0, .auto_period = 1, .nlevels = 2, .levels = {80, 95}},
+                         .jobs = ncpu > 0 ? (size_t)ncpu : 1};
     int ch;
     optind = 1;
     opterr = 0;
     while ((ch = getopt_long(argc, argv, "i:o:", longopts, NULL)) != -1) {
         switch (ch) {
-        case 'i': a->input = optarg; break;
-        case 'o': a->output = optarg; break;
-        case 'b': a->bounds = optarg; break;
-        case 'j': a->json = 1; break;
-        case 'w': a->wide = 1; break;
+        case 'i':
+            a->input = optarg;
+            break;
+        case 'o':
+            a->output = optarg;
+            break;
+        case 'b':
+            a->bounds = optarg;
+            break;
+        case 'j':
+            a->json = 1;
+            break;
+        case 'w':
+            a->wide = 1;
+            break;
         case 'H':
             if (parse_size(optarg, 1, FORECAST_MAX_HORIZON, &a->opts.horizon))
                 return cli_usage_error(c, "--horizon '%s' is not an integer in 1..%d", optarg,
@@ -129,13 +144,17 @@ static int parse_args(int argc, char **argv, struct fc_args *a)
             break;
         case 'p':
             if (parse_periods(optarg, &a->opts))
-                return cli_usage_error(c, "--period '%s': expected auto, none or ascending "
-                                          "integers >= 2 such as 24,168", optarg);
+                return cli_usage_error(c,
+                                       "--period '%s': expected auto, none or ascending "
+                                       "integers >= 2 such as 24,168",
+                                       optarg);
             break;
         case 'l':
             if (parse_levels(optarg, &a->opts))
-                return cli_usage_error(c, "--level '%s': expected percentages in (0,100) "
-                                          "such as 80,95", optarg);
+                return cli_usage_error(c,
+                                       "--level '%s': expected percentages in (0,100) "
+                                       "such as 80,95",
+                                       optarg);
             break;
         case 'J':
             if (parse_size(optarg, 1, MAX_JOBS, &a->jobs))
@@ -144,8 +163,7 @@ static int parse_args(int argc, char **argv, struct fc_args *a)
             break;
         case 't':
             if (parse_transform(optarg, &a->opts))
-                return cli_usage_error(c, "--transform '%s': expected auto, none or log",
-                                       optarg);
+                return cli_usage_error(c, "--transform '%s': expected auto, none or log", optarg);
             break;
         default:
             return cli_usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -194,9 +212,9 @@ static int read_series(const char *path, double **ys, size_t *n, struct err *err
 static const char *member_name(const struct forecast_hw *m)
 {
     if (m->season == FORECAST_SEASON_NONE)
-        return m->trend ? (m->phi < 1 ? "damped Holt, seasonally adjusted"
-                                      : "Holt, seasonally adjusted")
-                        : "SES, seasonally adjusted";
+        return m->trend
+                   ? (m->phi < 1 ? "damped Holt, seasonally adjusted" : "Holt, seasonally adjusted")
+                   : "SES, seasonally adjusted";
     return m->trend ? "Holt-Winters additive damped" : "Holt-Winters additive";
 }
 
@@ -210,8 +228,8 @@ static void print_params(const struct forecast *f, FILE *out)
     fprintf(out, "%s%s\n", f->nperiods ? "" : "none", f->periods_detected ? " (detected)" : "");
     for (size_t i = 0; i < FORECAST_MEMBERS - 1; i++) {
         const struct forecast_hw *m = &f->hw[i];
-        fprintf(out, "%-10s %s, m %zu: alpha %.4f", i ? "" : "members", member_name(m),
-                m->period, m->alpha);
+        fprintf(out, "%-10s %s, m %zu: alpha %.4f", i ? "" : "members", member_name(m), m->period,
+                m->alpha);
         if (m->trend)
             fprintf(out, " beta %.4f phi %.4f", m->beta, m->phi);
         if (m->season != FORECAST_SEASON_NONE)
@@ -220,8 +238,8 @@ static void print_params(const struct forecast *f, FILE *out)
     }
     fprintf(out, "%-10s %s; hold-out sMAPE %.3f\n", "", f->nperiods ? "seasonal naive" : "naive",
             f->member[FORECAST_MEMBERS - 1]);
-    fprintf(out, "error      in-sample MAE %.6g RMSE %.6g MASE %.4f; hold-out sMAPE %.3f\n",
-            f->mae, f->rmse, f->mase, f->holdout_smape);
+    fprintf(out, "error      in-sample MAE %.6g RMSE %.6g MASE %.4f; hold-out sMAPE %.3f\n", f->mae,
+            f->rmse, f->mase, f->holdout_smape);
     fprintf(out, "intervals  one-step sd %.6g (transformed), calibration x%.3f\n", f->sigma,
             f->calibration);
 }
@@ -370,8 +388,7 @@ static int wide_parse_row(const struct csv *c, const struct csv_row *r, struct w
     s->id = r->fields[0];
     s->line = r->line;
     if (nf < 2)
-        return err_set(err, -EINVAL, "%s:%d: series '%s' has no values", c->path, r->line,
-                       s->id);
+        return err_set(err, -EINVAL, "%s:%d: series '%s' has no values", c->path, r->line, s->id);
     s->n = nf - 1;
     s->y = xcalloc(s->n, sizeof(double));
     for (size_t j = 1; j < nf; j++) {
@@ -462,7 +479,8 @@ static int wide_output(const struct wide_pool *p, const struct fc_args *a, struc
             return err_set(err, -errno, "%s: cannot open for writing: %s", paths[b],
                            strerror(errno));
         wide_write(p, &a->opts, b, out);
-        if ((out != stdout ? fclose(out) : fflush(out)) != 0)
+        int bad = out == stdout ? fflush(stdout) : fclose(out);
+        if (bad != 0)
             return err_set(err, -EIO, "%s: write error", paths[b] ? paths[b] : "stdout");
     }
     return 0;
@@ -488,16 +506,15 @@ static int run_wide(const struct fc_args *a)
     for (size_t i = 0; i < p.ns && !rc; i++) {
         rc = wide_parse_row(&c, &c.rows[i], &p.s[i], &err);
         if (!rc && strchr(p.s[i].id, '"'))
-            rc = err_set(&err, -EINVAL, "%s:%d: series id contains a quote", c.path,
-                         p.s[i].line);
+            rc = err_set(&err, -EINVAL, "%s:%d: series id contains a quote", c.path, p.s[i].line);
     }
     if (rc)
         goto out_msg;
     wide_fit(&p, a->jobs);
     for (size_t i = 0; i < p.ns && !rc; i++)
         if (!p.s[i].mean)
-            rc = err_set(&err, -EINVAL, "%s:%d: series '%s': %s", c.path, p.s[i].line,
-                         p.s[i].id, p.s[i].err.msg);
+            rc = err_set(&err, -EINVAL, "%s:%d: series '%s': %s", c.path, p.s[i].line, p.s[i].id,
+                         p.s[i].err.msg);
     if (rc)
         goto out_msg;
     ret = wide_output(&p, a, &err) == 0 ? CLI_OK : CLI_FAILED;

@@ -42,8 +42,8 @@ static void test_forecast_hw_filter_ses_matches_r(void **state)
 static void test_forecast_hw_filter_holt_matches_r(void **state)
 {
     (void)state;
-    struct forecast_hw m = {.trend = 1, .alpha = 0.3, .beta = 0.1, .phi = 1,
-                            .level = air[1], .slope = air[1] - air[0]};
+    struct forecast_hw m = {
+        .trend = 1, .alpha = 0.3, .beta = 0.1, .phi = 1, .level = air[1], .slope = air[1] - air[0]};
     double sse = forecast_hw_filter(&m, air + 2, 34, NULL), f[3];
     forecast_hw_predict(&m, 3, f);
     /* m <- HoltWinters(x, alpha=0.3, beta=0.1, gamma=FALSE); m$SSE; m$coefficients;
@@ -58,8 +58,12 @@ static void test_forecast_hw_filter_holt_matches_r(void **state)
 static void test_forecast_hw_filter_damped_matches_r(void **state)
 {
     (void)state;
-    struct forecast_hw m = {.trend = 1, .alpha = 0.3, .beta = 0.1, .phi = 0.9,
-                            .level = air[0], .slope = air[1] - air[0]};
+    struct forecast_hw m = {.trend = 1,
+                            .alpha = 0.3,
+                            .beta = 0.1,
+                            .phi = 0.9,
+                            .level = air[0],
+                            .slope = air[1] - air[0]};
     double sse = forecast_hw_filter(&m, air, 36, NULL);
     /* z <- forecast:::zzhw(x, lenx=36, alpha=0.3, beta=0.1, gamma=FALSE,
      *   seasonal="additive", m=1, dotrend=TRUE, doseasonal=FALSE, phi=0.9,
@@ -78,9 +82,16 @@ static void test_forecast_hw_filter_additive_seasonal_matches_r(void **state)
     double seas[12], ls = mean12(air), f[3];
     for (int i = 0; i < 12; i++)
         seas[i] = air[i] - ls;
-    struct forecast_hw m = {.trend = 1, .season = FORECAST_SEASON_ADD, .period = 12,
-                            .alpha = 0.3, .beta = 0.1, .gamma = 0.2, .phi = 1, .level = ls,
-                            .slope = (mean12(air + 12) - ls) / 12, .seasonal = seas};
+    struct forecast_hw m = {.trend = 1,
+                            .season = FORECAST_SEASON_ADD,
+                            .period = 12,
+                            .alpha = 0.3,
+                            .beta = 0.1,
+                            .gamma = 0.2,
+                            .phi = 1,
+                            .level = ls,
+                            .slope = (mean12(air + 12) - ls) / 12,
+                            .seasonal = seas};
     double sse = forecast_hw_filter(&m, air + 12, 24, NULL);
     forecast_hw_predict(&m, 3, f);
     /* ls <- mean(x[1:12]); bs <- (mean(x[13:24]) - ls)/12
@@ -105,9 +116,16 @@ static void test_forecast_hw_filter_multiplicative_matches_r(void **state)
     for (int i = 0; i < 12; i++)
         seas[i] = air[i] / ls;
     /* R's HoltWinters starts a seasonal model at x[13] with the given start values. */
-    struct forecast_hw m = {.trend = 1, .season = FORECAST_SEASON_MUL, .period = 12,
-                            .alpha = 0.3, .beta = 0.1, .gamma = 0.2, .phi = 1, .level = ls,
-                            .slope = (mean12(air + 12) - ls) / 12, .seasonal = seas};
+    struct forecast_hw m = {.trend = 1,
+                            .season = FORECAST_SEASON_MUL,
+                            .period = 12,
+                            .alpha = 0.3,
+                            .beta = 0.1,
+                            .gamma = 0.2,
+                            .phi = 1,
+                            .level = ls,
+                            .slope = (mean12(air + 12) - ls) / 12,
+                            .seasonal = seas};
     double sse = forecast_hw_filter(&m, air + 12, 24, NULL);
     forecast_hw_predict(&m, 3, f);
     /* m <- HoltWinters(ts(x, frequency=12), alpha=0.3, beta=0.1, gamma=0.2,
@@ -130,11 +148,22 @@ static void test_forecast_hw_varfactor_matches_r_ets(void **state)
      * fit <- ets(ts(x, frequency=4), model="AAA", damped=TRUE, alpha=0.3, beta=0.03,
      *   gamma=0.14, phi=0.9); fc <- forecast(fit, h=9, level=95)
      * w <- (fc$upper-fc$lower)/(2*qnorm(.975)); (w/w[1])^2 */
-    static const double want[9] = {1, 1.106929, 1.23034069, 1.3695965389, 1.653528858509,
-                                   1.82209469479229, 2.00400626820176, 2.19836366408142,
+    static const double want[9] = {1,
+                                   1.106929,
+                                   1.23034069,
+                                   1.3695965389,
+                                   1.653528858509,
+                                   1.82209469479229,
+                                   2.00400626820176,
+                                   2.19836366408142,
                                    2.55093105294415};
-    struct forecast_hw m = {.trend = 1, .season = FORECAST_SEASON_ADD, .period = 4,
-                            .alpha = 0.3, .beta = 0.1, .gamma = 0.2, .phi = 0.9};
+    struct forecast_hw m = {.trend = 1,
+                            .season = FORECAST_SEASON_ADD,
+                            .period = 4,
+                            .alpha = 0.3,
+                            .beta = 0.1,
+                            .gamma = 0.2,
+                            .phi = 0.9};
     double v[9];
     forecast_hw_varfactor(&m, 9, v);
     for (int k = 0; k < 9; k++)
@@ -143,8 +172,12 @@ static void test_forecast_hw_varfactor_matches_r_ets(void **state)
 
 static double holt_sse(double alpha, double beta)
 {
-    struct forecast_hw m = {.trend = 1, .alpha = alpha, .beta = beta, .phi = 1,
-                            .level = air[1], .slope = air[1] - air[0]};
+    struct forecast_hw m = {.trend = 1,
+                            .alpha = alpha,
+                            .beta = beta,
+                            .phi = 1,
+                            .level = air[1],
+                            .slope = air[1] - air[0]};
     return forecast_hw_filter(&m, air + 2, 34, NULL);
 }
 
@@ -157,8 +190,8 @@ static void test_forecast_hw_fit_beats_grid_search(void **state)
     for (int i = 1; i < 100; i++)
         for (int j = 1; j < 100; j++)
             best = fmin(best, holt_sse(i / 100.0, j / 100.0));
-    struct forecast_hw m = {.trend = 1, .alpha = 0.5, .beta = 0.1, .phi = 1,
-                            .level = air[1], .slope = air[1] - air[0]};
+    struct forecast_hw m = {
+        .trend = 1, .alpha = 0.5, .beta = 0.1, .phi = 1, .level = air[1], .slope = air[1] - air[0]};
     struct forecast_hw_fit_opts o = {.max_evals = 400};
     double sse = forecast_hw_fit(&m, air + 2, 34, &o, NULL);
     assert_true(sse <= best * (1 + 1e-6));
@@ -177,8 +210,8 @@ static void test_forecast_hw_fit_multistep_prefers_smooth_level(void **state)
     struct forecast_hw a = {.trend = 1, .alpha = 0.5, .beta = 0.1, .phi = 0.95, .level = 50};
     struct forecast_hw b = a;
     struct forecast_hw_fit_opts one = {.fit_phi = 1, .max_evals = 300};
-    struct forecast_hw_fit_opts multi = {.fit_phi = 1, .max_evals = 300, .horizon = 12,
-                                         .stride = 6};
+    struct forecast_hw_fit_opts multi = {
+        .fit_phi = 1, .max_evals = 300, .horizon = 12, .stride = 6};
     forecast_hw_fit(&a, y, 120, &one, NULL);
     forecast_hw_fit(&b, y, 120, &multi, NULL);
     struct forecast_hw a0 = a, b0 = b;

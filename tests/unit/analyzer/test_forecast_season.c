@@ -100,8 +100,7 @@ static void test_forecast_season_decompose_recovers_profiles(void **state)
     (void)state;
     /* Linear trend + period-4 profile + period-12 profile: centred moving averages remove
      * a line exactly, so the profiles come back to rounding. */
-    static const double p4[4] = {3, -1, -4, 2}, p12[12] = {5, 4, 2, 0, -2, -5,
-                                                           -6, -3, 0, 1, 3, 1};
+    static const double p4[4] = {3, -1, -4, 2}, p12[12] = {5, 4, 2, 0, -2, -5, -6, -3, 0, 1, 3, 1};
     size_t n = 96, periods[2] = {4, 12};
     double y[96], prof[16], adj[96], work[3 * 96];
     for (size_t t = 0; t < n; t++)

@@ -65,9 +65,8 @@ static void test_optim_nelder_mead_rejects_bad_dim(void **state)
     (void)state;
     double x[1] = {0}, step[1] = {1};
     assert_int_equal(optim_nelder_mead(rosenbrock, NULL, x, step, 0, 10, 1e-8, NULL), -EINVAL);
-    assert_int_equal(optim_nelder_mead(rosenbrock, NULL, x, step, OPTIM_MAX_DIM + 1, 10, 1e-8,
-                                       NULL),
-                     -EINVAL);
+    assert_int_equal(
+        optim_nelder_mead(rosenbrock, NULL, x, step, OPTIM_MAX_DIM + 1, 10, 1e-8, NULL), -EINVAL);
 }
 
 int main(void)

@@ -92,8 +92,8 @@ static void test_cli_analyze_forecast_single_series_json(void **state)
     char *text = series_csv(10), *err = NULL;
     char *in = testlib_write_file(dir, "series.csv", text);
     char *out = xasprintf("%s/out.json", dir);
-    const char *argv[] = {"doppel", "analyze", "forecast", "--input", in, "--horizon", "12",
-                          "--level", "90", "--json", "--output", out, NULL};
+    const char *argv[] = {"doppel",  "analyze", "forecast", "--input",  in,  "--horizon", "12",
+                          "--level", "90",      "--json",   "--output", out, NULL};
     assert_int_equal(run(argv, &err), CLI_OK);
     char *json = slurp(out);
     cJSON *root = cJSON_Parse(json);
@@ -127,10 +127,10 @@ static void test_cli_analyze_forecast_wide_layout_and_jobs(void **state)
     (void)state;
     char *in = testlib_write_file(dir, "wide.csv", wide), *err = NULL;
     char *o1 = xasprintf("%s/o1.csv", dir), *o4 = xasprintf("%s/o4.csv", dir);
-    const char *a1[] = {"doppel", "analyze", "forecast", "--wide", "--input", in, "--horizon",
-                        "3", "--jobs", "1", "--output", o1, NULL};
-    const char *a4[] = {"doppel", "analyze", "forecast", "--wide", "--input", in, "--horizon",
-                        "3", "--jobs", "4", "--output", o4, NULL};
+    const char *a1[] = {"doppel", "analyze", "forecast", "--wide",   "--input", in,  "--horizon",
+                        "3",      "--jobs",  "1",        "--output", o1,        NULL};
+    const char *a4[] = {"doppel", "analyze", "forecast", "--wide",   "--input", in,  "--horizon",
+                        "3",      "--jobs",  "4",        "--output", o4,        NULL};
     assert_int_equal(run(a1, &err), CLI_OK);
     free(err);
     assert_int_equal(run(a4, &err), CLI_OK);
@@ -163,15 +163,15 @@ static void test_cli_analyze_forecast_errors_name_file_and_line(void **state)
     assert_non_null(strstr(err, want));
     free(want);
     free(err);
-    const char *a2[] = {"doppel", "analyze", "forecast", "--wide", "--input", holes,
-                        "--horizon", "2", NULL};
+    const char *a2[] = {"doppel", "analyze",   "forecast", "--wide", "--input",
+                        holes,    "--horizon", "2",        NULL};
     assert_int_equal(run(a2, &err), CLI_USAGE);
     want = xasprintf("%s:3: column 3", holes);
     assert_non_null(strstr(err, want));
     free(want);
     free(err);
-    const char *a3[] = {"doppel", "analyze", "forecast", "--input", bad, "--horizon", "2",
-                        "--period", "24,12", NULL};
+    const char *a3[] = {"doppel",    "analyze", "forecast", "--input", bad,
+                        "--horizon", "2",       "--period", "24,12",   NULL};
     assert_int_equal(run(a3, &err), CLI_USAGE);
     assert_non_null(strstr(err, "--period"));
     free(err);
@@ -183,8 +183,8 @@ static void test_cli_analyze_forecast_short_series_is_an_input_error(void **stat
 {
     (void)state;
     char *in = testlib_write_file(dir, "short.csv", "id,V1\nX,1,2,3,4,5\nY,7,8\n"), *err;
-    const char *argv[] = {"doppel", "analyze", "forecast", "--wide", "--input", in,
-                          "--horizon", "2", NULL};
+    const char *argv[] = {"doppel", "analyze",   "forecast", "--wide", "--input",
+                          in,       "--horizon", "2",        NULL};
     assert_int_equal(run(argv, &err), CLI_USAGE);
     char *want = xasprintf("%s:3: series 'Y'", in);
     assert_non_null(strstr(err, want));
