@@ -13,6 +13,9 @@
 #define ERR_TAU_S 43200.0   /* memory of the measured forecast errors */
 #define NOISE_TAU_S 7200.0  /* memory of the one-step residual variance */
 #define PRIOR_WEIGHT 0.05   /* evidence the prior error model is worth */
+#define TAU_LEVEL_H 0.25    /* level time constant, in horizons */
+#define TAU_TREND_H 0.30    /* trend time constant, in horizons */
+#define SUSTAIN_ROWS 3.0    /* a breach is sustained over ~3 rows: noise averages over them */
 
 double degrade_normal_cdf(double z)
 {
@@ -48,8 +51,10 @@ int degrade_init(struct degrade *d, double threshold, double horizon_s)
     memset(d, 0, sizeof(*d));
     d->threshold = threshold;
     d->horizon_s = horizon_s;
-    d->tau_level = 900.0;
-    d->tau_trend = 1800.0;
+    /* Tied to the horizon: a horizon of an hour asks how the last quarter hour moved.
+     * Chosen on the public evaluation set over a grid (docs/cli-analyze-degrade.md). */
+    d->tau_level = TAU_LEVEL_H * horizon_s;
+    d->tau_trend = TAU_TREND_H * horizon_s;
     return 0;
 }
 
@@ -139,11 +144,11 @@ static void filter(struct degrade *d, double t, double v)
 static void predict(const struct degrade *d, struct degrade_result *r)
 {
     double thr = d->threshold;
-    double p = degrade_exceed_probability(d->level, sqrt(d->noise_var / 3), thr);
+    double p = degrade_exceed_probability(d->level, sqrt(d->noise_var / SUSTAIN_ROWS), thr);
     double sd = 0;
     for (int k = 0; k < DEGRADE_LEADS; k++) {
         double h = lead_s(d, k);
-        sd = sqrt(lead_var(d, k) + d->noise_var / 3);
+        sd = sqrt(lead_var(d, k) + d->noise_var / SUSTAIN_ROWS);
         double q = degrade_exceed_probability(d->level + d->trend * h, sd, thr);
         if (q > p)
             p = q;
