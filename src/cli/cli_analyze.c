@@ -9,6 +9,8 @@
 static const struct cli_cmd *const subs[] = {
     /* ANALYZE-TABLE: one line per analyze subcommand, keep sorted by pipeline order */
     &cli_analyze_degrade,
+    &cli_analyze_capacity,
+    &cli_analyze_rating,
 };
 #define NSUBS (sizeof(subs) / sizeof(subs[0]))
 
