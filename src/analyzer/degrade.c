@@ -12,7 +12,8 @@
 #define CLIP_SIGMA 4.0
 #define ERR_TAU_S 43200.0   /* memory of the measured forecast errors */
 #define NOISE_TAU_S 7200.0  /* memory of the one-step residual variance */
-#define PRIOR_WEIGHT 0.05   /* evidence the prior error model is worth */
+#define PRIOR_WEIGHT 0.02   /* evidence the prior error model is worth (~15 min) */
+#define WARMUP_TAUS 3.0     /* forecasts made before 3 trend time constants are not judged */
 #define TAU_LEVEL_H 0.25    /* level time constant, in horizons */
 #define TAU_TREND_H 0.30    /* trend time constant, in horizons */
 #define SUSTAIN_ROWS 3.0    /* a breach is sustained over ~3 rows: noise averages over them */
@@ -63,14 +64,13 @@ static double lead_s(const struct degrade *d, int k)
     return d->horizon_s * (k + 1) / DEGRADE_LEADS;
 }
 
-/* The error model before any error was measured: ETS(A,A,N)-like growth of the one-step
- * variance over the lead (in steps). */
+/* The error model before errors were measured: the one-step noise plus the spread a
+ * trend estimated over tau_trend carries to lead h. Deliberately wide; measured errors
+ * replace it within an hour or two. */
 static double prior_var(const struct degrade *d, double h)
 {
-    double s = d->step_s > 0 ? d->step_s : 60.0;
-    double a = 1 - exp(-s / d->tau_level), b = 1 - exp(-s / d->tau_trend);
-    double k = h / s;
-    return d->noise_var * (1 + (k - 1) * (a * a + a * b * k + b * b * k * (2 * k - 1) / 6));
+    double r = h / d->tau_trend;
+    return d->noise_var * (1 + r * r);
 }
 
 static double lead_var(const struct degrade *d, int k)
@@ -79,27 +79,28 @@ static double lead_var(const struct degrade *d, int k)
     return (d->err_var[k] + PRIOR_WEIGHT * prior_var(d, lead_s(d, k))) / (w + PRIOR_WEIGHT);
 }
 
-/* Folds the error of the snapshot forecasts whose lead matches one of ours. */
+/* Folds the error of the snapshot forecast whose age is nearest each lead. */
 static void measure_errors(struct degrade *d, double t)
 {
     double spacing = d->horizon_s / (2.0 * DEGRADE_LEADS);
     double lam = 1 - exp(-spacing / ERR_TAU_S);
     for (int k = 0; k < DEGRADE_LEADS; k++) {
-        double h = lead_s(d, k);
+        double h = lead_s(d, k), best = spacing;
+        const struct degrade_snap *pick = NULL;
         for (size_t j = 0; j < d->ring_len; j++) {
             const struct degrade_snap *s =
                 &d->ring[(d->ring_head + DEGRADE_RING - j) % DEGRADE_RING];
-            double age = t - s->t;
-            if (fabs(age - h) > spacing / 2)
-                continue;
-            double e = d->level - (s->level + s->trend * age);
-            double lim = CLIP_SIGMA * sqrt(lead_var(d, k));
-            if (lim > 0 && fabs(e) > lim)
-                e = copysign(lim, e);
-            d->err_var[k] = (1 - lam) * d->err_var[k] + lam * e * e;
-            d->err_weight[k] = (1 - lam) * d->err_weight[k] + lam;
-            break;
+            if (fabs(t - s->t - h) <= best)
+                best = fabs(t - s->t - h), pick = s;
         }
+        if (!pick || pick->t - d->t_first < WARMUP_TAUS * d->tau_trend)
+            continue;
+        double e = d->level - (pick->level + pick->trend * (t - pick->t));
+        double lim = CLIP_SIGMA * sqrt(lead_var(d, k));
+        if (d->err_weight[k] > 0 && fabs(e) > lim)
+            e = copysign(lim, e);
+        d->err_var[k] = (1 - lam) * d->err_var[k] + lam * e * e;
+        d->err_weight[k] = (1 - lam) * d->err_weight[k] + lam;
     }
 }
 
@@ -170,6 +171,7 @@ int degrade_update(struct degrade *d, double t, double value, struct degrade_res
         return -EINVAL;
     d->n++;
     if (d->n == 1) {
+        d->t_first = t;
         d->level = value;
         d->trend = 0;
     } else {

@@ -32,7 +32,8 @@ struct degrade {
     double threshold, horizon_s;
     double tau_level, tau_trend; /* filter time constants, s */
     long n;                      /* samples seen */
-    double t_last, step_s;       /* last timestamp, typical sampling step */
+    double t_first, t_last;      /* first and last timestamps */
+    double step_s;               /* typical sampling step */
     double level, trend;         /* trend in units per second */
     double noise_var;            /* one-step residual variance */
     double err_var[DEGRADE_LEADS];   /* measured forecast error variance per lead */
