@@ -7,46 +7,54 @@
  * value, no allocation); every update costs O(1).
  *
  * Method (docs/cli-analyze-degrade.md has the whole story):
- *   - a robust Holt filter on irregular time (level and trend with time constants tied to
- *     the horizon, residuals clipped at 4 sigma so spikes do not move it);
+ *   - robust Holt filters on irregular time at two time scales tied to the horizon (a
+ *     fast one for ramps, a slow one for leaks that move in steps), residuals clipped at
+ *     4 sigma so spikes do not move them;
  *   - the forecast error is measured, not assumed: snapshots of the filter are kept in a
  *     ring, and when the time a snapshot forecast for arrives, the error against the
  *     level then is folded into an exponentially weighted variance per lead time;
- *   - P(breach within H) = max over lead times h <= H of P(level(t + h) > threshold)
- *     with level(t + h) ~ Normal(level + trend h, sd(h)^2);
- *   - time to breach = first h where level + trend h reaches the threshold.
+ *   - per filter, P(breach within H) = max over lead times h <= H of
+ *     P(level(t + h) > threshold) with level(t + h) ~ Normal(level + trend h, sd(h)^2);
+ *     the result is the larger of the filters' probabilities;
+ *   - time to breach = first h where level + trend h of that filter reaches the
+ *     threshold.
  */
 #ifndef DOPPEL_ANALYZER_DEGRADE_H
 #define DOPPEL_ANALYZER_DEGRADE_H
 
 #include <stddef.h>
 
-#define DEGRADE_LEADS 8 /* lead times h = H k / DEGRADE_LEADS, k = 1..DEGRADE_LEADS */
-#define DEGRADE_RING 64 /* snapshots kept for measuring forecast errors */
+#define DEGRADE_LEADS 8  /* lead times h = H k / DEGRADE_LEADS, k = 1..DEGRADE_LEADS */
+#define DEGRADE_RING 64  /* snapshots kept for measuring forecast errors */
+#define DEGRADE_SCALES 2 /* filters at different time scales */
 
 struct degrade_snap {
     double t, level, trend;
 };
 
-struct degrade {
-    double threshold, horizon_s;
-    double tau_level, tau_trend; /* filter time constants, s */
-    long n;                      /* samples seen */
-    double t_first, t_last;      /* first and last timestamps */
-    double step_s;               /* typical sampling step */
+/* One Holt filter with its own measured forecast errors. */
+struct degrade_filter {
+    double tau_level, tau_trend; /* time constants, s */
     double level, trend;         /* trend in units per second */
     double noise_var;            /* one-step residual variance */
-    double err_var[DEGRADE_LEADS];   /* measured forecast error variance per lead */
+    double err_var[DEGRADE_LEADS];    /* measured forecast error variance per lead */
     double err_weight[DEGRADE_LEADS]; /* how much evidence err_var holds (0..1) */
     struct degrade_snap ring[DEGRADE_RING];
     size_t ring_head, ring_len;
     double t_snap;               /* time of the newest snapshot */
 };
 
+struct degrade {
+    double threshold, horizon_s;
+    long n;                      /* samples seen */
+    double t_first, t_last;      /* first and last timestamps */
+    struct degrade_filter f[DEGRADE_SCALES]; /* [0] fast, then slower */
+};
+
 struct degrade_result {
     double probability;      /* P(breach within horizon), [0, 1] */
     double time_to_breach_s; /* expected, >= 0; negative when none is expected within H */
-    double level;            /* filtered value now */
+    double level;            /* filtered value now (of the filter that decided) */
     double trend_per_s;      /* filtered slope, units per second */
     double sd_horizon;       /* forecast standard deviation at the horizon */
 };
