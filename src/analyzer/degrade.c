@@ -14,6 +14,7 @@
 #define NOISE_TAU_S 7200.0  /* memory of the one-step residual variance */
 #define PRIOR_WEIGHT 0.02   /* evidence the prior error model is worth (~15 min) */
 #define WARMUP_TAUS 3.0     /* forecasts made before 3 trend time constants are not judged */
+#define HOLD_H 1.0          /* time constant of a fading warning, in horizons */
 #define SUSTAIN_ROWS 3.0    /* a breach is sustained over ~3 rows: noise averages over them */
 
 double degrade_normal_cdf(double z)
@@ -162,7 +163,7 @@ static double filter_probability(const struct degrade *d, const struct degrade_f
     return p;
 }
 
-static void predict(const struct degrade *d, struct degrade_result *r)
+static void predict(struct degrade *d, struct degrade_result *r)
 {
     const struct degrade_filter *best = &d->f[0];
     double sd = 0, p = -1;
@@ -172,6 +173,10 @@ static void predict(const struct degrade *d, struct degrade_result *r)
             p = q, sd = s, best = &d->f[i];
     }
     double thr = d->threshold;
+    /* A warning fades with a time constant of HOLD_H horizons instead of dropping with
+     * the next noisy sample: one breach announced in flickering pieces is one warning. */
+    if (d->p_last > p)
+        p = fmax(p, d->p_last * exp(-(d->t_last - d->t_prev) / (HOLD_H * d->horizon_s)));
     r->probability = p;
     r->level = best->level;
     r->trend_per_s = best->trend;
@@ -196,9 +201,11 @@ int degrade_update(struct degrade *d, double t, double value, struct degrade_res
         for (int i = 0; i < DEGRADE_SCALES; i++)
             filter(d, &d->f[i], t, value);
     }
+    d->t_prev = d->n == 1 ? t : d->t_last;
     d->t_last = t;
     for (int i = 0; i < DEGRADE_SCALES; i++)
         snapshot(d, &d->f[i], t);
     predict(d, r);
+    d->p_last = r->probability;
     return 0;
 }

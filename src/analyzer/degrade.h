@@ -15,7 +15,8 @@
  *     level then is folded into an exponentially weighted variance per lead time;
  *   - per filter, P(breach within H) = max over lead times h <= H of
  *     P(level(t + h) > threshold) with level(t + h) ~ Normal(level + trend h, sd(h)^2);
- *     the result is the larger of the filters' probabilities;
+ *     the result is the larger of the filters' probabilities, and a warning fades
+ *     (time constant H) rather than flickering off with one quiet sample;
  *   - time to breach = first h where level + trend h of that filter reaches the
  *     threshold.
  */
@@ -47,7 +48,8 @@ struct degrade_filter {
 struct degrade {
     double threshold, horizon_s;
     long n;                      /* samples seen */
-    double t_first, t_last;      /* first and last timestamps */
+    double t_first, t_prev, t_last; /* first, previous and last timestamps */
+    double p_last;               /* probability given at t_last */
     struct degrade_filter f[DEGRADE_SCALES]; /* [0] fast, then slower */
 };
 

@@ -168,6 +168,31 @@ static void test_degrade_update_single_spike_does_not_warn(void **state)
     }
 }
 
+static void test_degrade_update_warning_fades_with_horizon(void **state)
+{
+    (void)state;
+    struct degrade d;
+    struct degrade_result r;
+    /* A clean ramp that will cross 300 within the hour, then the indicator falls back
+     * to 100 and stays there: the warning decays as p exp(-dt / H) rather than
+     * vanishing at the next sample. */
+    assert_int_equal(degrade_init(&d, 300, 3600), 0);
+    r = feed(&d, 100, 0.01, 0, 18000, 1);
+    double p = r.probability;
+    assert_true(p > 0.99);
+    double t = 18000, p0 = p;
+    for (int i = 0; i < 240; i++) { /* two hours */
+        t += 30;
+        assert_int_equal(degrade_update(&d, t, 100, &r), 0);
+        assert_true(r.probability >= p * exp(-30.0 / 3600) - 1e-12);
+        p = r.probability;
+    }
+    /* Two horizons later the warning has faded below the 0.5 alarm line, but no faster
+     * than p0 exp(-7200 / 3600). */
+    assert_true(r.probability >= p0 * exp(-2.0) - 1e-12);
+    assert_true(r.probability < 0.5);
+}
+
 static void test_degrade_update_is_causal(void **state)
 {
     (void)state;
@@ -197,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_degrade_update_noisy_ramp_warns_half_a_horizon_ahead),
         cmocka_unit_test(test_degrade_update_flat_noise_is_quiet),
         cmocka_unit_test(test_degrade_update_single_spike_does_not_warn),
+        cmocka_unit_test(test_degrade_update_warning_fades_with_horizon),
         cmocka_unit_test(test_degrade_update_is_causal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
