@@ -92,8 +92,7 @@ static int gn_step(const double *x, const double *y, size_t n, double *base, dou
     return -1;
 }
 
-int capacity_fit_latency(const double *x, const double *y, size_t n, double *base,
-                         double *cap)
+int capacity_fit_latency(const double *x, const double *y, size_t n, double *base, double *cap)
 {
     if (n < 3)
         return -EINVAL;
@@ -121,8 +120,8 @@ int capacity_fit_latency(const double *x, const double *y, size_t n, double *bas
             q = 0.999 / x[i];
     for (int it = 0; it < GN_ITERS; it++) {
         double ob = b, oq = q;
-        if (gn_step(x, y, n, &b, &q) != 0 || (fabs(b - ob) <= 1e-12 * b &&
-                                              fabs(q - oq) <= 1e-12 * q))
+        if (gn_step(x, y, n, &b, &q) != 0 ||
+            (fabs(b - ob) <= 1e-12 * b && fabs(q - oq) <= 1e-12 * q))
             break;
     }
     *base = b;

@@ -18,21 +18,21 @@
 #include <stddef.h>
 
 struct capacity_obs {
-    double load_rps;       /* per instance */
+    double load_rps; /* per instance */
     double latency_p99_ms;
-    double cpu_cores;      /* per instance */
-    double memory_mb;      /* per instance */
+    double cpu_cores; /* per instance */
+    double memory_mb; /* per instance */
 };
 
 struct capacity_fit {
     size_t n;
-    double base_ms, cap_rps;   /* p99(x) = base_ms / (1 - x / cap_rps) */
-    double latency_rmse_ms;    /* of the fit, on observations below cap */
-    double cpu0, cpu_per_rps;  /* cpu(x) = cpu0 + cpu_per_rps x */
-    double mem0, mem_per_rps;  /* memory(x) = mem0 + mem_per_rps x */
-    double cpu_resid_p90;      /* 90th percentile of cpu - cpu(x) (>= 0) */
-    double mem_resid_p95;      /* 95th percentile of memory - memory(x) (>= 0) */
-    double max_load_rps;       /* highest load observed */
+    double base_ms, cap_rps;  /* p99(x) = base_ms / (1 - x / cap_rps) */
+    double latency_rmse_ms;   /* of the fit, on observations below cap */
+    double cpu0, cpu_per_rps; /* cpu(x) = cpu0 + cpu_per_rps x */
+    double mem0, mem_per_rps; /* memory(x) = mem0 + mem_per_rps x */
+    double cpu_resid_p90;     /* 90th percentile of cpu - cpu(x) (>= 0) */
+    double mem_resid_p95;     /* 95th percentile of memory - memory(x) (>= 0) */
+    double max_load_rps;      /* highest load observed */
 };
 
 struct capacity_plan {
@@ -41,16 +41,15 @@ struct capacity_plan {
     int instances;            /* for the peak */
     double load_per_instance; /* peak / instances */
     double latency_at_peak_ms;
-    double cpu_cores;         /* per-instance request: (fit + p90 residual) x (1 + margin) */
-    double memory_mb;         /* per-instance request: (fit + p95 residual) x (1 + margin) */
-    int extrapolated;         /* 1 when the knee lies beyond the highest observed load */
+    double cpu_cores; /* per-instance request: (fit + p90 residual) x (1 + margin) */
+    double memory_mb; /* per-instance request: (fit + p95 residual) x (1 + margin) */
+    int extrapolated; /* 1 when the knee lies beyond the highest observed load */
 };
 
 /* Least-squares fit of y = base / (1 - x / cap) (x >= 0, y > 0, n >= 3, at least two
  * distinct x). Returns 0, -EINVAL (bad input) or -EDOM (latency does not grow with load,
  * so no capacity can be read from the data). */
-int capacity_fit_latency(const double *x, const double *y, size_t n, double *base,
-                         double *cap);
+int capacity_fit_latency(const double *x, const double *y, size_t n, double *base, double *cap);
 /* Fits all of struct capacity_fit. work holds 3 n doubles of scratch space (the
  * caller's). Same results as capacity_fit_latency, or -EINVAL when the loads have no
  * spread. */

@@ -10,12 +10,12 @@
 #include <string.h>
 
 #define CLIP_SIGMA 4.0
-#define ERR_TAU_S 43200.0   /* memory of the measured forecast errors */
-#define NOISE_TAU_S 7200.0  /* memory of the one-step residual variance */
-#define PRIOR_WEIGHT 0.02   /* evidence the prior error model is worth (~15 min) */
-#define WARMUP_TAUS 3.0     /* forecasts made before 3 trend time constants are not judged */
-#define HOLD_H 1.0          /* time constant of a fading warning, in horizons */
-#define SUSTAIN_ROWS 3.0    /* a breach is sustained over ~3 rows: noise averages over them */
+#define ERR_TAU_S 43200.0  /* memory of the measured forecast errors */
+#define NOISE_TAU_S 7200.0 /* memory of the one-step residual variance */
+#define PRIOR_WEIGHT 0.02  /* evidence the prior error model is worth (~15 min) */
+#define WARMUP_TAUS 3.0    /* forecasts made before 3 trend time constants are not judged */
+#define HOLD_H 1.0         /* time constant of a fading warning, in horizons */
+#define SUSTAIN_ROWS 3.0   /* a breach is sustained over ~3 rows: noise averages over them */
 
 double degrade_normal_cdf(double z)
 {
@@ -29,9 +29,8 @@ double degrade_exceed_probability(double mean, double sd, double threshold)
     return degrade_normal_cdf((mean - threshold) / sd);
 }
 
-double degrade_linear_breach_probability(double level, double trend, double sd0,
-                                         double sd_rate, double threshold, double horizon,
-                                         int nsteps)
+double degrade_linear_breach_probability(double level, double trend, double sd0, double sd_rate,
+                                         double threshold, double horizon, int nsteps)
 {
     double p = 0;
     for (int i = 1; i <= nsteps; i++) {

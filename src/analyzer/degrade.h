@@ -35,21 +35,21 @@ struct degrade_snap {
 
 /* One Holt filter with its own measured forecast errors. */
 struct degrade_filter {
-    double tau_level, tau_trend; /* time constants, s */
-    double level, trend;         /* trend in units per second */
-    double noise_var;            /* one-step residual variance */
+    double tau_level, tau_trend;      /* time constants, s */
+    double level, trend;              /* trend in units per second */
+    double noise_var;                 /* one-step residual variance */
     double err_var[DEGRADE_LEADS];    /* measured forecast error variance per lead */
     double err_weight[DEGRADE_LEADS]; /* how much evidence err_var holds (0..1) */
     struct degrade_snap ring[DEGRADE_RING];
     size_t ring_head, ring_len;
-    double t_snap;               /* time of the newest snapshot */
+    double t_snap; /* time of the newest snapshot */
 };
 
 struct degrade {
     double threshold, horizon_s;
-    long n;                      /* samples seen */
-    double t_first, t_prev, t_last; /* first, previous and last timestamps */
-    double p_last;               /* probability given at t_last */
+    long n;                                  /* samples seen */
+    double t_first, t_prev, t_last;          /* first, previous and last timestamps */
+    double p_last;                           /* probability given at t_last */
     struct degrade_filter f[DEGRADE_SCALES]; /* [0] fast, then slower */
 };
 
@@ -76,7 +76,6 @@ double degrade_exceed_probability(double mean, double sd, double threshold);
 /* P(breach within horizon) for a known linear trend: max over h in (0, horizon] of
  * P(level + trend h + e_h > threshold), e_h ~ Normal(0, sd0^2 + (sd_rate^2) h),
  * evaluated on nsteps equal steps. The closed form the streaming estimate reduces to. */
-double degrade_linear_breach_probability(double level, double trend, double sd0,
-                                         double sd_rate, double threshold, double horizon,
-                                         int nsteps);
+double degrade_linear_breach_probability(double level, double trend, double sd0, double sd_rate,
+                                         double threshold, double horizon, int nsteps);
 #endif

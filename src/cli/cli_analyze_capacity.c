@@ -40,21 +40,35 @@ static int parse_num(const char *flag, const char *s, double *out)
 static int parse_opts(int argc, char **argv, struct capacity_opts *o)
 {
     static const struct option longopts[] = {
-        {"input", required_argument, 0, 'i'},         {"target-p99", required_argument, 0, 't'},
-        {"forecast-peak", required_argument, 0, 'p'}, {"margin", required_argument, 0, 'm'},
-        {"json", no_argument, 0, 'j'},                {0, 0, 0, 0},
+        {"input", required_argument, 0, 'i'},
+        {"target-p99", required_argument, 0, 't'},
+        {"forecast-peak", required_argument, 0, 'p'},
+        {"margin", required_argument, 0, 'm'},
+        {"json", no_argument, 0, 'j'},
+        {0, 0, 0, 0},
     };
     int opt, rc = 0, have_t = 0, have_p = 0;
     o->margin = 0.2;
     optind = 1;
     while (!rc && (opt = getopt_long(argc, argv, "i:t:p:m:j", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'i': o->input = optarg; break;
-        case 'j': o->json = 1; break;
-        case 't': rc = parse_num("--target-p99", optarg, &o->target), have_t = 1; break;
-        case 'p': rc = parse_num("--forecast-peak", optarg, &o->peak), have_p = 1; break;
-        case 'm': rc = parse_num("--margin", optarg, &o->margin); break;
-        default: return cli_usage_error(&cli_analyze_capacity, "unknown option");
+        case 'i':
+            o->input = optarg;
+            break;
+        case 'j':
+            o->json = 1;
+            break;
+        case 't':
+            rc = parse_num("--target-p99", optarg, &o->target), have_t = 1;
+            break;
+        case 'p':
+            rc = parse_num("--forecast-peak", optarg, &o->peak), have_p = 1;
+            break;
+        case 'm':
+            rc = parse_num("--margin", optarg, &o->margin);
+            break;
+        default:
+            return cli_usage_error(&cli_analyze_capacity, "unknown option");
         }
     }
     if (rc)
@@ -66,7 +80,7 @@ static int parse_opts(int argc, char **argv, struct capacity_opts *o)
                                "--input, --target-p99 and --forecast-peak are required");
     if (!(o->target > 0) || !(o->peak > 0) || !(o->margin >= 0) || o->margin > 10)
         return cli_usage_error(&cli_analyze_capacity, "--target-p99 and --forecast-peak must be "
-                               "> 0, --margin in [0, 10]");
+                                                      "> 0, --margin in [0, 10]");
     return 0;
 }
 
@@ -75,9 +89,10 @@ static int read_obs(const struct csv *csv, struct capacity_obs *obs, struct err 
     int idx[4];
     for (int k = 0; k < 4; k++)
         if ((idx[k] = csv_column(csv, cols[k])) < 0)
-            return err_set(err, -EINVAL, "%s:%d: header has no column '%s' (expected "
-                           "load_rps,latency_p99_ms,cpu_cores,memory_mb)", csv->path,
-                           csv->header.line, cols[k]);
+            return err_set(err, -EINVAL,
+                           "%s:%d: header has no column '%s' (expected "
+                           "load_rps,latency_p99_ms,cpu_cores,memory_mb)",
+                           csv->path, csv->header.line, cols[k]);
     for (size_t i = 0; i < csv->nrows; i++) {
         const struct csv_row *row = &csv->rows[i];
         double v[4];
@@ -86,8 +101,8 @@ static int read_obs(const struct csv *csv, struct capacity_obs *obs, struct err 
             if (rc)
                 return rc;
             if (v[k] < 0 || (k == 1 && v[k] == 0))
-                return err_set(err, -EINVAL, "%s:%d: %s must be %s, got %g", csv->path,
-                               row->line, cols[k], k == 1 ? "> 0" : ">= 0", v[k]);
+                return err_set(err, -EINVAL, "%s:%d: %s must be %s, got %g", csv->path, row->line,
+                               cols[k], k == 1 ? "> 0" : ">= 0", v[k]);
         }
         obs[i] = (struct capacity_obs){v[0], v[1], v[2], v[3]};
     }
@@ -131,21 +146,23 @@ static void print_text(const struct capacity_opts *o, const struct capacity_fit 
            p->instances, p->instances == 1 ? "" : "s", p->cpu_cores, p->memory_mb);
     printf("why:\n");
     printf("  latency model (%zu observations): p99 = %.1f ms / (1 - load / %.1f rps), "
-           "rmse %.1f ms\n", f->n, f->base_ms, f->cap_rps, f->latency_rmse_ms);
-    printf("  the p99 target %.1f ms is reached at %.1f rps per instance (the knee)%s\n",
-           o->target, p->knee_rps,
+           "rmse %.1f ms\n",
+           f->n, f->base_ms, f->cap_rps, f->latency_rmse_ms);
+    printf("  the p99 target %.1f ms is reached at %.1f rps per instance (the knee)%s\n", o->target,
+           p->knee_rps,
            p->extrapolated ? "; beyond the highest load observed, so extrapolated" : "");
     printf("  with a %.0f %% margin one instance takes at most %.1f rps\n", o->margin * 100,
            p->safe_rps);
     printf("  the forecast peak %.1f rps needs ceil(%.1f / %.1f) = %d instances, %.1f rps "
-           "each, p99 %.1f ms\n", o->peak, o->peak, p->safe_rps, p->instances,
-           p->load_per_instance, p->latency_at_peak_ms);
+           "each, p99 %.1f ms\n",
+           o->peak, o->peak, p->safe_rps, p->instances, p->load_per_instance,
+           p->latency_at_peak_ms);
     printf("  cpu = %.3f + %.5f x load cores; at %.1f rps plus the p90 residual %.3f, "
-           "x %.2f\n", f->cpu0, f->cpu_per_rps, p->load_per_instance, f->cpu_resid_p90,
-           1 + o->margin);
+           "x %.2f\n",
+           f->cpu0, f->cpu_per_rps, p->load_per_instance, f->cpu_resid_p90, 1 + o->margin);
     printf("  memory = %.1f + %.4f x load MB; at %.1f rps plus the p95 residual %.1f, "
-           "x %.2f\n", f->mem0, f->mem_per_rps, p->load_per_instance, f->mem_resid_p95,
-           1 + o->margin);
+           "x %.2f\n",
+           f->mem0, f->mem_per_rps, p->load_per_instance, f->mem_resid_p95, 1 + o->margin);
 }
 
 static int analyze(const struct capacity_opts *o, const struct csv *csv, struct err *err)
@@ -160,8 +177,10 @@ static int analyze(const struct capacity_opts *o, const struct csv *csv, struct 
         goto out;
     rc = capacity_fit_all(obs, n, work, &fit);
     if (rc == -EDOM)
-        rc = err_set(err, rc, "%s: latency does not grow with load, so the data show no "
-                     "capacity limit (ramp the load further)", csv->path);
+        rc = err_set(err, rc,
+                     "%s: latency does not grow with load, so the data show no "
+                     "capacity limit (ramp the load further)",
+                     csv->path);
     else if (rc)
         rc = err_set(err, rc, "%s: need at least 3 rows with different loads", csv->path);
     if (rc)

@@ -41,9 +41,15 @@ static int parse_opts(int argc, char **argv, struct degrade_opts *o)
     optind = 1;
     while ((opt = getopt_long(argc, argv, "i:t:H:o:j", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'i': o->input = optarg; break;
-        case 'o': o->output = optarg; break;
-        case 'j': o->json = 1; break;
+        case 'i':
+            o->input = optarg;
+            break;
+        case 'o':
+            o->output = optarg;
+            break;
+        case 'j':
+            o->json = 1;
+            break;
         case 't':
             if (str_to_double(optarg, &o->threshold) != 0)
                 return cli_usage_error(c, "--threshold '%s' is not a finite number", optarg);
@@ -51,11 +57,14 @@ static int parse_opts(int argc, char **argv, struct degrade_opts *o)
             break;
         case 'H':
             if (str_to_duration_ns(optarg, &ns) != 0 || ns == 0)
-                return cli_usage_error(c, "--horizon '%s' is not a positive duration "
-                                          "(e.g. 90m, 1h, 5400)", optarg);
+                return cli_usage_error(c,
+                                       "--horizon '%s' is not a positive duration "
+                                       "(e.g. 90m, 1h, 5400)",
+                                       optarg);
             o->horizon_s = (double)ns / 1e9;
             break;
-        default: return cli_usage_error(c, "unknown option");
+        default:
+            return cli_usage_error(c, "unknown option");
         }
     }
     if (optind < argc)
@@ -70,8 +79,10 @@ static int columns(const struct csv *csv, int *ct, int *cv, struct err *err)
     *ct = csv_column(csv, "timestamp");
     *cv = csv_column(csv, "value");
     if (*ct < 0 || *cv < 0)
-        return err_set(err, -EINVAL, "%s:%d: header must name the columns 'timestamp' and "
-                       "'value'", csv->path, csv->header.line);
+        return err_set(err, -EINVAL,
+                       "%s:%d: header must name the columns 'timestamp' and "
+                       "'value'",
+                       csv->path, csv->header.line);
     return 0;
 }
 
@@ -81,8 +92,7 @@ static void print_ttb(FILE *f, double ttb)
         fprintf(f, "%.0f", ttb);
 }
 
-static void print_summary(const struct degrade_opts *o, const struct degrade_result *r,
-                          size_t rows)
+static void print_summary(const struct degrade_opts *o, const struct degrade_result *r, size_t rows)
 {
     if (o->json) {
         cJSON *j = cJSON_CreateObject();
@@ -111,8 +121,8 @@ static void print_summary(const struct degrade_opts *o, const struct degrade_res
                r->time_to_breach_s / 60);
     else
         printf("time to breach:       none expected within the horizon\n");
-    printf("fitted trend:         level %g, %+g per hour, forecast sd at horizon %g\n",
-           r->level, r->trend_per_s * 3600, r->sd_horizon);
+    printf("fitted trend:         level %g, %+g per hour, forecast sd at horizon %g\n", r->level,
+           r->trend_per_s * 3600, r->sd_horizon);
 }
 
 static int run_rows(const struct degrade_opts *o, const struct csv *csv, FILE *out,
@@ -133,8 +143,10 @@ static int run_rows(const struct degrade_opts *o, const struct csv *csv, FILE *o
             (rc = csv_double(csv, row, (size_t)cv, &v, err)))
             return rc;
         if (degrade_update(&d, t, v, last) != 0)
-            return err_set(err, -EINVAL, "%s:%d: timestamp '%s' is not after the previous "
-                           "row's", csv->path, row->line, row->fields[ct]);
+            return err_set(err, -EINVAL,
+                           "%s:%d: timestamp '%s' is not after the previous "
+                           "row's",
+                           csv->path, row->line, row->fields[ct]);
         if (out) {
             fprintf(out, "%s,%s,%.6f,", row->fields[ct], row->fields[cv], last->probability);
             print_ttb(out, last->time_to_breach_s);

@@ -39,8 +39,7 @@ static int read_text(const char *path, struct buf *b, struct err *err)
     int rc = 0;
     while (!rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
         if (buf_append(b, chunk, n) != 0)
-            rc = err_set(err, -EFBIG, "%s: file is larger than %u bytes", path,
-                         MAX_INPUT_BYTES);
+            rc = err_set(err, -EFBIG, "%s: file is larger than %u bytes", path, MAX_INPUT_BYTES);
     if (!rc && ferror(f))
         rc = err_set(err, -EIO, "%s: read error", path);
     if (f != stdin)
@@ -125,8 +124,8 @@ out:
 static void print_results(const struct rated *s, size_t n, int json)
 {
     if (!json) {
-        printf("%-20s %5s %6s %8s %9s %8s %8s %7s %s\n", "service", "runs", "failed",
-               "survival", "recovery", "budget", "mean_rec", "score", "grade");
+        printf("%-20s %5s %6s %8s %9s %8s %8s %7s %s\n", "service", "runs", "failed", "survival",
+               "recovery", "budget", "mean_rec", "score", "grade");
         for (size_t i = 0; i < n; i++) {
             const struct rating_result *r = &s[i].r;
             printf("%-20s %5zu %6zu %8.3f %9.3f %8.3f %7.1fs %7.1f %c\n", s[i].name, r->runs,
@@ -182,8 +181,8 @@ static int rate_file(const char *path, int json, struct err *err)
     const cJSON *svcs = cJSON_GetObjectItemCaseSensitive(root, "services");
     double dflt = DEFAULT_TARGET_S;
     if (!cJSON_IsObject(root) || !cJSON_IsArray(svcs) || cJSON_GetArraySize(svcs) == 0) {
-        rc = err_set(err, -EINVAL, "%s: expected an object with a non-empty 'services' array",
-                     path);
+        rc =
+            err_set(err, -EINVAL, "%s: expected an object with a non-empty 'services' array", path);
         goto out;
     }
     if ((rc = number_field(root, "recovery_target_s", dflt, &dflt, path, err)))

@@ -106,9 +106,16 @@ static void test_capacity_fit_all_resource_lines_match_numpy(void **state)
 static void test_capacity_plan_hand_case(void **state)
 {
     (void)state;
-    struct capacity_fit f = {.n = 10, .base_ms = 40, .cap_rps = 500, .cpu0 = 0.1,
-                             .cpu_per_rps = 0.002, .mem0 = 300, .mem_per_rps = 0.2,
-                             .cpu_resid_p90 = 0.05, .mem_resid_p95 = 10, .max_load_rps = 450};
+    struct capacity_fit f = {.n = 10,
+                             .base_ms = 40,
+                             .cap_rps = 500,
+                             .cpu0 = 0.1,
+                             .cpu_per_rps = 0.002,
+                             .mem0 = 300,
+                             .mem_per_rps = 0.2,
+                             .cpu_resid_p90 = 0.05,
+                             .mem_resid_p95 = 10,
+                             .max_load_rps = 450};
     struct capacity_plan p;
     assert_int_equal(capacity_plan(&f, 250, 1800, 0.2, &p), 0);
     /* knee = 500 (1 - 40/250) = 420; safe = 420 / 1.2 = 350; ceil(1800 / 350) = 6

@@ -91,8 +91,8 @@ static void test_degrade_update_rejects_bad_samples(void **state)
 
 /* Feeds value(t) = a + b t (+ sd noise) every 30 s for the given seconds; returns the
  * result after the last sample. */
-static struct degrade_result feed(struct degrade *d, double a, double b, double sd,
-                                  double seconds, uint64_t seed)
+static struct degrade_result feed(struct degrade *d, double a, double b, double sd, double seconds,
+                                  uint64_t seed)
 {
     struct rng g = {seed};
     struct degrade_result r = {0};
