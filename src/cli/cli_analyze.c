@@ -10,6 +10,9 @@ static const struct cli_cmd *const subs[] = {
     /* one line per analyze subcommand, in pipeline order */
     &cli_analyze_judge,
     &cli_analyze_forecast,
+    &cli_analyze_degrade,
+    &cli_analyze_capacity,
+    &cli_analyze_rating,
     NULL,
 };
 
