@@ -337,6 +337,10 @@ static void req_send(struct upstream_req *r)
         uv_read_stop((uv_stream_t *)&c->tcp);
     else
         uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+    /* Body bytes that waited for the connection went out at once: no write callback will
+     * come, so tell a caller that stopped reading its client because of them. */
+    if (!r->starting && c->tcp.write_queue_size == 0 && r->cbs->on_drain)
+        r->cbs->on_drain(r->ctx);
 }
 
 static void on_connect(uv_connect_t *creq, int status)
