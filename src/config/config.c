@@ -908,7 +908,10 @@ static int finish_global(struct loader *l, struct err *err)
         warn_at(l, at, "admin has no tokens_file, so its mutating endpoints are refused");
     if (cfg->admin.listen && !is_loopback_name(cfg->admin.listen_host))
         warn_at(l, at, "admin listens on a non-loopback address \"%s\"", cfg->admin.listen);
-    return check_listeners(l, err);
+    int rc = check_unique(l->root, "services", cfg->services, cfg->nservices,
+                          sizeof(struct config_service), offsetof(struct config_service, name),
+                          "name", NULL, err);
+    return rc ? rc : check_listeners(l, err);
 }
 
 static int load_tree(const char *path, const char *dir, const struct cnode *root,

@@ -170,7 +170,8 @@ static void test_cnode_load_file_missing_and_present(void **state)
     struct cnode *root = NULL;
     struct err err = {0};
     assert_int_equal(cnode_load_file("/nonexistent/doppel.yaml", &root, &err), -ENOENT);
-    assert_string_equal(err.msg, "/nonexistent/doppel.yaml: cannot open: No such file or directory");
+    assert_string_equal(err.msg,
+                        "/nonexistent/doppel.yaml: cannot open: No such file or directory");
     char *dir = testlib_tmpdir();
     char *path = testlib_write_file(dir, "c.yaml", "x:\n  y: [1, 2]\n");
     assert_int_equal(cnode_load_file(path, &root, &err), 0);
@@ -203,9 +204,8 @@ static void test_cnode_typed_reads_check_kind_and_range(void **state)
     assert_string_equal(err.msg, "t.yaml:6:4: expected an integer, found a map");
     assert_int_equal(cnode_duration_ns(cnode_get(root, "d"), 0, UINT64_MAX, &u, &err), 0);
     assert_int_equal(u, 250000000ULL);
-    assert_int_equal(cnode_duration_ns(cnode_get(root, "d"), 1000000000ULL, 60000000000ULL, &u,
-                                       &err),
-                     -ERANGE);
+    assert_int_equal(
+        cnode_duration_ns(cnode_get(root, "d"), 1000000000ULL, 60000000000ULL, &u, &err), -ERANGE);
     assert_string_equal(err.msg, "t.yaml:3:4: duration 250ms is out of range (1s..1m)");
     assert_int_equal(cnode_duration_ns(cnode_get(root, "bad"), 0, 10, &u, &err), -EINVAL);
     assert_string_equal(err.msg,
