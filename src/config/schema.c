@@ -471,9 +471,11 @@ int schema_apply(const struct schema_key *table, const struct cnode *map, void *
 {
     const char *allowed[SCHEMA_MAX_KEYS + 1];
     size_t na = 0;
-    for (const struct schema_key *k = table; k->name; k++)
-        if (in_variant(k, ctx->variant) && na < SCHEMA_MAX_KEYS)
+    for (const struct schema_key *k = table; k->name; k++) {
+        BUG_ON(na >= SCHEMA_MAX_KEYS);
+        if (in_variant(k, ctx->variant))
             allowed[na++] = k->name;
+    }
     allowed[na] = NULL;
     int rc = other_variant(table, map, ctx->variant, err);
     if (!rc)

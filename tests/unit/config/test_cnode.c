@@ -164,6 +164,33 @@ static void test_cnode_load_string_rejects_huge_input(void **state)
     free(text);
 }
 
+static void test_cnode_load_file_rejects_huge_file(void **state)
+{
+    (void)state;
+    char *dir = testlib_tmpdir();
+    char *text = xmalloc(1024 * 1024 + 2);
+    memset(text, '#', 1024 * 1024 + 1);
+    text[1024 * 1024 + 1] = '\0';
+    char *path = testlib_write_file(dir, "big.yaml", text);
+    struct cnode *root = NULL;
+    struct err err = {0};
+    assert_int_equal(cnode_load_file(path, &root, &err), -EFBIG);
+    assert_null(root);
+    char *want = xasprintf("%s: file is larger than the limit of 1 MiB", path);
+    assert_string_equal(err.msg, want);
+    free(want);
+    text[1024 * 1024] = '\0'; /* exactly 1 MiB of comment is fine */
+    free(path);
+    path = testlib_write_file(dir, "max.yaml", text);
+    assert_int_equal(cnode_load_file(path, &root, &err), 0);
+    assert_int_equal(root->kind, CNODE_MAP);
+    cnode_free(root);
+    free(path);
+    free(text);
+    testlib_rmdir(dir);
+    free(dir);
+}
+
 static void test_cnode_load_file_missing_and_present(void **state)
 {
     (void)state;
@@ -275,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_cnode_load_string_rejects_tabs),
         cmocka_unit_test(test_cnode_load_string_rejects_binary_garbage),
         cmocka_unit_test(test_cnode_load_string_rejects_huge_input),
+        cmocka_unit_test(test_cnode_load_file_rejects_huge_file),
         cmocka_unit_test(test_cnode_load_file_missing_and_present),
         cmocka_unit_test(test_cnode_typed_reads_check_kind_and_range),
         cmocka_unit_test(test_cnode_check_keys_hints_closest),
