@@ -18,6 +18,8 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <openssl/sha.h>
+
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "config/cnode.h"
@@ -195,9 +197,24 @@ static int finish_routes(const struct cnode *svc_map, struct config_service *svc
     return 0;
 }
 
+/* Keys longer than SHA-256's 64-byte block are stored as their digest: HMAC hashes such
+ * keys first (RFC 2104, section 2), so the pseudonyms are the same and the struct stays
+ * small. */
+static void store_key(const unsigned char *k, size_t len, struct config_anonymize *a)
+{
+    if (len > CONFIG_ANON_KEY_STORED) {
+        SHA256(k, len, a->key);
+        a->key_len = SHA256_DIGEST_LENGTH;
+    } else {
+        memcpy(a->key, k, len);
+        a->key_len = len;
+    }
+}
+
 /* Hex when the trimmed text is only hex digits (at least 32 of them), else raw bytes. */
 static int decode_key(const char *s, size_t len, struct config_anonymize *a)
 {
+    unsigned char raw[CONFIG_ANON_KEY_MAX];
     size_t t = len, i = 0;
     while (t && isspace((unsigned char)s[t - 1]))
         t--;
@@ -208,15 +225,15 @@ static int decode_key(const char *s, size_t len, struct config_anonymize *a)
             return -ERANGE;
         for (i = 0; i < t / 2; i++) {
             char hex[3] = {s[2 * i], s[2 * i + 1], 0};
-            a->key[i] = (unsigned char)strtoul(hex, NULL, 16);
+            raw[i] = (unsigned char)strtoul(hex, NULL, 16);
         }
-        a->key_len = t / 2;
+        store_key(raw, t / 2, a);
+        explicit_bzero(raw, sizeof(raw));
         return 0;
     }
     if (len < CONFIG_ANON_KEY_MIN || len > CONFIG_ANON_KEY_MAX)
         return -ERANGE;
-    memcpy(a->key, s, len);
-    a->key_len = len;
+    store_key((const unsigned char *)s, len, a);
     return 0;
 }
 

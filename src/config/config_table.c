@@ -138,7 +138,7 @@ static const struct schema_key anon_keys[] = {
 static const struct schema_key header_keys[] = {
     {.name = "name", .type = SCHEMA_STRING, .required = true, .flags = SCHEMA_TOKEN | SCHEMA_LOWER,
      .offset = MIR(header_name), .doc = "only requests carrying this header are mirrored"},
-    {.name = "value", .type = SCHEMA_STRING, .offset = MIR(header_value),
+    {.name = "value", .type = SCHEMA_STRING, .flags = SCHEMA_NOCTL, .offset = MIR(header_value),
      .doc = "and, if given, only when it has exactly this value"},
     {0},
 };

@@ -182,6 +182,10 @@ static int check_text(const struct schema_key *k, const struct cnode *n, char *s
         (len > 64 || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") != len))
         return cnode_error(err, n, -EINVAL, "name '%s' must be 1 to 64 of a-z, 0-9, '_' and '-'",
                            s);
+    for (const char *p = s; (k->flags & SCHEMA_NOCTL) && *p; p++)
+        if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return cnode_error(err, n, -EINVAL, "'%s' must not contain control characters",
+                               k->name);
     if (k->flags & SCHEMA_URLPATH) {
         bool bad = s[0] != '/';
         for (const char *p = s; *p && !bad; p++)

@@ -16,6 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "base/xalloc.h"
 #include "config/config.h"
 #include "testlib.h"
@@ -214,6 +217,8 @@ static void test_config_load_string_rejects_bad_duration_and_size(void **state)
     fails(SVC PRIMARY "      timeout: 5 parsecs\n",
           "c.yaml:6:16: expected a duration like \"250ms\", \"2s\" or \"1m\", found \"5 "
           "parsecs\"");
+    fails(SVC PRIMARY "    mirror: { header: { name: x, value: \"a\\r\\nb: c\" } }\n",
+          "c.yaml:6:41: 'value' must not contain control characters");
     fails(SVC PRIMARY "    mirror: { max_body: lots }\n",
           "c.yaml:6:25: expected a size like \"64KiB\", \"8MiB\" or 1024, found \"lots\"");
 }
@@ -359,6 +364,42 @@ static void test_config_load_reads_keys_and_tokens_relative_to_dir(void **state)
     free(dir);
 }
 
+static void hmac_hex(const struct config_anonymize *a, const char *msg, char out[65])
+{
+    unsigned char mac[32];
+    unsigned int n = 0;
+    HMAC(EVP_sha256(), a->key, (int)a->key_len, (const unsigned char *)msg, strlen(msg), mac, &n);
+    assert_int_equal(n, 32);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", mac[i]);
+}
+
+/* A key longer than 64 bytes is held as its digest; the pseudonyms must be those of the
+ * key as written. */
+static void test_config_load_long_key_gives_same_hmac(void **state)
+{
+    (void)state;
+    char hex[201];
+    for (int i = 0; i < 100; i++)
+        snprintf(hex + 2 * i, 3, "%02x", i);
+    setenv("DOPPEL_TEST_LONG_KEY", hex, 1);
+    setenv("DOPPEL_TEST_RAW_KEY", "sixteen-raw-byte", 1);
+    struct config *cfg =
+        load(SVC PRIMARY "    mirror: { anonymize: { key_env: DOPPEL_TEST_LONG_KEY } }\n"
+                         "    routes: [{ name: r, path_prefix: /r, mirror: { anonymize: { "
+                         "key_env: DOPPEL_TEST_RAW_KEY } } }]\n");
+    char mac[65];
+    hmac_hex(&cfg->services[0].routes[1].mirror.anonymize, "user-42", mac);
+    /* /usr/bin/python3 -c "import hmac,hashlib; print(hmac.new(bytes(range(100)),
+     *     b'user-42', hashlib.sha256).hexdigest())" */
+    assert_string_equal(mac, "7620a168daf89d2e0bc15208d0b29b6700b34a16ad9c60d4adf64dd81f512fd2");
+    hmac_hex(&cfg->services[0].routes[0].mirror.anonymize, "user-42", mac);
+    /* /usr/bin/python3 -c "import hmac,hashlib; print(hmac.new(b'sixteen-raw-byte',
+     *     b'user-42', hashlib.sha256).hexdigest())" */
+    assert_string_equal(mac, "5541e20b5b978785e46c19f98f7b6ac629f1d720d7ba9788ee02da54384c22f1");
+    config_free(cfg);
+}
+
 static void test_config_load_string_rejects_hostile_yaml(void **state)
 {
     (void)state;
@@ -487,6 +528,7 @@ int main(void)
         cmocka_unit_test(test_config_load_string_percent_granularity),
         cmocka_unit_test(test_config_load_string_rejects_key_file_and_key_env),
         cmocka_unit_test(test_config_load_reads_keys_and_tokens_relative_to_dir),
+        cmocka_unit_test(test_config_load_long_key_gives_same_hmac),
         cmocka_unit_test(test_config_load_string_rejects_hostile_yaml),
         cmocka_unit_test(test_config_load_empty_and_missing_file),
         cmocka_unit_test(test_config_warnings_explain_risks),
