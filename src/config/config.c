@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +31,6 @@
 struct loader {
     struct config *cfg;
     const struct cnode *root;
-    unsigned char random_key[32];
-    bool have_random;
 };
 
 static void warn_at(struct loader *l, const struct cnode *n, const char *fmt, ...)
@@ -261,8 +260,37 @@ static const struct cnode *key_node(const struct cnode *route, const struct cnod
     return n ? n : route ? route : svc;
 }
 
+/* The key used when the file names none: made once per process, so pseudonyms stay
+ * stable across reloads within a run (and only within it). The one piece of mutable
+ * state in the room, written once under pthread_once. */
+#define PROCESS_KEY_LEN 32
+static unsigned char process_key_bytes[PROCESS_KEY_LEN];
+static int process_key_rc;
+static pthread_once_t process_key_once = PTHREAD_ONCE_INIT;
+
+static void process_key_make(void)
+{
+    size_t got = 0;
+    while (got < PROCESS_KEY_LEN) {
+        ssize_t n = getrandom(process_key_bytes + got, PROCESS_KEY_LEN - got, 0);
+        if (n < 0 && errno != EINTR) {
+            process_key_rc = -errno;
+            return;
+        }
+        got += n > 0 ? (size_t)n : 0;
+    }
+}
+
+static int process_key(unsigned char *out)
+{
+    pthread_once(&process_key_once, process_key_make);
+    if (!process_key_rc)
+        memcpy(out, process_key_bytes, PROCESS_KEY_LEN);
+    return process_key_rc;
+}
+
 /* Reads the pseudonym key of one resolved mirror; route is NULL for the service's own. */
-static int resolve_key(struct loader *l, const struct cnode *route, const struct cnode *svc,
+static int resolve_key(const struct cnode *route, const struct cnode *svc,
                        struct config_anonymize *a, struct err *err)
 {
     if (a->key_file && a->key_env)
@@ -282,13 +310,9 @@ static int resolve_key(struct loader *l, const struct cnode *route, const struct
                                a->key_env);
         return 0;
     }
-    if (!l->have_random) {
-        if (getrandom(l->random_key, sizeof(l->random_key), 0) != sizeof(l->random_key))
-            return err_set(err, -EIO, "cannot get random bytes for the anonymization key");
-        l->have_random = true;
-    }
-    memcpy(a->key, l->random_key, sizeof(l->random_key));
-    a->key_len = sizeof(l->random_key);
+    if (process_key(a->key))
+        return err_set(err, -EIO, "cannot get random bytes for the anonymization key");
+    a->key_len = PROCESS_KEY_LEN;
     a->key_random = true;
     return 0;
 }
@@ -334,10 +358,9 @@ static int finish_service(struct loader *l, size_t idx, struct err *err)
     for (size_t i = 0; i < svc->nshadows && !rc; i++)
         rc = check_pool(item_node(map, "shadows", i), &svc->shadows[i], err);
     if (!rc)
-        rc = resolve_key(l, NULL, map, &svc->mirror.anonymize, err);
+        rc = resolve_key(NULL, map, &svc->mirror.anonymize, err);
     for (size_t i = 0; i < svc->nroutes && !rc; i++)
-        rc =
-            resolve_key(l, item_node(map, "routes", i), map, &svc->routes[i].mirror.anonymize, err);
+        rc = resolve_key(item_node(map, "routes", i), map, &svc->routes[i].mirror.anonymize, err);
     if (!rc)
         rc = finish_routes(map, svc, err);
     if (!rc)
@@ -390,7 +413,6 @@ static int load_tree(const char *path, const char *dir, const struct cnode *root
         rc = finish_global(&l, err);
     for (size_t i = 0; i < cfg->nservices && !rc; i++)
         rc = finish_service(&l, i, err);
-    explicit_bzero(l.random_key, sizeof(l.random_key));
     if (rc) {
         config_free(cfg);
         return rc;

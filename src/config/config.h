@@ -78,7 +78,7 @@ struct config_anonymize {
     char *key_file; /* resolved path, or NULL */
     char *key_env;  /* environment variable name, or NULL */
     /* The HMAC-SHA256 key, read at load time from key_file or key_env; with neither, a
-     * random 32-byte key made once per config_load (shared by every service and route).
+     * random 32-byte key made once per process (so it survives reloads, not restarts).
      * A key longer than 64 bytes is held as its SHA-256 digest, which is what HMAC uses
      * for such keys, so HMAC(key, key_len) gives the pseudonyms of the key as written. */
     unsigned char key[CONFIG_ANON_KEY_STORED];

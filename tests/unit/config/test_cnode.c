@@ -98,6 +98,8 @@ static void test_cnode_load_string_rejects_anchor_and_alias(void **state)
 static void test_cnode_load_string_rejects_tags_and_two_documents(void **state)
 {
     (void)state;
+    const char *complex = "? [a, b]\n: 1\n";
+    load_fails(complex, strlen(complex), "t.yaml:1:3: map keys must be plain strings", "");
     const char *tag = "a: !!binary aGVsbG8=\n";
     load_fails(tag, strlen(tag), "t.yaml:1:4: tags", "not supported");
     const char *two = "a: 1\n---\nb: 2\n";

@@ -94,6 +94,10 @@ static void test_config_load_string_applies_defaults(void **state)
     assert_true(s->mirror.anonymize.hash_client_ip);
     assert_true(s->mirror.anonymize.key_random);
     assert_int_equal(s->mirror.anonymize.key_len, 32);
+    /* The random key is made once per process: a reload keeps the pseudonyms. */
+    struct config *again = load(SVC PRIMARY);
+    assert_memory_equal(again->services[0].mirror.anonymize.key, s->mirror.anonymize.key, 32);
+    config_free(again);
     assert_int_equal(s->compare_body_cap, 65536);
     assert_int_equal(s->nroutes, 1);
     assert_string_equal(s->routes[0].name, "default");
