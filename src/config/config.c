@@ -368,13 +368,40 @@ static int finish_service(struct loader *l, size_t idx, struct err *err)
     return rc;
 }
 
+/* One line per token: its SHA-256 as 64 hex digits (blank lines ignored). Checked here so
+ * a damaged file fails at load with its line number, not at the first API call. */
+static int check_tokens(struct loader *l, const struct cnode *at, const char *path, struct err *err)
+{
+    FILE *f = fopen(path, "r");
+    char line[256];
+    int lineno = 0, nhashes = 0, rc = 0;
+    if (!f)
+        return cnode_error(err, at, -errno, "cannot read tokens file '%s': %s", path,
+                           strerror(errno));
+    while (!rc && fgets(line, sizeof(line), f)) {
+        size_t n = strcspn(line, "\r\n");
+        lineno++;
+        if (line[n] == '\0' && !feof(f))
+            rc = err_set(err, -EINVAL, "%s:%d: line too long", path, lineno);
+        else if (n == 64 && strspn(line, "0123456789abcdefABCDEF") == 64)
+            nhashes++;
+        else if (n > 0)
+            rc = err_set(err, -EINVAL, "%s:%d: expected a SHA-256 hash (64 hex digits)", path,
+                         lineno);
+    }
+    fclose(f);
+    if (!rc && nhashes == 0)
+        warn_at(l, at, "tokens file '%s' holds no hashes, so mutating endpoints are refused", path);
+    return rc;
+}
+
 static int finish_global(struct loader *l, struct err *err)
 {
     struct config *cfg = l->cfg;
     const struct cnode *at = path_node(l->root, "admin", "tokens_file", NULL);
-    if (cfg->admin.tokens_file && access(cfg->admin.tokens_file, R_OK) != 0)
-        return cnode_error(err, at, -errno, "cannot read tokens file '%s': %s",
-                           cfg->admin.tokens_file, strerror(errno));
+    int rc = cfg->admin.tokens_file ? check_tokens(l, at, cfg->admin.tokens_file, err) : 0;
+    if (rc)
+        return rc;
     const char *p = cfg->log.access_log_path;
     if (strcmp(p, "-") != 0 && p[0] != '/') {
         char *abs = xasprintf("%s/%s", cfg->dir, p);
@@ -388,9 +415,9 @@ static int finish_global(struct loader *l, struct err *err)
         warn_at(l, at, "admin has no tokens_file, so its mutating endpoints are refused");
     if (cfg->admin.listen && !is_loopback_name(cfg->admin.listen_host))
         warn_at(l, at, "admin listens on a non-loopback address \"%s\"", cfg->admin.listen);
-    int rc = check_unique(l->root, "services", cfg->services, cfg->nservices,
-                          sizeof(struct config_service), offsetof(struct config_service, name),
-                          "name", NULL, err);
+    rc = check_unique(l->root, "services", cfg->services, cfg->nservices,
+                      sizeof(struct config_service), offsetof(struct config_service, name), "name",
+                      NULL, err);
     return rc ? rc : check_listeners(l, err);
 }
 

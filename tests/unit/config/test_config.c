@@ -320,7 +320,14 @@ static void test_config_load_reads_keys_and_tokens_relative_to_dir(void **state)
     char *k1 = testlib_write_file(dir, "hex.key", "000102030405060708090a0b0c0d0e0f10\n");
     char *k2 = testlib_write_file(dir, "raw.key", "sixteen-raw-byte");
     char *k3 = testlib_write_file(dir, "short.key", "short");
-    char *tok = testlib_write_file(dir, "tokens", "ab\n");
+    char *tok =
+        testlib_write_file(dir, "tokens",
+                           /* printf %s example-admin-token | sha256sum */
+                           "d2eadfb6e52d65b4bbf254e5046c0c495328b4d208f8b1591c229e62c5c6362f\n\n");
+    char *badtok =
+        testlib_write_file(dir, "badtokens",
+                           "d2eadfb6e52d65b4bbf254e5046c0c495328b4d208f8b1591c229e62c5c6362f\n"
+                           "secret-in-clear\n");
     char *path = testlib_write_file(
         dir, "c.yaml",
         "admin: { tokens_file: tokens }\nlog: { access_log_path: access.log }\n" SVC PRIMARY
@@ -360,6 +367,26 @@ static void test_config_load_reads_keys_and_tokens_relative_to_dir(void **state)
     assert_string_equal(err.msg, want);
     free(want);
     free(path);
+    path = testlib_write_file(dir, "c4.yaml", "admin: { tokens_file: badtokens }\n" SVC PRIMARY);
+    assert_int_equal(config_load(path, &cfg, &err), -EINVAL);
+    want = xasprintf("%s:2: expected a SHA-256 hash (64 hex digits)", badtok);
+    assert_string_equal(err.msg, want);
+    free(want);
+    free(path);
+    free(badtok);
+    char *empty = testlib_write_file(dir, "emptytokens", "\n");
+    path = testlib_write_file(dir, "c5.yaml", "admin: { tokens_file: emptytokens }\n" SVC PRIMARY);
+    assert_int_equal(config_load(path, &cfg, &err), 0);
+    const char *const *w;
+    assert_int_equal(config_warnings(cfg, &w), 1);
+    want = xasprintf("%s:1:23: warning: tokens file '%s' holds no hashes, so mutating "
+                     "endpoints are refused",
+                     path, empty);
+    assert_string_equal(w[0], want);
+    free(want);
+    config_free(cfg);
+    free(path);
+    free(empty);
     free(k1);
     free(k2);
     free(k3);
