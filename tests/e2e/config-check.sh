@@ -35,13 +35,15 @@ for BUILD in "${DOPPEL_BUILD:-build}" ${DOPPEL_ASAN_BUILD:-}; do
     same "$BUILD: typo message" "$TMP/err" \
         "$TMP/typo.yaml:3:5: unknown key 'lisen' (did you mean 'listen'?)"
     check "$BUILD: --json error exits 2" 2 "$D" check --json -c "$TMP/typo.yaml"
-    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["ok"] is False and ":3:5: unknown key" in d["error"] else 1)' "$TMP/out" \
+    grep -qE '"ok":[[:space:]]*false' "$TMP/out" && grep -qE '"error":[[:space:]]*".*:3:5: unknown key' "$TMP/out" \
         && echo "ok - $BUILD: --json error object" || echo "not ok - $BUILD: --json error object"
     check "$BUILD: --json ok" 0 "$D" check -c examples/minimal.yaml --json
-    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["ok"] and d["services"]==1 and d["routes"]==1 and d["shadows"]==1 and len(d["warnings"])==2 else 1)' "$TMP/out" \
+    tr -d ' \t\n' <"$TMP/out" >"$TMP/flat"
+    grep -qE '"ok":true,"services":1,"routes":1,"shadows":1,"warnings":\["[^"]*","[^"]*"\]' "$TMP/flat" \
         && echo "ok - $BUILD: --json summary" || echo "not ok - $BUILD: --json summary"
 
-    python3 -c "import random,sys; random.seed(7); sys.stdout.buffer.write(bytes(random.randrange(256) for _ in range(4096)))" >"$TMP/garbage.yaml"
+    LC_ALL=C awk 'BEGIN { srand(7); for (i = 0; i < 4096; i++) printf "%c", int(rand() * 256) }' \
+        >"$TMP/garbage.yaml"
     check "$BUILD: binary garbage exits 2" 2 "$D" check -c "$TMP/garbage.yaml"
     grep -q "^$TMP/garbage.yaml:[0-9]*:[0-9]*: " "$TMP/err" \
         && echo "ok - $BUILD: garbage error has a position" \
