@@ -23,7 +23,8 @@
 #define CONFIG_MAX_UPSTREAMS 64
 #define CONFIG_MAX_ROUTES 256
 #define CONFIG_ANON_KEY_MIN 16
-#define CONFIG_ANON_KEY_MAX 1024
+#define CONFIG_ANON_KEY_MAX 1024  /* as given in key_file / key_env */
+#define CONFIG_ANON_KEY_STORED 64 /* SHA-256 block size; longer keys are stored hashed */
 
 enum config_access_log {
     CONFIG_ACCESS_LOG_OFF = 0,
@@ -76,9 +77,11 @@ struct config_anonymize {
     bool hash_client_ip;
     char *key_file; /* resolved path, or NULL */
     char *key_env;  /* environment variable name, or NULL */
-    /* The HMAC key, read at load time from key_file or key_env; with neither, a random key
-     * made once per config_load (shared by every service and route of the config). */
-    unsigned char key[CONFIG_ANON_KEY_MAX];
+    /* The HMAC-SHA256 key, read at load time from key_file or key_env; with neither, a
+     * random 32-byte key made once per process (so it survives reloads, not restarts).
+     * A key longer than 64 bytes is held as its SHA-256 digest, which is what HMAC uses
+     * for such keys, so HMAC(key, key_len) gives the pseudonyms of the key as written. */
+    unsigned char key[CONFIG_ANON_KEY_STORED];
     size_t key_len;
     bool key_random;
 };

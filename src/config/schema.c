@@ -182,6 +182,10 @@ static int check_text(const struct schema_key *k, const struct cnode *n, char *s
         (len > 64 || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") != len))
         return cnode_error(err, n, -EINVAL, "name '%s' must be 1 to 64 of a-z, 0-9, '_' and '-'",
                            s);
+    for (const char *p = s; (k->flags & SCHEMA_NOCTL) && *p; p++)
+        if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return cnode_error(err, n, -EINVAL, "'%s' must not contain control characters",
+                               k->name);
     if (k->flags & SCHEMA_URLPATH) {
         bool bad = s[0] != '/';
         for (const char *p = s; *p && !bad; p++)
@@ -449,16 +453,37 @@ static bool is_set(const struct schema_key *k, const void *base)
     return false;
 }
 
+/* A key of the table that belongs to another variant (retries in a shadow, say) gets a
+ * sentence of its own rather than a misleading "did you mean". */
+static int other_variant(const struct schema_key *table, const struct cnode *map, unsigned variant,
+                         struct err *err)
+{
+    for (size_t i = 0; map && map->kind == CNODE_MAP && i < map->n; i++) {
+        const char *name = map->keys[i]->scalar;
+        if (schema_find(table, name, variant))
+            continue;
+        for (const struct schema_key *k = table; k->name; k++)
+            if (strcmp(k->name, name) == 0)
+                return cnode_error(err, map->keys[i], -EINVAL, "key '%s' is not allowed here",
+                                   name);
+    }
+    return 0;
+}
+
 int schema_apply(const struct schema_key *table, const struct cnode *map, void *base,
                  const struct schema_ctx *ctx, bool overlay, struct err *err)
 {
     const char *allowed[SCHEMA_MAX_KEYS + 1];
     size_t na = 0;
-    for (const struct schema_key *k = table; k->name; k++)
-        if (in_variant(k, ctx->variant) && na < SCHEMA_MAX_KEYS)
+    for (const struct schema_key *k = table; k->name; k++) {
+        BUG_ON(na >= SCHEMA_MAX_KEYS);
+        if (in_variant(k, ctx->variant))
             allowed[na++] = k->name;
+    }
     allowed[na] = NULL;
-    int rc = cnode_check_keys(map, allowed, err);
+    int rc = other_variant(table, map, ctx->variant, err);
+    if (!rc)
+        rc = cnode_check_keys(map, allowed, err);
     for (const struct schema_key *k = table; k->name && !rc; k++) {
         if (!in_variant(k, ctx->variant))
             continue;

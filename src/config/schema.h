@@ -47,6 +47,7 @@ enum {
     SCHEMA_PORT0 = 1 << 7,    /* ADDRESS: port 0 allowed (the system picks one) */
     SCHEMA_OVERLAY = 1 << 8,  /* SECTION: no defaults; only keys given change the field */
     SCHEMA_NONEMPTY = 1 << 9, /* STRING/STRLIST items: not "" */
+    SCHEMA_NOCTL = 1 << 10,   /* STRING/STRLIST: no control characters but tab (headers) */
 };
 
 struct schema_key;

@@ -98,6 +98,8 @@ static void test_cnode_load_string_rejects_anchor_and_alias(void **state)
 static void test_cnode_load_string_rejects_tags_and_two_documents(void **state)
 {
     (void)state;
+    const char *complex = "? [a, b]\n: 1\n";
+    load_fails(complex, strlen(complex), "t.yaml:1:3: map keys must be plain strings", "");
     const char *tag = "a: !!binary aGVsbG8=\n";
     load_fails(tag, strlen(tag), "t.yaml:1:4: tags", "not supported");
     const char *two = "a: 1\n---\nb: 2\n";
@@ -164,13 +166,41 @@ static void test_cnode_load_string_rejects_huge_input(void **state)
     free(text);
 }
 
+static void test_cnode_load_file_rejects_huge_file(void **state)
+{
+    (void)state;
+    char *dir = testlib_tmpdir();
+    char *text = xmalloc(1024 * 1024 + 2);
+    memset(text, '#', 1024 * 1024 + 1);
+    text[1024 * 1024 + 1] = '\0';
+    char *path = testlib_write_file(dir, "big.yaml", text);
+    struct cnode *root = NULL;
+    struct err err = {0};
+    assert_int_equal(cnode_load_file(path, &root, &err), -EFBIG);
+    assert_null(root);
+    char *want = xasprintf("%s: file is larger than the limit of 1 MiB", path);
+    assert_string_equal(err.msg, want);
+    free(want);
+    text[1024 * 1024] = '\0'; /* exactly 1 MiB of comment is fine */
+    free(path);
+    path = testlib_write_file(dir, "max.yaml", text);
+    assert_int_equal(cnode_load_file(path, &root, &err), 0);
+    assert_int_equal(root->kind, CNODE_MAP);
+    cnode_free(root);
+    free(path);
+    free(text);
+    testlib_rmdir(dir);
+    free(dir);
+}
+
 static void test_cnode_load_file_missing_and_present(void **state)
 {
     (void)state;
     struct cnode *root = NULL;
     struct err err = {0};
     assert_int_equal(cnode_load_file("/nonexistent/doppel.yaml", &root, &err), -ENOENT);
-    assert_string_equal(err.msg, "/nonexistent/doppel.yaml: cannot open: No such file or directory");
+    assert_string_equal(err.msg,
+                        "/nonexistent/doppel.yaml: cannot open: No such file or directory");
     char *dir = testlib_tmpdir();
     char *path = testlib_write_file(dir, "c.yaml", "x:\n  y: [1, 2]\n");
     assert_int_equal(cnode_load_file(path, &root, &err), 0);
@@ -203,9 +233,8 @@ static void test_cnode_typed_reads_check_kind_and_range(void **state)
     assert_string_equal(err.msg, "t.yaml:6:4: expected an integer, found a map");
     assert_int_equal(cnode_duration_ns(cnode_get(root, "d"), 0, UINT64_MAX, &u, &err), 0);
     assert_int_equal(u, 250000000ULL);
-    assert_int_equal(cnode_duration_ns(cnode_get(root, "d"), 1000000000ULL, 60000000000ULL, &u,
-                                       &err),
-                     -ERANGE);
+    assert_int_equal(
+        cnode_duration_ns(cnode_get(root, "d"), 1000000000ULL, 60000000000ULL, &u, &err), -ERANGE);
     assert_string_equal(err.msg, "t.yaml:3:4: duration 250ms is out of range (1s..1m)");
     assert_int_equal(cnode_duration_ns(cnode_get(root, "bad"), 0, 10, &u, &err), -EINVAL);
     assert_string_equal(err.msg,
@@ -275,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_cnode_load_string_rejects_tabs),
         cmocka_unit_test(test_cnode_load_string_rejects_binary_garbage),
         cmocka_unit_test(test_cnode_load_string_rejects_huge_input),
+        cmocka_unit_test(test_cnode_load_file_rejects_huge_file),
         cmocka_unit_test(test_cnode_load_file_missing_and_present),
         cmocka_unit_test(test_cnode_typed_reads_check_kind_and_range),
         cmocka_unit_test(test_cnode_check_keys_hints_closest),
