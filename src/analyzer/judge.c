@@ -23,6 +23,7 @@ struct prep {
     size_t nb, nc;
     int log_scale;
     double inflate; /* variance inflation for autocorrelated windows (1 otherwise) */
+    double mad;     /* baseline's MAD on the raw scale: floor of the reference level */
 };
 
 const char *judge_status_name(enum judge_status s)
@@ -149,6 +150,11 @@ static void prep_init(struct prep *p, const struct judge_sample *s,
     if (m->outliers == JUDGE_OUTLIERS_CLIP)
         clip_outliers(p, m->clip_quantile);
     p->log_scale = p->b[0] > 0 && p->c[0] > 0;
+    if (!p->log_scale) {
+        double *scratch = xmalloc(p->nb * sizeof(*scratch));
+        p->mad = stats_mad_sorted(p->b, p->nb, scratch);
+        free(scratch);
+    }
     if (p->log_scale) {
         for (size_t i = 0; i < p->nb; i++)
             p->b[i] = log(p->b[i]);
@@ -173,18 +179,24 @@ static void flip(double *v, size_t n)
     }
 }
 
+/* On the raw scale (some value <= 0) changes are relative to |level|, or to the baseline's
+ * MAD when that is larger, so values around zero do not make every change huge. */
+static double raw_level(const struct prep *p, double level)
+{
+    double l = fmax(fabs(level), p->mad);
+    return l > 0 ? l : 1;
+}
+
 /* A relative change r as a shift on the prepared scale around the reference level. */
 static double shift_of(const struct prep *p, double r, double level)
 {
-    return p->log_scale ? log1p(r) : r * fabs(level);
+    return p->log_scale ? log1p(r) : r * raw_level(p, level);
 }
 
 /* A difference d on the prepared scale as a relative change from the reference level. */
 static double relative_of(const struct prep *p, double d, double level)
 {
-    if (p->log_scale)
-        return expm1(d);
-    return level != 0 ? d / fabs(level) : d;
+    return p->log_scale ? expm1(d) : d / raw_level(p, level);
 }
 
 /* ---- checks ------------------------------------------------------------------------ */
@@ -220,7 +232,7 @@ static double mw_greater(const double *x, size_t m, const double *y, size_t n, d
 static double location_p(const struct prep *p, double tol, int sign)
 {
     double level = stats_quantile_sorted(p->b, p->nb, 0.5);
-    double s = shift_of(p, tol, p->log_scale ? 0 : level);
+    double s = shift_of(p, tol, level);
     if (sign > 0)
         return mw_greater(p->c, p->nc, p->b, p->nb, s, p->inflate);
     return mw_greater(p->b, p->nb, p->c, p->nc, s, p->inflate);

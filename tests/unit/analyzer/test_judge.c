@@ -292,6 +292,37 @@ static void test_judge_run_rejects_non_binary_errors(void **state)
     assert_non_null(strstr(err.msg, "not finite"));
 }
 
+static void test_judge_run_decrease_on_raw_scale_is_relative_to_spread(void **state)
+{
+    (void)state;
+    struct stats_rng r;
+    struct judge_metric_config mc;
+    struct judge_config cfg;
+    struct judge_result res;
+    stats_rng_seed(&r, 19);
+    double b[2000], c[2000];
+    for (size_t i = 0; i < 2000; i++) {
+        b[i] = normal(&r);       /* values around zero: no log scale, and a median near 0 */
+        c[i] = normal(&r) - 0.5; /* half a standard deviation lower */
+    }
+    judge_metric_defaults("delta", &mc);
+    mc.direction = JUDGE_DECREASE;
+    judge_config_init(&cfg);
+    cfg.metrics = &mc;
+    cfg.nmetrics = 1;
+    struct judge_sample s = {.name = "delta", .baseline = b, .nbaseline = 2000, .canary = c,
+                             .ncanary = 2000};
+    assert_int_equal(judge_run(&cfg, &s, 1, &res, NULL), 0);
+    const struct judge_metric_result *m = metric(&res, "delta");
+    assert_int_equal(m->nchecks, 1); /* decrease only; no tails or spread by default */
+    assert_string_equal(m->checks[0].measure, "shift down");
+    assert_int_equal(m->checks[0].status, JUDGE_FAIL);
+    /* relative to the baseline's MAD (about 1), not to its median (about 0) */
+    assert_close(m->checks[0].effect, -0.5, 0.12);
+    assert_int_equal(res.verdict, JUDGE_FAIL); /* not critical, but score 0 < marginal_score */
+    judge_result_release(&res);
+}
+
 static void test_judge_metric_defaults_by_name(void **state)
 {
     (void)state;
@@ -320,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_judge_run_missing_metric_follows_rule),
         cmocka_unit_test(test_judge_run_noncritical_failure_lowers_score),
         cmocka_unit_test(test_judge_run_rejects_non_binary_errors),
+        cmocka_unit_test(test_judge_run_decrease_on_raw_scale_is_relative_to_spread),
         cmocka_unit_test(test_judge_metric_defaults_by_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
