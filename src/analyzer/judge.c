@@ -266,8 +266,8 @@ static void location_shift(const struct prep *p, double conf, struct stats_inter
     free(c);
 }
 
-static void check_location(const struct prep *p, const struct judge_metric_config *m,
-                           double alpha, struct judge_metric_result *r)
+static void check_location(const struct prep *p, const struct judge_metric_config *m, double alpha,
+                           struct judge_metric_result *r)
 {
     struct stats_interval hl = {0, 0, 0};
     double level = stats_quantile_sorted(p->b, p->nb, 0.5);
@@ -419,8 +419,8 @@ static void check_spread(const struct prep *p, const struct judge_config *cfg,
 {
     if (m->spread_tolerance < 0 || p->nb < 20 || p->nc < 20)
         return;
-    struct judge_check *k = check_add(r, "mann-whitney-spread", "spread ratio - 1",
-                                      m->spread_tolerance);
+    struct judge_check *k =
+        check_add(r, "mann-whitney-spread", "spread ratio - 1", m->spread_tolerance);
     double *db = xmalloc(p->nb * sizeof(*db)), *dc = xmalloc(p->nc * sizeof(*dc));
     stats_abs_dev_sorted(p->b, p->nb, stats_quantile_sorted(p->b, p->nb, 0.5), db);
     stats_abs_dev_sorted(p->c, p->nc, stats_quantile_sorted(p->c, p->nc, 0.5), dc);
@@ -432,8 +432,8 @@ static void check_spread(const struct prep *p, const struct judge_config *cfg,
     free(dc);
 }
 
-static int count_ones(const double *v, size_t n, const char *name, const char *side,
-                      uint64_t *k, struct err *err)
+static int count_ones(const double *v, size_t n, const char *name, const char *side, uint64_t *k,
+                      struct err *err)
 {
     *k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -461,13 +461,11 @@ static int check_proportion(const struct judge_sample *s, const struct judge_con
         if ((sign > 0 && m->direction == JUDGE_DECREASE) ||
             (sign < 0 && m->direction == JUDGE_INCREASE))
             continue;
-        struct judge_check *k = check_add(r, "fisher-exact",
-                                          sign > 0 ? "rate difference" : "rate drop",
-                                          m->tolerance);
-        k->p = stats_fisher_exact(kc, nc - kc, kb, nb - kb,
-                                  sign > 0 ? STATS_GREATER : STATS_LESS);
-        double beyond = sign > 0 ? pr.p1 - pr.p2 * (1 + m->tolerance)
-                                 : pr.p2 * (1 - m->tolerance) - pr.p1;
+        struct judge_check *k =
+            check_add(r, "fisher-exact", sign > 0 ? "rate difference" : "rate drop", m->tolerance);
+        k->p = stats_fisher_exact(kc, nc - kc, kb, nb - kb, sign > 0 ? STATS_GREATER : STATS_LESS);
+        double beyond =
+            sign > 0 ? pr.p1 - pr.p2 * (1 + m->tolerance) : pr.p2 * (1 - m->tolerance) - pr.p1;
         k->within_tolerance = !(beyond > 0);
         k->effect = pr.p1 - pr.p2;
         k->lo = pr.lo;
@@ -480,9 +478,10 @@ static int check_proportion(const struct judge_sample *s, const struct judge_con
 
 static void missing_data(struct judge_metric_result *r, const char *why)
 {
-    static const enum judge_status as[] = {
-        [JUDGE_MISSING_IGNORE] = JUDGE_PASS, [JUDGE_MISSING_PASS] = JUDGE_PASS,
-        [JUDGE_MISSING_MARGINAL] = JUDGE_MARGINAL, [JUDGE_MISSING_FAIL] = JUDGE_FAIL};
+    static const enum judge_status as[] = {[JUDGE_MISSING_IGNORE] = JUDGE_PASS,
+                                           [JUDGE_MISSING_PASS] = JUDGE_PASS,
+                                           [JUDGE_MISSING_MARGINAL] = JUDGE_MARGINAL,
+                                           [JUDGE_MISSING_FAIL] = JUDGE_FAIL};
     r->status = as[r->config.missing];
     snprintf(r->reason, sizeof(r->reason), "missing data: %s%s", why,
              r->config.missing == JUDGE_MISSING_IGNORE ? " (ignored)" : "");
@@ -560,7 +559,7 @@ static void adjust_and_grade(struct judge_result *res, double alpha)
         for (size_t j = 0; j < r->nchecks; j++) {
             struct judge_check *ck = &r->checks[j];
             ck->p_adjusted = p[o++];
-            ck->status = ck->within_tolerance ? JUDGE_PASS
+            ck->status = ck->within_tolerance     ? JUDGE_PASS
                          : ck->p_adjusted < alpha ? JUDGE_FAIL
                          : ck->p < alpha          ? JUDGE_MARGINAL
                                                   : JUDGE_PASS;
@@ -588,8 +587,8 @@ static void metric_reason(struct judge_metric_result *r, double alpha)
     snprintf(r->reason, sizeof(r->reason),
              "%s: %s %+.3g%s (%g%% interval %+.3g%s to %+.3g%s), tolerance %g%%, %s p=%.3g "
              "(adjusted %.3g)",
-             what, k->measure, k->effect * f, unit, (1 - alpha) * 100, k->lo * f, unit,
-             k->hi * f, unit, k->tolerance * 100, k->test, k->p, k->p_adjusted);
+             what, k->measure, k->effect * f, unit, (1 - alpha) * 100, k->lo * f, unit, k->hi * f,
+             unit, k->tolerance * 100, k->test, k->p, k->p_adjusted);
 }
 
 static int ignored(const struct judge_metric_result *r)
