@@ -270,11 +270,12 @@ static void print_human(const struct judge_result *r, double alpha)
         printf("%s: %s%s, %zu baseline / %zu canary samples\n  %s\n", m->name,
                judge_status_name(m->status), m->config.critical ? " (critical)" : "", m->nbaseline,
                m->ncanary, m->reason);
+        const char *u = m->config.kind == JUDGE_PROPORTION ? " pts" : "%";
         for (size_t j = 0; j < m->nchecks; j++) {
             const struct judge_check *k = &m->checks[j];
-            printf("    %-8s %-20s %-16s %+9.3g%%  [%+.3g%%, %+.3g%%]  p=%.3g adj=%.3g\n",
-                   judge_status_name(k->status), k->test, k->measure, k->effect * 100, k->lo * 100,
-                   k->hi * 100, k->p, k->p_adjusted);
+            printf("    %-8s %-20s %-16s %+9.3g%s  [%+.3g%s, %+.3g%s]  p=%.3g adj=%.3g\n",
+                   judge_status_name(k->status), k->test, k->measure, k->effect * 100, u,
+                   k->lo * 100, u, k->hi * 100, u, k->p, k->p_adjusted);
         }
     }
     printf("\nintervals at %g%%; p-values test the change beyond each tolerance; "
