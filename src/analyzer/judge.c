@@ -23,6 +23,7 @@ struct prep {
     size_t nb, nc;
     int log_scale;
     double inflate; /* variance inflation for autocorrelated windows (1 otherwise) */
+    double mad;     /* baseline's MAD on the raw scale: floor of the reference level */
 };
 
 const char *judge_status_name(enum judge_status s)
@@ -149,6 +150,11 @@ static void prep_init(struct prep *p, const struct judge_sample *s,
     if (m->outliers == JUDGE_OUTLIERS_CLIP)
         clip_outliers(p, m->clip_quantile);
     p->log_scale = p->b[0] > 0 && p->c[0] > 0;
+    if (!p->log_scale) {
+        double *scratch = xmalloc(p->nb * sizeof(*scratch));
+        p->mad = stats_mad_sorted(p->b, p->nb, scratch);
+        free(scratch);
+    }
     if (p->log_scale) {
         for (size_t i = 0; i < p->nb; i++)
             p->b[i] = log(p->b[i]);
@@ -173,18 +179,24 @@ static void flip(double *v, size_t n)
     }
 }
 
+/* On the raw scale (some value <= 0) changes are relative to |level|, or to the baseline's
+ * MAD when that is larger, so values around zero do not make every change huge. */
+static double raw_level(const struct prep *p, double level)
+{
+    double l = fmax(fabs(level), p->mad);
+    return l > 0 ? l : 1;
+}
+
 /* A relative change r as a shift on the prepared scale around the reference level. */
 static double shift_of(const struct prep *p, double r, double level)
 {
-    return p->log_scale ? log1p(r) : r * fabs(level);
+    return p->log_scale ? log1p(r) : r * raw_level(p, level);
 }
 
 /* A difference d on the prepared scale as a relative change from the reference level. */
 static double relative_of(const struct prep *p, double d, double level)
 {
-    if (p->log_scale)
-        return expm1(d);
-    return level != 0 ? d / fabs(level) : d;
+    return p->log_scale ? expm1(d) : d / raw_level(p, level);
 }
 
 /* ---- checks ------------------------------------------------------------------------ */
@@ -220,7 +232,7 @@ static double mw_greater(const double *x, size_t m, const double *y, size_t n, d
 static double location_p(const struct prep *p, double tol, int sign)
 {
     double level = stats_quantile_sorted(p->b, p->nb, 0.5);
-    double s = shift_of(p, tol, p->log_scale ? 0 : level);
+    double s = shift_of(p, tol, level);
     if (sign > 0)
         return mw_greater(p->c, p->nc, p->b, p->nb, s, p->inflate);
     return mw_greater(p->b, p->nb, p->c, p->nc, s, p->inflate);
@@ -254,8 +266,8 @@ static void location_shift(const struct prep *p, double conf, struct stats_inter
     free(c);
 }
 
-static void check_location(const struct prep *p, const struct judge_metric_config *m,
-                           double alpha, struct judge_metric_result *r)
+static void check_location(const struct prep *p, const struct judge_metric_config *m, double alpha,
+                           struct judge_metric_result *r)
 {
     struct stats_interval hl = {0, 0, 0};
     double level = stats_quantile_sorted(p->b, p->nb, 0.5);
@@ -407,8 +419,8 @@ static void check_spread(const struct prep *p, const struct judge_config *cfg,
 {
     if (m->spread_tolerance < 0 || p->nb < 20 || p->nc < 20)
         return;
-    struct judge_check *k = check_add(r, "mann-whitney-spread", "spread ratio - 1",
-                                      m->spread_tolerance);
+    struct judge_check *k =
+        check_add(r, "mann-whitney-spread", "spread ratio - 1", m->spread_tolerance);
     double *db = xmalloc(p->nb * sizeof(*db)), *dc = xmalloc(p->nc * sizeof(*dc));
     stats_abs_dev_sorted(p->b, p->nb, stats_quantile_sorted(p->b, p->nb, 0.5), db);
     stats_abs_dev_sorted(p->c, p->nc, stats_quantile_sorted(p->c, p->nc, 0.5), dc);
@@ -420,8 +432,8 @@ static void check_spread(const struct prep *p, const struct judge_config *cfg,
     free(dc);
 }
 
-static int count_ones(const double *v, size_t n, const char *name, const char *side,
-                      uint64_t *k, struct err *err)
+static int count_ones(const double *v, size_t n, const char *name, const char *side, uint64_t *k,
+                      struct err *err)
 {
     *k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -449,13 +461,11 @@ static int check_proportion(const struct judge_sample *s, const struct judge_con
         if ((sign > 0 && m->direction == JUDGE_DECREASE) ||
             (sign < 0 && m->direction == JUDGE_INCREASE))
             continue;
-        struct judge_check *k = check_add(r, "fisher-exact",
-                                          sign > 0 ? "rate difference" : "rate drop",
-                                          m->tolerance);
-        k->p = stats_fisher_exact(kc, nc - kc, kb, nb - kb,
-                                  sign > 0 ? STATS_GREATER : STATS_LESS);
-        double beyond = sign > 0 ? pr.p1 - pr.p2 * (1 + m->tolerance)
-                                 : pr.p2 * (1 - m->tolerance) - pr.p1;
+        struct judge_check *k =
+            check_add(r, "fisher-exact", sign > 0 ? "rate difference" : "rate drop", m->tolerance);
+        k->p = stats_fisher_exact(kc, nc - kc, kb, nb - kb, sign > 0 ? STATS_GREATER : STATS_LESS);
+        double beyond =
+            sign > 0 ? pr.p1 - pr.p2 * (1 + m->tolerance) : pr.p2 * (1 - m->tolerance) - pr.p1;
         k->within_tolerance = !(beyond > 0);
         k->effect = pr.p1 - pr.p2;
         k->lo = pr.lo;
@@ -468,9 +478,10 @@ static int check_proportion(const struct judge_sample *s, const struct judge_con
 
 static void missing_data(struct judge_metric_result *r, const char *why)
 {
-    static const enum judge_status as[] = {
-        [JUDGE_MISSING_IGNORE] = JUDGE_PASS, [JUDGE_MISSING_PASS] = JUDGE_PASS,
-        [JUDGE_MISSING_MARGINAL] = JUDGE_MARGINAL, [JUDGE_MISSING_FAIL] = JUDGE_FAIL};
+    static const enum judge_status as[] = {[JUDGE_MISSING_IGNORE] = JUDGE_PASS,
+                                           [JUDGE_MISSING_PASS] = JUDGE_PASS,
+                                           [JUDGE_MISSING_MARGINAL] = JUDGE_MARGINAL,
+                                           [JUDGE_MISSING_FAIL] = JUDGE_FAIL};
     r->status = as[r->config.missing];
     snprintf(r->reason, sizeof(r->reason), "missing data: %s%s", why,
              r->config.missing == JUDGE_MISSING_IGNORE ? " (ignored)" : "");
@@ -548,7 +559,7 @@ static void adjust_and_grade(struct judge_result *res, double alpha)
         for (size_t j = 0; j < r->nchecks; j++) {
             struct judge_check *ck = &r->checks[j];
             ck->p_adjusted = p[o++];
-            ck->status = ck->within_tolerance ? JUDGE_PASS
+            ck->status = ck->within_tolerance     ? JUDGE_PASS
                          : ck->p_adjusted < alpha ? JUDGE_FAIL
                          : ck->p < alpha          ? JUDGE_MARGINAL
                                                   : JUDGE_PASS;
@@ -576,8 +587,8 @@ static void metric_reason(struct judge_metric_result *r, double alpha)
     snprintf(r->reason, sizeof(r->reason),
              "%s: %s %+.3g%s (%g%% interval %+.3g%s to %+.3g%s), tolerance %g%%, %s p=%.3g "
              "(adjusted %.3g)",
-             what, k->measure, k->effect * f, unit, (1 - alpha) * 100, k->lo * f, unit,
-             k->hi * f, unit, k->tolerance * 100, k->test, k->p, k->p_adjusted);
+             what, k->measure, k->effect * f, unit, (1 - alpha) * 100, k->lo * f, unit, k->hi * f,
+             unit, k->tolerance * 100, k->test, k->p, k->p_adjusted);
 }
 
 static int ignored(const struct judge_metric_result *r)

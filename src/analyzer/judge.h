@@ -27,8 +27,12 @@ enum judge_kind { JUDGE_CONTINUOUS = 0, JUDGE_PROPORTION };
 /* Which change is bad. */
 enum judge_direction { JUDGE_INCREASE = 0, JUDGE_DECREASE, JUDGE_EITHER };
 /* What a metric without enough data on a side counts as. */
-enum judge_missing { JUDGE_MISSING_IGNORE = 0, JUDGE_MISSING_PASS, JUDGE_MISSING_MARGINAL,
-                     JUDGE_MISSING_FAIL };
+enum judge_missing {
+    JUDGE_MISSING_IGNORE = 0,
+    JUDGE_MISSING_PASS,
+    JUDGE_MISSING_MARGINAL,
+    JUDGE_MISSING_FAIL
+};
 enum judge_outliers { JUDGE_OUTLIERS_KEEP = 0, JUDGE_OUTLIERS_CLIP };
 enum judge_status { JUDGE_PASS = 0, JUDGE_MARGINAL, JUDGE_FAIL };
 

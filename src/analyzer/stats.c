@@ -82,8 +82,8 @@ double stats_norm_ppf(double p)
     static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
                                -2.400758277161838e+00, -2.549732539343734e+00,
                                4.374664141464968e+00,  2.938163982698783e+00};
-    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
-                               2.445134137142996e+00, 3.754408661907416e+00};
+    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                               3.754408661907416e+00};
     if (!(p > 0))
         return -INFINITY;
     if (!(p < 1))
@@ -259,8 +259,7 @@ double stats_quantile_sorted(const double *v, size_t n, double q)
     return v[i] + (h - (double)i) * (v[i + 1] - v[i]);
 }
 
-int stats_quantile_ci(const double *v, size_t n, double q, double conf, double *lo,
-                      double *hi)
+int stats_quantile_ci(const double *v, size_t n, double q, double conf, double *lo, double *hi)
 {
     if (n == 0 || !(q > 0 && q < 1) || !(conf > 0 && conf < 1))
         return -EINVAL;
@@ -405,8 +404,8 @@ static double mw_exact_p(double u1, size_t m, size_t n, enum stats_alt alt)
     }
 }
 
-int stats_mann_whitney(const double *x, size_t m, const double *y, size_t n,
-                       enum stats_alt alt, struct stats_mw *out)
+int stats_mann_whitney(const double *x, size_t m, const double *y, size_t n, enum stats_alt alt,
+                       struct stats_mw *out)
 {
     return stats_mann_whitney_shifted(x, m, y, n, 0, alt, out);
 }
@@ -441,7 +440,7 @@ int stats_mann_whitney_shifted(const double *x, size_t m, const double *y, size_
 struct hl_ctx {
     const double *x, *y;
     size_t m, n;
-    double ty; /* tie term of y */
+    double ty;   /* tie term of y */
     int correct; /* continuity correction sign(dz) / 2, as R for the interval */
 };
 
@@ -486,8 +485,7 @@ static void hl_bracket(const struct hl_ctx *c, double zq, double guess, double s
 
 /* Root of the decreasing step function W(d) - zq bracketed by ab (Illinois, with a
  * bisection every third step so that steps of W cannot stall it). */
-static double hl_root(const struct hl_ctx *c, double zq, const double ab[2],
-                      const double fab[2])
+static double hl_root(const struct hl_ctx *c, double zq, const double ab[2], const double fab[2])
 {
     double a = ab[0], b = ab[1], fa = fab[0], fb = fab[1];
     if (fa <= 0)
@@ -577,8 +575,8 @@ int stats_hodges_lehmann(const double *x, size_t m, const double *y, size_t n, d
 
 /* ---- proportions ------------------------------------------------------------------- */
 
-int stats_two_proportion(uint64_t k1, uint64_t n1, uint64_t k2, uint64_t n2,
-                         enum stats_alt alt, double conf, struct stats_prop *out)
+int stats_two_proportion(uint64_t k1, uint64_t n1, uint64_t k2, uint64_t n2, enum stats_alt alt,
+                         double conf, struct stats_prop *out)
 {
     if (n1 == 0 || n2 == 0 || k1 > n1 || k2 > n2 || !(conf > 0 && conf < 1))
         return -EINVAL;
@@ -625,7 +623,8 @@ double stats_fisher_exact(uint64_t a, uint64_t b, uint64_t c, uint64_t d, enum s
     double xmin = fmax(0, c1 - r2), xmax = fmin(c1, r1), x0 = (double)a;
     double mode = floor((c1 + 1) * (r1 + 1) / (r1 + r2 + 2));
     mode = fmin(fmax(mode, xmin), xmax);
-    double l0 = lchoose(r1, x0) + lchoose(r2, c1 - x0), lm = lchoose(r1, mode) + lchoose(r2, c1 - mode);
+    double l0 = lchoose(r1, x0) + lchoose(r2, c1 - x0),
+           lm = lchoose(r1, mode) + lchoose(r2, c1 - mode);
     double rel0 = exp(l0 - lm); /* P(x0) / P(mode) */
     double total = 0, taken = 0, t = 1;
     for (double x = mode; x <= xmax && t > 1e-300; x++) {
@@ -650,9 +649,9 @@ static void resample(const double *v, size_t n, double *out, struct stats_rng *r
         out[i] = v[stats_rng_below(rng, n)];
 }
 
-int stats_bootstrap_ci(const double *x, size_t m, const double *y, size_t n,
-                       stats_stat_cb *stat, void *arg, unsigned b, double conf,
-                       struct stats_rng *rng, double *lo, double *hi)
+int stats_bootstrap_ci(const double *x, size_t m, const double *y, size_t n, stats_stat_cb *stat,
+                       void *arg, unsigned b, double conf, struct stats_rng *rng, double *lo,
+                       double *hi)
 {
     if (m == 0 || n == 0 || b < 10 || !(conf > 0 && conf < 1))
         return -EINVAL;

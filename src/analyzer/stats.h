@@ -47,8 +47,7 @@ double stats_quantile_sorted(const double *v, size_t n, double q);
 /* Distribution-free interval for the q-quantile from order statistics: [v(l), v(u)] with
  * l = binom.ppf(a/2, n, q) and u = binom.ppf(1 - a/2, n, q) + 1 (1-based, clamped to
  * 1..n), a = 1 - conf; covers with probability >= conf when both ends are interior. */
-int stats_quantile_ci(const double *v, size_t n, double q, double conf, double *lo,
-                      double *hi);
+int stats_quantile_ci(const double *v, size_t n, double q, double conf, double *lo, double *hi);
 /* |v - center| of sorted v, sorted ascending into out (n doubles), in O(n). */
 void stats_abs_dev_sorted(const double *v, size_t n, double center, double *out);
 /* Median absolute deviation scaled to the normal sigma (scipy scale='normal'): sorted
@@ -56,16 +55,16 @@ void stats_abs_dev_sorted(const double *v, size_t n, double center, double *out)
 double stats_mad_sorted(const double *v, size_t n, double *scratch);
 
 struct stats_mw {
-    double u;      /* U of x: rank sum of x minus m(m+1)/2 */
-    double z;      /* normal score with continuity correction (also when p is exact) */
-    double p;      /* p-value for the alternative */
-    int exact;     /* 1 when the exact null distribution was used */
+    double u;  /* U of x: rank sum of x minus m(m+1)/2 */
+    double z;  /* normal score with continuity correction (also when p is exact) */
+    double p;  /* p-value for the alternative */
+    int exact; /* 1 when the exact null distribution was used */
 };
 /* Mann-Whitney U on sorted x (m) and y (n). Exact when there are no ties and m, n < 50
  * (R's rule); otherwise the normal approximation with tie and continuity correction
  * (scipy method='asymptotic', use_continuity=True). -EINVAL when m or n is 0. */
-int stats_mann_whitney(const double *x, size_t m, const double *y, size_t n,
-                       enum stats_alt alt, struct stats_mw *out);
+int stats_mann_whitney(const double *x, size_t m, const double *y, size_t n, enum stats_alt alt,
+                       struct stats_mw *out);
 /* The same test on x - d against y, without copying x (tests of a shift d). */
 int stats_mann_whitney_shifted(const double *x, size_t m, const double *y, size_t n, double d,
                                enum stats_alt alt, struct stats_mw *out);
@@ -87,20 +86,19 @@ struct stats_prop {
     double z, p;   /* pooled two-proportion z test */
     double lo, hi; /* Wald interval for p1 - p2 at conf */
 };
-int stats_two_proportion(uint64_t k1, uint64_t n1, uint64_t k2, uint64_t n2,
-                         enum stats_alt alt, double conf, struct stats_prop *out);
+int stats_two_proportion(uint64_t k1, uint64_t n1, uint64_t k2, uint64_t n2, enum stats_alt alt,
+                         double conf, struct stats_prop *out);
 /* Fisher exact test on [[a, b], [c, d]] (scipy.stats.fisher_exact): "greater" means the
  * odds ratio ad/bc is above 1. */
 double stats_fisher_exact(uint64_t a, uint64_t b, uint64_t c, uint64_t d, enum stats_alt alt);
 
 /* A statistic of two samples (x, m) and (y, n), for the bootstrap. */
-typedef double stats_stat_cb(const double *x, size_t m, const double *y, size_t n,
-                             void *arg);
+typedef double stats_stat_cb(const double *x, size_t m, const double *y, size_t n, void *arg);
 /* Percentile bootstrap interval of stat: x and y resampled independently b times with
  * rng. Deterministic for a given rng state. -EINVAL on empty samples or b < 10. */
-int stats_bootstrap_ci(const double *x, size_t m, const double *y, size_t n,
-                       stats_stat_cb *stat, void *arg, unsigned b, double conf,
-                       struct stats_rng *rng, double *lo, double *hi);
+int stats_bootstrap_ci(const double *x, size_t m, const double *y, size_t n, stats_stat_cb *stat,
+                       void *arg, unsigned b, double conf, struct stats_rng *rng, double *lo,
+                       double *hi);
 
 /* Holm's step-down adjustment of k p-values in place. */
 void stats_holm(double *p, size_t k);

@@ -81,8 +81,8 @@ static int read_side(const char *path, int side, const struct judge_config *cfg,
         return rc;
     int cm = csv_column(&csv, "metric"), cv = csv_column(&csv, "value");
     if (cm < 0 || cv < 0) {
-        rc = err_set(err, -EINVAL, "%s:%d: header must name the columns 'metric' and 'value'",
-                     path, csv.header.line);
+        rc = err_set(err, -EINVAL, "%s:%d: header must name the columns 'metric' and 'value'", path,
+                     csv.header.line);
         goto out;
     }
     struct series *cur = NULL;
@@ -132,8 +132,7 @@ static int pick(const struct cnode *n, const char *const *names, int *out, struc
     }
     char list[160] = "";
     for (int i = 0; names[i]; i++)
-        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
-                 names[i]);
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", names[i]);
     return cnode_error(err, n, -EINVAL, "'%s' is not one of: %s", s, list);
 }
 
@@ -166,8 +165,7 @@ static int metric_enums(const struct cnode *m, struct judge_metric_config *mc, s
     return rc;
 }
 
-static int metric_numbers(const struct cnode *m, struct judge_metric_config *mc,
-                          struct err *err)
+static int metric_numbers(const struct cnode *m, struct judge_metric_config *mc, struct err *err)
 {
     const struct cnode *n;
     int64_t k;
@@ -194,13 +192,12 @@ static int metric_numbers(const struct cnode *m, struct judge_metric_config *mc,
 static int load_metric(const struct cnode *key, const struct cnode *m,
                        struct judge_metric_config *mc, struct err *err)
 {
-    static const char *const keys[] = {"kind", "direction", "tolerance", "tail_tolerance",
-                                       "spread_tolerance", "weight", "critical", "windowed",
-                                       "missing", "outliers", "clip_quantile", "min_samples",
-                                       NULL};
+    static const char *const keys[] = {
+        "kind",          "direction",   "tolerance", "tail_tolerance", "spread_tolerance",
+        "weight",        "critical",    "windowed",  "missing",        "outliers",
+        "clip_quantile", "min_samples", NULL};
     if (m->kind != CNODE_MAP)
-        return cnode_error(err, m, -EINVAL, "metric '%s': expected a map of settings",
-                           key->scalar);
+        return cnode_error(err, m, -EINVAL, "metric '%s': expected a map of settings", key->scalar);
     int rc = cnode_check_keys(m, keys, err);
     if (rc)
         return rc;
@@ -212,8 +209,8 @@ static int load_metric(const struct cnode *key, const struct cnode *m,
 
 static int load_top(const struct cnode *root, struct judge_config *cfg, struct err *err)
 {
-    static const char *const keys[] = {"alpha", "pass_score", "marginal_score", "bootstrap",
-                                       "seed", "metrics", NULL};
+    static const char *const keys[] = {
+        "alpha", "pass_score", "marginal_score", "bootstrap", "seed", "metrics", NULL};
     const struct cnode *n;
     int64_t k;
     int rc = cnode_check_keys(root, keys, err);
@@ -271,13 +268,14 @@ static void print_human(const struct judge_result *r, double alpha)
     for (size_t i = 0; i < r->nmetrics; i++) {
         const struct judge_metric_result *m = &r->metrics[i];
         printf("%s: %s%s, %zu baseline / %zu canary samples\n  %s\n", m->name,
-               judge_status_name(m->status), m->config.critical ? " (critical)" : "",
-               m->nbaseline, m->ncanary, m->reason);
+               judge_status_name(m->status), m->config.critical ? " (critical)" : "", m->nbaseline,
+               m->ncanary, m->reason);
+        const char *u = m->config.kind == JUDGE_PROPORTION ? " pts" : "%";
         for (size_t j = 0; j < m->nchecks; j++) {
             const struct judge_check *k = &m->checks[j];
-            printf("    %-8s %-20s %-16s %+9.3g%%  [%+.3g%%, %+.3g%%]  p=%.3g adj=%.3g\n",
-                   judge_status_name(k->status), k->test, k->measure, k->effect * 100,
-                   k->lo * 100, k->hi * 100, k->p, k->p_adjusted);
+            printf("    %-8s %-20s %-16s %+9.3g%s  [%+.3g%s, %+.3g%s]  p=%.3g adj=%.3g\n",
+                   judge_status_name(k->status), k->test, k->measure, k->effect * 100, u,
+                   k->lo * 100, u, k->hi * 100, u, k->p, k->p_adjusted);
         }
     }
     printf("\nintervals at %g%%; p-values test the change beyond each tolerance; "
@@ -350,23 +348,31 @@ struct opts {
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-    static const struct option longs[] = {{"baseline", required_argument, NULL, 'b'},
-                                          {"canary", required_argument, NULL, 'c'},
-                                          {"config", required_argument, NULL, 'f'},
-                                          {"json", no_argument, NULL, 'j'},
-                                          {"timing", no_argument, NULL, 't'},
-                                          {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {
+        {"baseline", required_argument, NULL, 'b'}, {"canary", required_argument, NULL, 'c'},
+        {"config", required_argument, NULL, 'f'},   {"json", no_argument, NULL, 'j'},
+        {"timing", no_argument, NULL, 't'},         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof(*o));
     optind = 1;
     opterr = 0;
     int ch;
     while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (ch) {
-        case 'b': o->baseline = optarg; break;
-        case 'c': o->canary = optarg; break;
-        case 'f': o->config = optarg; break;
-        case 'j': o->json = 1; break;
-        case 't': o->timing = 1; break;
+        case 'b':
+            o->baseline = optarg;
+            break;
+        case 'c':
+            o->canary = optarg;
+            break;
+        case 'f':
+            o->config = optarg;
+            break;
+        case 'j':
+            o->json = 1;
+            break;
+        case 't':
+            o->timing = 1;
+            break;
         default:
             return cli_usage_error(&cli_analyze_judge, "unknown or incomplete option '%s'",
                                    argv[optind - 1]);
@@ -391,14 +397,15 @@ static int judge_files(const struct opts *o, const struct judge_config *cfg)
     if (!rc)
         rc = read_side(o->canary, 1, cfg, &all, &err);
     if (!rc && all.n == 0)
-        rc = err_set(&err, -EINVAL, "%s, %s: no samples in either file", o->baseline,
-                     o->canary);
+        rc = err_set(&err, -EINVAL, "%s, %s: no samples in either file", o->baseline, o->canary);
     if (rc)
         goto out;
     js = xcalloc(all.n ? all.n : 1, sizeof(*js));
     for (size_t i = 0; i < all.n; i++)
-        js[i] = (struct judge_sample){.name = all.s[i].name, .baseline = all.s[i].v[0],
-                                      .nbaseline = all.s[i].n[0], .canary = all.s[i].v[1],
+        js[i] = (struct judge_sample){.name = all.s[i].name,
+                                      .baseline = all.s[i].v[0],
+                                      .nbaseline = all.s[i].n[0],
+                                      .canary = all.s[i].v[1],
                                       .ncanary = all.s[i].n[1]};
     uint64_t t1 = clock_mono_ns();
     if ((rc = judge_run(cfg, js, all.n, &res, &err)) != 0)

@@ -40,8 +40,7 @@ static double *lognormal(struct stats_rng *r, size_t n, double median, double si
     return v;
 }
 
-static const struct judge_metric_result *metric(const struct judge_result *res,
-                                                const char *name)
+static const struct judge_metric_result *metric(const struct judge_result *res, const char *name)
 {
     for (size_t i = 0; i < res->nmetrics; i++)
         if (strcmp(res->metrics[i].name, name) == 0)
@@ -54,8 +53,8 @@ static const struct judge_metric_result *metric(const struct judge_result *res,
 static void judge_latency(double *b, size_t nb, double *c, size_t nc, struct judge_result *res)
 {
     struct judge_config cfg;
-    struct judge_sample s = {.name = "latency_ms", .baseline = b, .nbaseline = nb,
-                             .canary = c, .ncanary = nc};
+    struct judge_sample s = {
+        .name = "latency_ms", .baseline = b, .nbaseline = nb, .canary = c, .ncanary = nc};
     judge_config_init(&cfg);
     assert_int_equal(judge_run(&cfg, &s, 1, res, NULL), 0);
     free(b);
@@ -68,8 +67,7 @@ static void test_judge_run_identical_process_passes(void **state)
     struct stats_rng r;
     struct judge_result res;
     stats_rng_seed(&r, 11);
-    judge_latency(lognormal(&r, 5000, 100, 0.6), 5000, lognormal(&r, 3000, 100, 0.6), 3000,
-                  &res);
+    judge_latency(lognormal(&r, 5000, 100, 0.6), 5000, lognormal(&r, 3000, 100, 0.6), 3000, &res);
     assert_int_equal(res.verdict, JUDGE_PASS);
     assert_close(res.score, 100, 0);
     judge_result_release(&res);
@@ -97,8 +95,7 @@ static void test_judge_run_median_regression_fails_with_shift_effect(void **stat
     struct stats_rng r;
     struct judge_result res;
     stats_rng_seed(&r, 13);
-    judge_latency(lognormal(&r, 4000, 100, 0.5), 4000, lognormal(&r, 4000, 125, 0.5), 4000,
-                  &res);
+    judge_latency(lognormal(&r, 4000, 100, 0.5), 4000, lognormal(&r, 4000, 125, 0.5), 4000, &res);
     assert_int_equal(res.verdict, JUDGE_FAIL);
     const struct judge_metric_result *m = metric(&res, "latency_ms");
     const struct judge_check *k = &m->checks[0];
@@ -136,8 +133,7 @@ static void test_judge_run_variance_increase_fails(void **state)
     struct stats_rng r;
     struct judge_result res;
     stats_rng_seed(&r, 15);
-    judge_latency(lognormal(&r, 3000, 100, 0.4), 3000, lognormal(&r, 3000, 100, 0.6), 3000,
-                  &res);
+    judge_latency(lognormal(&r, 3000, 100, 0.4), 3000, lognormal(&r, 3000, 100, 0.6), 3000, &res);
     assert_int_equal(res.verdict, JUDGE_FAIL);
     const struct judge_metric_result *m = metric(&res, "latency_ms");
     assert_int_equal(m->checks[0].status, JUDGE_PASS);
@@ -197,8 +193,8 @@ static void test_judge_run_location_p_matches_scipy(void **state)
     judge_config_init(&cfg);
     cfg.metrics = &mc;
     cfg.nmetrics = 1;
-    struct judge_sample s = {.name = "x", .baseline = b, .nbaseline = 5, .canary = c,
-                             .ncanary = 10};
+    struct judge_sample s = {
+        .name = "x", .baseline = b, .nbaseline = 5, .canary = c, .ncanary = 10};
     assert_int_equal(judge_run(&cfg, &s, 1, &res, NULL), 0);
     const struct judge_metric_result *m = metric(&res, "x");
     assert_int_equal(m->nchecks, 1);
@@ -219,8 +215,8 @@ static void test_judge_run_missing_metric_follows_rule(void **state)
     struct judge_result res;
     stats_rng_seed(&r, 17);
     double *b = lognormal(&r, 500, 100, 0.5), *c = lognormal(&r, 500, 100, 0.5);
-    struct judge_sample s = {.name = "latency_ms", .baseline = b, .nbaseline = 500,
-                             .canary = c, .ncanary = 500};
+    struct judge_sample s = {
+        .name = "latency_ms", .baseline = b, .nbaseline = 500, .canary = c, .ncanary = 500};
     judge_metric_defaults("cpu", &mc);
     judge_config_init(&cfg);
     cfg.metrics = &mc;
@@ -281,8 +277,8 @@ static void test_judge_run_rejects_non_binary_errors(void **state)
     struct judge_config cfg;
     struct judge_result res;
     struct err err;
-    struct judge_sample s = {.name = "errors", .baseline = b, .nbaseline = 20, .canary = c,
-                             .ncanary = 20};
+    struct judge_sample s = {
+        .name = "errors", .baseline = b, .nbaseline = 20, .canary = c, .ncanary = 20};
     judge_config_init(&cfg);
     assert_int_equal(judge_run(&cfg, &s, 1, &res, &err), -EINVAL);
     assert_non_null(strstr(err.msg, "not 0 or 1"));
@@ -290,6 +286,37 @@ static void test_judge_run_rejects_non_binary_errors(void **state)
     s.name = "latency";
     assert_int_equal(judge_run(&cfg, &s, 1, &res, &err), -EINVAL);
     assert_non_null(strstr(err.msg, "not finite"));
+}
+
+static void test_judge_run_decrease_on_raw_scale_is_relative_to_spread(void **state)
+{
+    (void)state;
+    struct stats_rng r;
+    struct judge_metric_config mc;
+    struct judge_config cfg;
+    struct judge_result res;
+    stats_rng_seed(&r, 19);
+    double b[2000], c[2000];
+    for (size_t i = 0; i < 2000; i++) {
+        b[i] = normal(&r);       /* values around zero: no log scale, and a median near 0 */
+        c[i] = normal(&r) - 0.5; /* half a standard deviation lower */
+    }
+    judge_metric_defaults("delta", &mc);
+    mc.direction = JUDGE_DECREASE;
+    judge_config_init(&cfg);
+    cfg.metrics = &mc;
+    cfg.nmetrics = 1;
+    struct judge_sample s = {
+        .name = "delta", .baseline = b, .nbaseline = 2000, .canary = c, .ncanary = 2000};
+    assert_int_equal(judge_run(&cfg, &s, 1, &res, NULL), 0);
+    const struct judge_metric_result *m = metric(&res, "delta");
+    assert_int_equal(m->nchecks, 1); /* decrease only; no tails or spread by default */
+    assert_string_equal(m->checks[0].measure, "shift down");
+    assert_int_equal(m->checks[0].status, JUDGE_FAIL);
+    /* relative to the baseline's MAD (about 1), not to its median (about 0) */
+    assert_close(m->checks[0].effect, -0.5, 0.12);
+    assert_int_equal(res.verdict, JUDGE_FAIL); /* not critical, but score 0 < marginal_score */
+    judge_result_release(&res);
 }
 
 static void test_judge_metric_defaults_by_name(void **state)
@@ -320,6 +347,7 @@ int main(void)
         cmocka_unit_test(test_judge_run_missing_metric_follows_rule),
         cmocka_unit_test(test_judge_run_noncritical_failure_lowers_score),
         cmocka_unit_test(test_judge_run_rejects_non_binary_errors),
+        cmocka_unit_test(test_judge_run_decrease_on_raw_scale_is_relative_to_spread),
         cmocka_unit_test(test_judge_metric_defaults_by_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

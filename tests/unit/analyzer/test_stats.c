@@ -285,8 +285,7 @@ static void test_stats_fisher_exact_matches_scipy(void **state)
 {
     (void)state;
     /* st.fisher_exact([[a,b],[c,d]], alternative=alt)[1] for alt two-sided/greater/less */
-    assert_rel_close(stats_fisher_exact(1, 9, 11, 3, STATS_TWO_SIDED), 0.0027594561852200836,
-                     1e-9);
+    assert_rel_close(stats_fisher_exact(1, 9, 11, 3, STATS_TWO_SIDED), 0.0027594561852200836, 1e-9);
     assert_rel_close(stats_fisher_exact(1, 9, 11, 3, STATS_GREATER), 0.9999663480953022, 1e-9);
     assert_rel_close(stats_fisher_exact(1, 9, 11, 3, STATS_LESS), 0.0013797280926100418, 1e-9);
     assert_rel_close(stats_fisher_exact(0, 200, 4, 196, STATS_TWO_SIDED), 0.12312266813128538,
@@ -294,17 +293,15 @@ static void test_stats_fisher_exact_matches_scipy(void **state)
     assert_rel_close(stats_fisher_exact(0, 200, 4, 196, STATS_LESS), 0.06156133406564269, 1e-9);
     assert_rel_close(stats_fisher_exact(3, 997, 12, 988, STATS_TWO_SIDED), 0.03449142539805221,
                      1e-9);
-    assert_rel_close(stats_fisher_exact(3, 997, 12, 988, STATS_GREATER), 0.9964107840517443,
-                     1e-9);
-    assert_rel_close(stats_fisher_exact(3, 997, 12, 988, STATS_LESS), 0.017245712699026104,
-                     1e-9);
+    assert_rel_close(stats_fisher_exact(3, 997, 12, 988, STATS_GREATER), 0.9964107840517443, 1e-9);
+    assert_rel_close(stats_fisher_exact(3, 997, 12, 988, STATS_LESS), 0.017245712699026104, 1e-9);
     /* a large table: st.fisher_exact([[900,99100],[1000,99000]], alternative=alt)[1] */
     assert_rel_close(stats_fisher_exact(900, 99100, 1000, 99000, STATS_TWO_SIDED),
                      0.022460126955731775, 1e-8);
-    assert_rel_close(stats_fisher_exact(900, 99100, 1000, 99000, STATS_GREATER),
-                     0.9900605943589391, 1e-8);
-    assert_rel_close(stats_fisher_exact(900, 99100, 1000, 99000, STATS_LESS),
-                     0.011230063477865888, 1e-8);
+    assert_rel_close(stats_fisher_exact(900, 99100, 1000, 99000, STATS_GREATER), 0.9900605943589391,
+                     1e-8);
+    assert_rel_close(stats_fisher_exact(900, 99100, 1000, 99000, STATS_LESS), 0.011230063477865888,
+                     1e-8);
 }
 
 static double median_diff(const double *x, size_t m, const double *y, size_t n, void *arg)
@@ -333,20 +330,19 @@ static void test_stats_bootstrap_ci_close_to_scipy_and_deterministic(void **stat
      *   n_resamples=20000, random_state=1) -> (-2.0714285714285716, 2.7142857142857135);
      * a different generator agrees to Monte-Carlo error, well inside 0.3 */
     stats_rng_seed(&rng, 42);
-    assert_int_equal(stats_bootstrap_ci(d.x, d.m, d.y, d.n, median_diff, NULL, 20000, 0.95,
-                                        &rng, &lo, &hi),
-                     0);
+    assert_int_equal(
+        stats_bootstrap_ci(d.x, d.m, d.y, d.n, median_diff, NULL, 20000, 0.95, &rng, &lo, &hi), 0);
     assert_close(lo, -2.0714285714285716, 0.3);
     assert_close(hi, 2.7142857142857135, 0.3);
     stats_rng_seed(&rng, 42);
-    assert_int_equal(stats_bootstrap_ci(d.x, d.m, d.y, d.n, median_diff, NULL, 20000, 0.95,
-                                        &rng, &lo2, &hi2),
-                     0);
+    assert_int_equal(
+        stats_bootstrap_ci(d.x, d.m, d.y, d.n, median_diff, NULL, 20000, 0.95, &rng, &lo2, &hi2),
+        0);
     assert_close(lo2, lo, 0);
     assert_close(hi2, hi, 0);
-    assert_int_equal(stats_bootstrap_ci(d.x, 0, d.y, d.n, median_diff, NULL, 100, 0.95, &rng,
-                                        &lo, &hi),
-                     -EINVAL);
+    assert_int_equal(
+        stats_bootstrap_ci(d.x, 0, d.y, d.n, median_diff, NULL, 100, 0.95, &rng, &lo, &hi),
+        -EINVAL);
 }
 
 static void test_stats_holm_matches_r(void **state)
