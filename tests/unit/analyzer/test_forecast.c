@@ -2,7 +2,7 @@
 /*
  * Tests for analyzer/forecast.c: the normal quantile against scipy, exact continuation of
  * a noiseless seasonal series, interval coverage on simulated series, the forecast
- * distribution helpers, determinism and input errors.
+ * distribution functions, determinism and input errors.
  */
 #include <setjmp.h>
 #include <stdarg.h>
