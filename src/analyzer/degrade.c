@@ -162,6 +162,17 @@ static double filter_probability(const struct degrade *d, const struct degrade_f
     return p;
 }
 
+/* Seconds until the filter's line reaches the threshold, or -1 beyond the horizon. */
+static double crossing_s(const struct degrade *d, const struct degrade_filter *f)
+{
+    double thr = d->threshold;
+    if (f->level >= thr)
+        return 0;
+    if (f->trend > 0 && (thr - f->level) / f->trend <= d->horizon_s)
+        return (thr - f->level) / f->trend;
+    return -1;
+}
+
 static void predict(struct degrade *d, struct degrade_result *r)
 {
     const struct degrade_filter *best = &d->f[0];
@@ -171,7 +182,6 @@ static void predict(struct degrade *d, struct degrade_result *r)
         if (q > p)
             p = q, sd = s, best = &d->f[i];
     }
-    double thr = d->threshold;
     /* A warning fades with a time constant of HOLD_H horizons instead of dropping with
      * the next noisy sample: one breach announced in flickering pieces is one warning. */
     if (d->p_last > p)
@@ -181,10 +191,11 @@ static void predict(struct degrade *d, struct degrade_result *r)
     r->trend_per_s = best->trend;
     r->sd_horizon = sd;
     r->time_to_breach_s = -1;
-    if (best->level >= thr)
-        r->time_to_breach_s = 0;
-    else if (best->trend > 0 && (thr - best->level) / best->trend <= d->horizon_s)
-        r->time_to_breach_s = (thr - best->level) / best->trend;
+    for (int i = 0; i < DEGRADE_SCALES; i++) {
+        double c = crossing_s(d, &d->f[i]);
+        if (c >= 0 && (r->time_to_breach_s < 0 || c < r->time_to_breach_s))
+            r->time_to_breach_s = c;
+    }
 }
 
 int degrade_update(struct degrade *d, double t, double value, struct degrade_result *r)

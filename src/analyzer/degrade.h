@@ -17,8 +17,8 @@
  *     P(level(t + h) > threshold) with level(t + h) ~ Normal(level + trend h, sd(h)^2);
  *     the result is the larger of the filters' probabilities, and a warning fades
  *     (time constant H) rather than flickering off with one quiet sample;
- *   - time to breach = first h where level + trend h of that filter reaches the
- *     threshold.
+ *   - time to breach = the earliest h <= H where level + trend h of a filter reaches
+ *     the threshold.
  */
 #ifndef DOPPEL_ANALYZER_DEGRADE_H
 #define DOPPEL_ANALYZER_DEGRADE_H

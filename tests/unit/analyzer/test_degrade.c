@@ -105,12 +105,12 @@ static void test_degrade_update_clean_ramp_gives_exact_time_to_breach(void **sta
 {
     (void)state;
     struct degrade d;
-    /* 100 + 0.01 t reaches 300 at t = 20000; at t = 18000 that is 2000 s ahead, inside
-     * the one-hour horizon. */
-    assert_int_equal(degrade_init(&d, 300, 3600), 0);
-    struct degrade_result r = feed(&d, 100, 0.01, 0, 18000, 1);
+    /* 100 + 0.01 t reaches 480 at t = 38000; at t = 36000 that is 2000 s ahead, inside
+     * the one-hour horizon. Ten hours of ramp let both filters settle on it. */
+    assert_int_equal(degrade_init(&d, 480, 3600), 0);
+    struct degrade_result r = feed(&d, 100, 0.01, 0, 36000, 1);
     assert_close(r.trend_per_s, 0.01, 1e-6);
-    assert_close(r.level, 280, 1e-3);
+    assert_close(r.level, 460, 1e-3);
     assert_close(r.time_to_breach_s, 2000, 1);
     assert_true(r.probability > 0.999);
 }
