@@ -174,7 +174,7 @@ static void demo_route(struct demo_conn *c)
     } else if (strncmp(path, "/api/items/", 11) == 0 && method == HTTP_GET) {
         errno = 0;
         long id = strtol(path + 11, &end, 10);
-        if (end == path + 11 || (*end && *end != '?') || errno) {
+        if (end == path + 11 || *end || errno) {
             c->status = 404;
             c->response = error_json("no such item");
         } else {
@@ -272,6 +272,7 @@ static void demo_handle(struct demo_conn *c)
     double delay_ms = 0;
     c->busy = true;
     c->keep_alive = http_should_keep_alive(&c->parser);
+    c->url[strcspn(c->url, "?#")] = '\0'; /* route on the path alone */
     if (strcmp(c->url, "/healthz") == 0) {
         c->status = 200;
         c->response = strdup("{\"status\":\"ok\"}");
