@@ -97,7 +97,7 @@ backend_limits() {   # label
     local L="$1" P a b i
     start_backend P --max-requests 2 || { not_ok "$L backend starts"; return; }
     curl -s -m 5 -o /dev/null -o /dev/null "http://127.0.0.1:$P/1" "http://127.0.0.1:$P/2"
-    for i in $(seq 30); do pid_alive "$P_PID" || break; sleep 0.1; done
+    for ((i = 0; i < 100; i++)); do pid_alive "$P_PID" || break; sleep 0.03; done
     check "$L backend exits after --max-requests" bash -c "! kill -0 $P_PID 2>/dev/null"
     start_backend P --lifetime 0.3 || return
     sleep 0.6
