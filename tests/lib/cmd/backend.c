@@ -588,8 +588,8 @@ static void conn_parse(struct bconn *c, const char *data, size_t len)
     size_t off = 0;
     while (off < len && !c->closing && !c->tunnel) {
         size_t n = http_parser_execute(&c->parser, &parser_settings, data + off, len - off);
-        if (buf_append(&c->raw, data + off, n) != 0)
-            c->too_big = true;
+        if (c->be->opt.echo && buf_append(&c->raw, data + off, n) != 0)
+            c->too_big = true; /* only --echo keeps the request bytes */
         off += n;
         enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
         if (e == HPE_PAUSED) {
