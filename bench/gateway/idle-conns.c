@@ -29,6 +29,8 @@ struct client {
     double hold_s;
     char request[512];
     int started, connecting, done, ok, failed;
+    int failed_connect, failed_read, failed_parse; /* the failures by kind */
+    int first_error;
     long responses;
     struct conn *all;
     uv_signal_t sigterm, sigint;
@@ -55,8 +57,10 @@ static void report(struct client *cl)
     if (cl->reported || cl->done < cl->conns)
         return;
     cl->reported = true;
-    printf("ready conns=%d ok=%d failed=%d responses=%ld\n", cl->conns, cl->ok, cl->failed,
-           cl->responses);
+    printf("ready conns=%d ok=%d failed=%d responses=%ld (connect %d, read %d, parse %d%s%s)\n",
+           cl->conns, cl->ok, cl->failed, cl->responses, cl->failed_connect, cl->failed_read,
+           cl->failed_parse, cl->first_error ? "; first error: " : "",
+           cl->first_error ? uv_strerror(cl->first_error) : "");
     fflush(stdout);
     if (cl->hold_s > 0)
         uv_timer_start(&cl->hold, hold_cb, (uint64_t)(cl->hold_s * 1000), 0);
@@ -102,12 +106,17 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     struct conn *c = s->data;
     if (n < 0) {
         uv_read_stop(s);
+        if (!c->finished) {
+            c->cl->failed_read++;
+            c->cl->first_error = c->cl->first_error ? c->cl->first_error : (int)n;
+        }
         conn_finish(c, false);
         return;
     }
     size_t used = http_parser_execute(&c->parser, &settings, b->base, (size_t)n);
     if (used != (size_t)n && HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
         uv_read_stop(s);
+        c->cl->failed_parse += !c->finished;
         conn_finish(c, false);
     }
 }
@@ -131,6 +140,8 @@ static void connect_cb(uv_connect_t *req, int status)
     struct conn *c = req->data;
     c->cl->connecting--;
     if (status < 0) {
+        c->cl->failed_connect++;
+        c->cl->first_error = c->cl->first_error ? c->cl->first_error : status;
         conn_finish(c, false);
     } else if (c->cl->requests == 0) {
         conn_finish(c, true);
@@ -181,8 +192,8 @@ static void hold_cb(uv_timer_t *t)
 static int parse_args(struct client *cl, int argc, char **argv, int *port, const char **path)
 {
     static const struct option opts[] = {
-        {"port", 1, 0, 'p'},  {"conns", 1, 0, 'n'}, {"requests", 1, 0, 'k'},
-        {"path", 1, 0, 'u'},  {"burst", 1, 0, 'b'}, {"hold", 1, 0, 'H'},
+        {"port", 1, 0, 'p'}, {"conns", 1, 0, 'n'}, {"requests", 1, 0, 'k'},
+        {"path", 1, 0, 'u'}, {"burst", 1, 0, 'b'}, {"hold", 1, 0, 'H'},
         {0, 0, 0, 0}};
     int ch;
     char *end;
@@ -194,13 +205,26 @@ static int parse_args(struct client *cl, int argc, char **argv, int *port, const
             return 2;
         }
         switch (ch) {
-        case 'p': *port = (int)v; break;
-        case 'n': cl->conns = (int)v; break;
-        case 'k': cl->requests = (int)v; break;
-        case 'u': *path = optarg; break;
-        case 'b': cl->burst = v >= 1 ? (int)v : 1; break;
-        case 'H': cl->hold_s = v; break;
-        default: return 2;
+        case 'p':
+            *port = (int)v;
+            break;
+        case 'n':
+            cl->conns = (int)v;
+            break;
+        case 'k':
+            cl->requests = (int)v;
+            break;
+        case 'u':
+            *path = optarg;
+            break;
+        case 'b':
+            cl->burst = v >= 1 ? (int)v : 1;
+            break;
+        case 'H':
+            cl->hold_s = v;
+            break;
+        default:
+            return 2;
         }
     }
     return *port > 0 && *port < 65536 && cl->conns > 0 ? 0 : 2;
@@ -216,8 +240,8 @@ int main(int argc, char **argv)
                         " [--burst 256] [--hold SECS]\n");
         return 2;
     }
-    snprintf(cl.request, sizeof(cl.request), "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n",
-             path, port);
+    snprintf(cl.request, sizeof(cl.request), "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", path,
+             port);
     cl.loop = uv_default_loop();
     uv_ip4_addr("127.0.0.1", port, &cl.addr);
     cl.all = calloc((size_t)cl.conns, sizeof(*cl.all));

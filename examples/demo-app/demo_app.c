@@ -174,7 +174,7 @@ static void demo_route(struct demo_conn *c)
     } else if (strncmp(path, "/api/items/", 11) == 0 && method == HTTP_GET) {
         errno = 0;
         long id = strtol(path + 11, &end, 10);
-        if (end == path + 11 || (*end && *end != '?') || errno) {
+        if (end == path + 11 || *end || errno) {
             c->status = 404;
             c->response = error_json("no such item");
         } else {
@@ -272,6 +272,7 @@ static void demo_handle(struct demo_conn *c)
     double delay_ms = 0;
     c->busy = true;
     c->keep_alive = http_should_keep_alive(&c->parser);
+    c->url[strcspn(c->url, "?#")] = '\0'; /* route on the path alone */
     if (strcmp(c->url, "/healthz") == 0) {
         c->status = 200;
         c->response = strdup("{\"status\":\"ok\"}");
@@ -462,12 +463,11 @@ static int demo_listen(struct demo *app)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: demo-app [--port N] [--version v1|v2] [--latency-ms MEDIAN]\n"
-            "                [--latency-dist const|exp|lognormal] [--latency-sigma S]\n"
-            "                [--error-rate P] [--seed N] [--lifetime SECONDS]\n"
-            "The demo service. Defaults: v1 20 ms median, 0.5 %% errors; v2 35 ms, 2 %%;\n"
-            "lognormal latency with sigma 0.5; port 0 picks a free port (printed first).\n");
+    fprintf(f, "usage: demo-app [--port N] [--version v1|v2] [--latency-ms MEDIAN]\n"
+               "                [--latency-dist const|exp|lognormal] [--latency-sigma S]\n"
+               "                [--error-rate P] [--seed N] [--lifetime SECONDS]\n"
+               "The demo service. Defaults: v1 20 ms median, 0.5 %% errors; v2 35 ms, 2 %%;\n"
+               "lognormal latency with sigma 0.5; port 0 picks a free port (printed first).\n");
 }
 
 static bool parse_number(const char *s, double lo, double hi, double *out)
@@ -512,11 +512,11 @@ static bool demo_flag(struct demo_opts *o, const char *name, const char *v)
 
 static int demo_parse_args(struct demo_opts *o, int argc, char **argv)
 {
-    static const struct option flags[] = {
-        {"port", 1, 0, 0},          {"version", 1, 0, 0},    {"latency-ms", 1, 0, 0},
-        {"latency-dist", 1, 0, 0},  {"latency-sigma", 1, 0, 0}, {"error-rate", 1, 0, 0},
-        {"seed", 1, 0, 0},          {"lifetime", 1, 0, 0},   {"help", 0, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option flags[] = {{"port", 1, 0, 0},          {"version", 1, 0, 0},
+                                          {"latency-ms", 1, 0, 0},    {"latency-dist", 1, 0, 0},
+                                          {"latency-sigma", 1, 0, 0}, {"error-rate", 1, 0, 0},
+                                          {"seed", 1, 0, 0},          {"lifetime", 1, 0, 0},
+                                          {"help", 0, 0, 'h'},        {0, 0, 0, 0}};
     int ch, i;
     while ((ch = getopt_long(argc, argv, "", flags, &i)) != -1) {
         if (ch == 'h') {
@@ -525,8 +525,7 @@ static int demo_parse_args(struct demo_opts *o, int argc, char **argv)
         }
         if (ch != 0 || !demo_flag(o, flags[i].name, optarg)) {
             if (ch == 0)
-                fprintf(stderr, "demo-app: invalid value '%s' for --%s\n", optarg,
-                        flags[i].name);
+                fprintf(stderr, "demo-app: invalid value '%s' for --%s\n", optarg, flags[i].name);
             usage(stderr);
             return 2;
         }
@@ -545,8 +544,11 @@ static int demo_parse_args(struct demo_opts *o, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    struct demo app = {.opt = {.latency_ms = -1, .dist = DEMO_DIST_LOGNORMAL, .sigma = 0.5,
-                               .error_rate = -1, .seed = 1}};
+    struct demo app = {.opt = {.latency_ms = -1,
+                               .dist = DEMO_DIST_LOGNORMAL,
+                               .sigma = 0.5,
+                               .error_rate = -1,
+                               .seed = 1}};
     int rc = demo_parse_args(&app.opt, argc, argv);
     if (rc)
         return rc == 1 ? 0 : rc;

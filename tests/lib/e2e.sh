@@ -62,7 +62,7 @@ expect_eq() {
 
 free_port() {
     local p i
-    for i in $(seq 50); do
+    for ((i = 0; i < 50; i++)); do
         p=$((20000 + RANDOM % 40000))
         if [ -z "$(ss -Htan "sport = :$p" 2>/dev/null)" ]; then
             echo "$p"
@@ -72,16 +72,19 @@ free_port() {
     return 1
 }
 
+# True while PID runs (a zombie does not count); reads /proc, no subprocess.
 pid_alive() {
-    local s
-    s="$(ps -o stat= -p "$1" 2>/dev/null)" && [ -n "$s" ] && [ "${s#Z}" = "$s" ]
+    local stat
+    [ -r "/proc/$1/stat" ] && read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+    stat="${stat##*) }"
+    [ "${stat:0:1}" != Z ]
 }
 
 stop_pid() {
     local pid="$1" i rc
     if pid_alive "$pid"; then
         kill -TERM "$pid" 2>/dev/null
-        for i in $(seq 30); do pid_alive "$pid" || break; sleep 0.1; done
+        for ((i = 0; i < 150; i++)); do pid_alive "$pid" || break; sleep 0.02; done
         pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
     fi
     wait "$pid" 2>/dev/null
@@ -108,15 +111,16 @@ trap 'exit 130' INT TERM
 
 # Waits (<= 5 s) for "port <N>" on the first line of FILE while PID lives; prints N.
 e2e_read_port() {
-    local file="$1" pid="$2" i port
-    for i in $(seq 100); do
-        port="$(sed -n '1s/^port \([0-9][0-9]*\)$/\1/p' "$file" 2>/dev/null)"
-        if [ -n "$port" ]; then
-            echo "$port"
+    local file="$1" pid="$2" i line
+    for ((i = 0; i < 250; i++)); do
+        line=""
+        read -r line 2>/dev/null <"$file"
+        if [[ "$line" =~ ^port\ ([0-9]+)$ ]]; then
+            echo "${BASH_REMATCH[1]}"
             return 0
         fi
         pid_alive "$pid" || break
-        sleep 0.05
+        sleep 0.02
     done
     return 1
 }
@@ -125,7 +129,7 @@ e2e_read_port() {
 e2e_start_listener() {
     local var="$1" bin="$2" out pid port
     shift 2
-    out="$E2E_TMP/$(basename "$bin").$var.$RANDOM"
+    out="$E2E_TMP/${bin##*/}.$var.$RANDOM"
     "$bin" --port 0 --lifetime "$E2E_LIFETIME" "$@" >"$out.out" 2>"$out.err" </dev/null &
     pid=$!
     E2E_PIDS+=("$pid")
@@ -174,7 +178,7 @@ start_doppel() {
         >"$DOPPEL_LOG" 2>&1 </dev/null &
     DOPPEL_PID=$!
     E2E_PIDS+=("$DOPPEL_PID")
-    for i in $(seq 100); do
+    for ((i = 0; i < 100; i++)); do
         if ! pid_alive "$DOPPEL_PID"; then
             echo "# doppel exited during start-up; its log:" >&2
             sed 's/^/#   /' "$DOPPEL_LOG" | tail -20 >&2

@@ -296,8 +296,7 @@ static int pick_status(struct bconn *c)
     uint64_t forced;
     if (req_header_u64(c, "x-status", &forced) && forced >= 100 && forced <= 999)
         return (int)forced;
-    if (be->opt.error_rate > 0 &&
-        (double)(backend_rand(be) >> 11) * 0x1.0p-53 < be->opt.error_rate)
+    if (be->opt.error_rate > 0 && (double)(backend_rand(be) >> 11) * 0x1.0p-53 < be->opt.error_rate)
         return 500;
     return be->opt.status;
 }
@@ -309,7 +308,8 @@ static void response_body(struct bconn *c, struct buf *body)
     if (o->echo) {
         buf_append(body, c->raw.data, c->raw.len);
     } else if (o->body_size >= 0) {
-        static const char pat[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n";
+        static const char pat[] =
+            "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n";
         for (int64_t i = 0; i < o->body_size; i++)
             buf_append(body, &pat[i % (int64_t)(sizeof(pat) - 1)], 1);
     } else {
@@ -588,8 +588,8 @@ static void conn_parse(struct bconn *c, const char *data, size_t len)
     size_t off = 0;
     while (off < len && !c->closing && !c->tunnel) {
         size_t n = http_parser_execute(&c->parser, &parser_settings, data + off, len - off);
-        if (buf_append(&c->raw, data + off, n) != 0)
-            c->too_big = true;
+        if (c->be->opt.echo && buf_append(&c->raw, data + off, n) != 0)
+            c->too_big = true; /* only --echo keeps the request bytes */
         off += n;
         enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
         if (e == HPE_PAUSED) {
@@ -823,15 +823,15 @@ static int parse_value(struct backend_opts *o, const char *flag, const char *v)
 static int parse_flags(struct backend_opts *o, int argc, char **argv)
 {
     static const struct option longs[] = {
-        {"port", 1, 0, 0},         {"name", 1, 0, 0},       {"delay-ms", 1, 0, 0},
-        {"status", 1, 0, 0},       {"error-rate", 1, 0, 0}, {"seed", 1, 0, 0},
-        {"body-size", 1, 0, 0},    {"max-requests", 1, 0, 0}, {"lifetime", 1, 0, 0},
-        {"record", 1, 0, 0},       {"reset", 0, 0, 'R'},    {"garbage", 0, 0, 'G'},
-        {"hang", 0, 0, 'H'},       {"close", 0, 0, 'C'},    {"echo", 0, 0, 'E'},
-        {"chunked", 0, 0, 'K'},    {"help", 0, 0, 'h'},     {0, 0, 0, 0}};
+        {"port", 1, 0, 0},      {"name", 1, 0, 0},         {"delay-ms", 1, 0, 0},
+        {"status", 1, 0, 0},    {"error-rate", 1, 0, 0},   {"seed", 1, 0, 0},
+        {"body-size", 1, 0, 0}, {"max-requests", 1, 0, 0}, {"lifetime", 1, 0, 0},
+        {"record", 1, 0, 0},    {"reset", 0, 0, 'R'},      {"garbage", 0, 0, 'G'},
+        {"hang", 0, 0, 'H'},    {"close", 0, 0, 'C'},      {"echo", 0, 0, 'E'},
+        {"chunked", 0, 0, 'K'}, {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
     int ch, idx;
     while ((ch = getopt_long(argc, argv, "", longs, &idx)) != -1) {
-        bool *flag = ch == 'R' ? &o->reset
+        bool *flag = ch == 'R'   ? &o->reset
                      : ch == 'G' ? &o->garbage
                      : ch == 'H' ? &o->hang
                      : ch == 'C' ? &o->close
