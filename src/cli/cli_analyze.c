@@ -8,6 +8,7 @@
 
 static const struct cli_cmd *const subs[] = {
     /* ANALYZE-TABLE: one line per analyze subcommand, keep sorted by pipeline order */
+    &cli_analyze_detect,
 };
 #define NSUBS (sizeof(subs) / sizeof(subs[0]))
 
