@@ -50,18 +50,19 @@ void anomaly_params_default(struct anomaly_params *p)
     *p = (struct anomaly_params){
         .warmup = 400,
         .grid_after = 150,
-        .alpha = 0.005,
+        .alpha = 0.002,
         .alpha_fast = 0.05,
         .clip = 3.0,
         .persist = 10,
         .levels = 12,
         .context_len = 4,
         .table_bits = 16,
+        .tod_contexts = 1,
         .z_level = 4.0,
         .z_change = 4.0,
         .w_pattern = 1.0,
-        .fire = 0.6,
-        .rest = 50,
+        .fire = 0.75,
+        .rest = 100,
         .rest_damp = 0.1,
         .seed = 1,
     };
@@ -81,6 +82,8 @@ int anomaly_params_check(const struct anomaly_params *p, struct err *err)
     if (p->context_len < 1 || p->context_len > ANOMALY_MAX_CONTEXT)
         return err_set(err, -EINVAL, "context_len must be in 1..%d, not %u",
                        ANOMALY_MAX_CONTEXT, p->context_len);
+    if (p->tod_contexts > p->context_len)
+        return err_set(err, -EINVAL, "tod_contexts must be <= context_len");
     if (p->table_bits < 8 || p->table_bits > 24)
         return err_set(err, -EINVAL, "table_bits must be in 8..24, not %u", p->table_bits);
     if (!(p->z_level > 0) || !(p->z_change > 0))
@@ -188,9 +191,19 @@ static void grid_fix(struct anomaly *a)
     a->grid_step = step > floor ? step : floor;
 }
 
+/* 1 when the context h was not in the table; remembers it. */
+static uint32_t pattern_probe(struct anomaly *a, uint64_t h, uint32_t mask)
+{
+    uint32_t fp = (uint32_t)(h >> 32) | 1u;
+    uint32_t *slot = &a->table[h & mask];
+    uint32_t novel = *slot != fp;
+    *slot = fp;
+    return novel;
+}
+
 /* Pushes x's bin and returns the fraction of the 1..context_len contexts ending at x
  * that the table had not seen; every context is then remembered. */
-static double pattern_learn(struct anomaly *a, double x)
+static double pattern_learn(struct anomaly *a, double x, double timestamp)
 {
     double q = floor((x - a->grid_lo) / a->grid_step);
     int32_t bin = (int32_t)fmax(-1e6, fmin(1e6, q));
@@ -200,14 +213,19 @@ static double pattern_learn(struct anomaly *a, double x)
     if (a->nbins < ctx)
         a->nbins++;
     uint64_t h = mix64(a->p.seed ^ 0x9e3779b97f4a7c15ULL);
+    /* the hour of day joins the shortest contexts: "this level, at this time of day" */
+    double sec = fmod(fmod(timestamp, 86400.0) + 86400.0, 86400.0);
+    uint64_t ht = mix64(h ^ ((uint64_t)(sec / 3600.0) << 48) ^ 0x5bd1e995ULL);
     for (uint32_t l = 0; l < a->nbins; l++) {
-        h = mix64(h ^ (uint64_t)(uint32_t)a->bins[l] ^ ((uint64_t)(l + 1) << 40));
-        uint32_t fp = (uint32_t)(h >> 32) | 1u;
-        uint32_t *slot = &a->table[h & mask];
-        novel += *slot != fp;
-        *slot = fp;
+        uint64_t b = (uint64_t)(uint32_t)a->bins[l] ^ ((uint64_t)(l + 1) << 40);
+        h = mix64(h ^ b);
+        novel += pattern_probe(a, h, mask);
+        if (l < a->p.tod_contexts) {
+            ht = mix64(ht ^ b);
+            novel += pattern_probe(a, ht, mask);
+        }
     }
-    return (double)novel / ctx;
+    return (double)novel / (ctx + a->p.tod_contexts);
 }
 
 /* Surprise of a z-score: its size against the larger of z_min and the stream's recent
@@ -307,7 +325,7 @@ double anomaly_update(struct anomaly *a, double timestamp, double x)
     } else {
         if (a->n == a->p.grid_after)
             grid_fix(a);
-        nov = pattern_learn(a, x);
+        nov = pattern_learn(a, x, timestamp);
     }
     a->why = (struct anomaly_reason){.index = a->n, .since = timestamp, .span = 1};
     if (a->n >= a->p.warmup) {

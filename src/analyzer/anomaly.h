@@ -35,6 +35,7 @@ struct anomaly_params {
     uint32_t persist;     /* consecutive clipped points that mean "new regime" */
     uint32_t levels;      /* pattern grid: warm-up range is cut into this many bins */
     uint32_t context_len; /* longest pattern context, 1..ANOMALY_MAX_CONTEXT */
+    uint32_t tod_contexts; /* shortest contexts also learned with the hour of day, 0..len */
     uint32_t table_bits;  /* pattern table has 2^table_bits slots, 8..24 */
     double z_level;       /* level z-score that counts as a full-strength signal */
     double z_change;      /* change z-score that counts as a full-strength signal */
