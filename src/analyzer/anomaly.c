@@ -48,22 +48,23 @@ struct anomaly {
 void anomaly_params_default(struct anomaly_params *p)
 {
     *p = (struct anomaly_params){
-        .warmup = 400,
-        .grid_after = 150,
+        .warmup = 200,
+        .grid_after = 120,
         .alpha = 0.002,
         .alpha_fast = 0.05,
         .clip = 3.0,
         .persist = 10,
-        .levels = 12,
+        .levels = 8,
         .context_len = 4,
         .table_bits = 16,
         .tod_contexts = 1,
         .z_level = 4.0,
         .z_change = 4.0,
         .w_pattern = 1.0,
-        .fire = 0.75,
+        .fire = 0.85,
         .rest = 100,
         .rest_damp = 0.1,
+        .blend = 0.3,
         .seed = 1,
     };
 }
@@ -90,6 +91,8 @@ int anomaly_params_check(const struct anomaly_params *p, struct err *err)
         return err_set(err, -EINVAL, "z_level and z_change must be > 0");
     if (!(p->w_pattern >= 0 && p->w_pattern <= 1) || !(p->rest_damp >= 0 && p->rest_damp <= 1))
         return err_set(err, -EINVAL, "w_pattern and rest_damp must be in [0, 1]");
+    if (!(p->blend >= 0 && p->blend <= 1))
+        return err_set(err, -EINVAL, "blend must be in [0, 1]");
     if (!(p->fire > 0 && p->fire <= 1))
         return err_set(err, -EINVAL, "fire must be in (0, 1]");
     return 0;
@@ -207,11 +210,12 @@ static double pattern_learn(struct anomaly *a, double x, double timestamp)
 {
     double q = floor((x - a->grid_lo) / a->grid_step);
     int32_t bin = (int32_t)fmax(-1e6, fmin(1e6, q));
-    uint32_t ctx = a->p.context_len, novel = 0, mask = (1u << a->p.table_bits) - 1;
+    uint32_t ctx = a->p.context_len, mask = (1u << a->p.table_bits) - 1;
     memmove(a->bins + 1, a->bins, (ANOMALY_MAX_CONTEXT - 1) * sizeof(a->bins[0]));
     a->bins[0] = bin;
     if (a->nbins < ctx)
         a->nbins++;
+    uint32_t novel = 0;
     uint64_t h = mix64(a->p.seed ^ 0x9e3779b97f4a7c15ULL);
     /* the hour of day joins the shortest contexts: "this level, at this time of day" */
     double sec = fmod(fmod(timestamp, 86400.0) + 86400.0, 86400.0);
@@ -253,7 +257,8 @@ static double score_point(struct anomaly *a, double x, double d, double zl, doub
 {
     double sl = z_surprise(&a->level, zl, a->p.z_level);
     double sc = z_surprise(&a->change, zc, a->p.z_change);
-    double sp = a->p.w_pattern * nov * (1.0 - a->nov_mean);
+    /* novelty beyond the stream's usual share of new contexts */
+    double sp = a->p.w_pattern * fmax(0.0, nov - a->nov_mean) / (1.0 - a->nov_mean + 1e-9);
     double best = sl;
     explain_stat(a, ANOMALY_FEATURE_LEVEL, &a->level, zl, x, floor, 1);
     if (sc > best) {
@@ -270,14 +275,17 @@ static double score_point(struct anomaly *a, double x, double d, double zl, doub
         a->why.span = a->nbins;
         a->why.since = a->ring_t[a->nbins - 1];
     }
-    return best;
+    /* the largest surprise decides; the others, joined as independent evidence, order
+     * the points where it saturates */
+    double any = 1.0 - (1.0 - sl) * (1.0 - sc) * (1.0 - sp);
+    return (1.0 - a->p.blend) * best + a->p.blend * any;
 }
 
 static double rest_apply(struct anomaly *a, double score)
 {
-    a->why.resting = a->rest_left > 0;
     if (a->rest_left > 0) {
         a->rest_left--;
+        a->why.resting = 1;
         return score * a->p.rest_damp;
     }
     if (score >= a->p.fire)
@@ -328,12 +336,12 @@ double anomaly_update(struct anomaly *a, double timestamp, double x)
         nov = pattern_learn(a, x, timestamp);
     }
     a->why = (struct anomaly_reason){.index = a->n, .since = timestamp, .span = 1};
-    if (a->n >= a->p.warmup) {
+    if (a->n >= a->p.grid_after) {
+        /* scored from the grid on, so the novelty's mean is learned by the warm-up's end */
         score = score_point(a, x, d, zl, zc, nov, floor);
-        score = rest_apply(a, score);
-        a->nov_mean += a->p.alpha * (nov - a->nov_mean);
-    } else if (a->n >= a->p.grid_after) {
-        a->nov_mean += (nov - a->nov_mean) / (double)(a->n - a->p.grid_after + 1);
+        score = a->n >= a->p.warmup ? rest_apply(a, score) : 0.0;
+        double rate = fmax(a->p.alpha, 1.0 / (double)(a->n - a->p.grid_after + 1));
+        a->nov_mean += rate * (nov - a->nov_mean);
     }
     learn_stats(a, x, d, zl, zc, floor);
     a->prev = x;
