@@ -60,11 +60,13 @@ void anomaly_params_default(struct anomaly_params *p)
         .tod_contexts = 1,
         .z_level = 4.0,
         .z_change = 4.0,
-        .w_pattern = 1.0,
-        .fire = 0.85,
+        .w_pattern = 0.8,
+        .fire = 0.8,
         .rest = 100,
         .rest_damp = 0.1,
         .blend = 0.3,
+        .z_power = 2.0,
+        .z_pattern = 6.0,
         .seed = 1,
     };
 }
@@ -234,9 +236,9 @@ static double pattern_learn(struct anomaly *a, double x, double timestamp)
 
 /* Surprise of a z-score: its size against the larger of z_min and the stream's recent
  * worst, mapped to [0, 1) (0.5 when it merely equals them). */
-static double z_surprise(const struct anomaly_stat *s, double z, double z_min)
+static double z_surprise(const struct anomaly_stat *s, double z, double z_min, double power)
 {
-    double r = z / fmax(s->peak, z_min);
+    double r = pow(z / fmax(s->peak, z_min), power);
     return r / (1.0 + r);
 }
 
@@ -255,10 +257,12 @@ static void explain_stat(struct anomaly *a, enum anomaly_feature f, const struct
 static double score_point(struct anomaly *a, double x, double d, double zl, double zc,
                           double nov, double floor)
 {
-    double sl = z_surprise(&a->level, zl, a->p.z_level);
-    double sc = z_surprise(&a->change, zc, a->p.z_change);
+    double sl = z_surprise(&a->level, zl, a->p.z_level, a->p.z_power);
+    double sc = z_surprise(&a->change, zc, a->p.z_change, a->p.z_power);
     /* novelty beyond the stream's usual share of new contexts */
     double sp = a->p.w_pattern * fmax(0.0, nov - a->nov_mean) / (1.0 - a->nov_mean + 1e-9);
+    if (a->p.z_pattern > 0)
+        sp *= fmin(1.0, fmax(zl, zc) / a->p.z_pattern);
     double best = sl;
     explain_stat(a, ANOMALY_FEATURE_LEVEL, &a->level, zl, x, floor, 1);
     if (sc > best) {

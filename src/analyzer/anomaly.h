@@ -43,6 +43,8 @@ struct anomaly_params {
     double fire;          /* score at which an alarm fires and the rest begins */
     uint32_t rest;        /* points after an alarm whose scores are damped */
     double rest_damp;     /* factor applied to scores during the rest, [0, 1] */
+    double z_pattern;     /* >0: pattern novelty counts fully only with a z-score this big */
+    double z_power;       /* steepness of the z-score surprise: r^k / (1 + r^k) */
     double blend;         /* share of the noisy-or of all surprises beside the largest */
     uint64_t seed;        /* salt of the pattern hash */
 };
