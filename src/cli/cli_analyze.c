@@ -9,6 +9,7 @@
 static const struct cli_cmd *const subs[] = {
     /* one line per analyze subcommand, in pipeline order */
     &cli_analyze_judge,
+    &cli_analyze_detect,
     &cli_analyze_forecast,
     &cli_analyze_degrade,
     &cli_analyze_capacity,

@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * anomaly: the streaming anomaly detector of the analyzer room (see anomaly.h for the
+ * method). Pure: the state below is all there is; anomaly_new allocates it once (the
+ * struct plus the pattern table, whose size is fixed by params.table_bits) and hands it
+ * to the caller, who frees it with anomaly_free. Every update does a fixed amount of
+ * work: two robust z-scores, context_len hash probes, a few multiplications.
+ */
+#include "analyzer/anomaly.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A robust running location/scale: exponentially forgetting mean and mean absolute
+ * deviation whose updates are clipped at clip * scale (Huber), so one outlier moves them
+ * little; after `persist` clipped points in a row they re-learn fast and unclipped. */
+struct anomaly_stat {
+    double mean;
+    double mad;      /* mean absolute deviation; scale = mad * sqrt(pi/2) */
+    double peak;     /* decaying maximum of the z-scores seen: the stream's usual worst */
+    uint32_t run;    /* consecutive points beyond clip */
+};
+
+struct anomaly {
+    struct anomaly_params p;
+    uint64_t n;           /* points learned */
+    double prev;          /* previous value */
+    double abs_level;     /* running mean of |value|, for the scale floor */
+    double peak_decay;    /* per-point decay of anomaly_stat.peak */
+    struct anomaly_stat level, change;
+    /* pattern grid and memory */
+    double lo, hi;        /* range seen before the grid is fixed */
+    double grid_lo, grid_step;
+    int32_t bins[ANOMALY_MAX_CONTEXT]; /* last quantized values, newest first */
+    uint32_t nbins;
+    uint32_t *table;      /* owned; 2^table_bits context fingerprints, 0 = empty */
+    double nov_mean;      /* running mean of the novelty, its usual level */
+    /* recent points and the last explanation */
+    double ring_t[ANOMALY_RING];
+    uint32_t rest_left;
+    struct anomaly_reason why;
+};
+
+#define SQRT_PI_2 1.2533141373155003
+
+void anomaly_params_default(struct anomaly_params *p)
+{
+    *p = (struct anomaly_params){
+        .warmup = 200,
+        .grid_after = 120,
+        .alpha = 0.002,
+        .alpha_fast = 0.05,
+        .clip = 3.0,
+        .persist = 10,
+        .levels = 8,
+        .context_len = 4,
+        .table_bits = 16,
+        .tod_contexts = 1,
+        .z_level = 4.0,
+        .z_change = 4.0,
+        .w_pattern = 0.8,
+        .fire = 0.8,
+        .rest = 100,
+        .rest_damp = 0.1,
+        .blend = 0.3,
+        .z_power = 2.0,
+        .z_pattern = 6.0,
+        .seed = 1,
+    };
+}
+
+int anomaly_params_check(const struct anomaly_params *p, struct err *err)
+{
+    if (p->grid_after < 2 || p->warmup <= p->grid_after)
+        return err_set(err, -EINVAL, "warmup (%u) must exceed grid_after (%u) >= 2",
+                       p->warmup, p->grid_after);
+    if (!(p->alpha > 0 && p->alpha <= 0.5) || !(p->alpha_fast >= p->alpha && p->alpha_fast <= 1))
+        return err_set(err, -EINVAL, "alpha must be in (0, 0.5] and alpha_fast in [alpha, 1]");
+    if (!(p->clip > 0) || p->persist < 1)
+        return err_set(err, -EINVAL, "clip must be > 0 and persist >= 1");
+    if (p->levels < 2 || p->levels > 1000)
+        return err_set(err, -EINVAL, "levels must be in 2..1000, not %u", p->levels);
+    if (p->context_len < 1 || p->context_len > ANOMALY_MAX_CONTEXT)
+        return err_set(err, -EINVAL, "context_len must be in 1..%d, not %u",
+                       ANOMALY_MAX_CONTEXT, p->context_len);
+    if (p->tod_contexts > p->context_len)
+        return err_set(err, -EINVAL, "tod_contexts must be <= context_len");
+    if (p->table_bits < 8 || p->table_bits > 24)
+        return err_set(err, -EINVAL, "table_bits must be in 8..24, not %u", p->table_bits);
+    if (!(p->z_level > 0) || !(p->z_change > 0))
+        return err_set(err, -EINVAL, "z_level and z_change must be > 0");
+    if (!(p->w_pattern >= 0 && p->w_pattern <= 1) || !(p->rest_damp >= 0 && p->rest_damp <= 1))
+        return err_set(err, -EINVAL, "w_pattern and rest_damp must be in [0, 1]");
+    if (!(p->blend >= 0 && p->blend <= 1))
+        return err_set(err, -EINVAL, "blend must be in [0, 1]");
+    if (!(p->fire > 0 && p->fire <= 1))
+        return err_set(err, -EINVAL, "fire must be in (0, 1]");
+    return 0;
+}
+
+struct anomaly *anomaly_new(const struct anomaly_params *p)
+{
+    if (anomaly_params_check(p, NULL) != 0)
+        return NULL;
+    struct anomaly *a = calloc(1, sizeof(*a));
+    uint32_t *table = calloc((size_t)1 << p->table_bits, sizeof(*table));
+    if (!a || !table) {
+        free(a);
+        free(table);
+        return NULL;
+    }
+    a->p = *p;
+    a->table = table;
+    /* the peak halves over 1/alpha points: "unusual" means unusual lately */
+    a->peak_decay = exp(-M_LN2 * p->alpha);
+    return a;
+}
+
+void anomaly_free(struct anomaly *a)
+{
+    if (!a)
+        return;
+    free(a->table);
+    free(a);
+}
+
+size_t anomaly_state_size(const struct anomaly *a)
+{
+    return sizeof(*a) + ((size_t)1 << a->p.table_bits) * sizeof(*a->table);
+}
+
+const char *anomaly_feature_name(enum anomaly_feature f)
+{
+    switch (f) {
+    case ANOMALY_FEATURE_LEVEL:
+        return "level";
+    case ANOMALY_FEATURE_CHANGE:
+        return "change";
+    case ANOMALY_FEATURE_PATTERN:
+        return "pattern";
+    case ANOMALY_FEATURE_NONE:
+        break;
+    }
+    return "none";
+}
+
+void anomaly_explain(const struct anomaly *a, struct anomaly_reason *out)
+{
+    *out = a->why;
+}
+
+/* The z-score of x against s, measured before s learns x. */
+static double stat_z(const struct anomaly_stat *s, double x, double floor)
+{
+    double scale = s->mad * SQRT_PI_2;
+    if (scale < floor)
+        scale = floor;
+    return fabs(x - s->mean) / scale;
+}
+
+static void stat_learn(struct anomaly_stat *s, const struct anomaly_params *p, double x,
+                       double z, double rate, double floor)
+{
+    double r = x - s->mean, ar = fabs(r), lim = p->clip * fmax(s->mad * SQRT_PI_2, floor);
+    s->run = z > p->clip ? s->run + 1 : 0;
+    if (s->run >= p->persist) {
+        rate = fmax(rate, p->alpha_fast); /* a new regime: forget the old one quickly */
+        lim = INFINITY;
+    }
+    if (ar > lim) {
+        r = r > 0 ? lim : -lim;
+        ar = lim;
+    }
+    s->mean += rate * r;
+    s->mad += rate * (ar - s->mad);
+}
+
+static uint64_t mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+/* Fixes the pattern grid on the range of the points seen so far. */
+static void grid_fix(struct anomaly *a)
+{
+    double step = (a->hi - a->lo) / a->p.levels;
+    double floor = fmax(1e-3 * a->abs_level, 1e-12);
+    a->grid_lo = a->lo;
+    a->grid_step = step > floor ? step : floor;
+}
+
+/* 1 when the context h was not in the table; remembers it. */
+static uint32_t pattern_probe(struct anomaly *a, uint64_t h, uint32_t mask)
+{
+    uint32_t fp = (uint32_t)(h >> 32) | 1u;
+    uint32_t *slot = &a->table[h & mask];
+    uint32_t novel = *slot != fp;
+    *slot = fp;
+    return novel;
+}
+
+/* Pushes x's bin and returns the fraction of the 1..context_len contexts ending at x
+ * that the table had not seen; every context is then remembered. */
+static double pattern_learn(struct anomaly *a, double x, double timestamp)
+{
+    double q = floor((x - a->grid_lo) / a->grid_step);
+    int32_t bin = (int32_t)fmax(-1e6, fmin(1e6, q));
+    uint32_t ctx = a->p.context_len, mask = (1u << a->p.table_bits) - 1;
+    memmove(a->bins + 1, a->bins, (ANOMALY_MAX_CONTEXT - 1) * sizeof(a->bins[0]));
+    a->bins[0] = bin;
+    if (a->nbins < ctx)
+        a->nbins++;
+    uint32_t novel = 0;
+    uint64_t h = mix64(a->p.seed ^ 0x9e3779b97f4a7c15ULL);
+    /* the hour of day joins the shortest contexts: "this level, at this time of day" */
+    double sec = fmod(fmod(timestamp, 86400.0) + 86400.0, 86400.0);
+    uint64_t ht = mix64(h ^ ((uint64_t)(sec / 3600.0) << 48) ^ 0x5bd1e995ULL);
+    for (uint32_t l = 0; l < a->nbins; l++) {
+        uint64_t b = (uint64_t)(uint32_t)a->bins[l] ^ ((uint64_t)(l + 1) << 40);
+        h = mix64(h ^ b);
+        novel += pattern_probe(a, h, mask);
+        if (l < a->p.tod_contexts) {
+            ht = mix64(ht ^ b);
+            novel += pattern_probe(a, ht, mask);
+        }
+    }
+    return (double)novel / (ctx + a->p.tod_contexts);
+}
+
+/* Surprise of a z-score: its size against the larger of z_min and the stream's recent
+ * worst, mapped to [0, 1) (0.5 when it merely equals them). */
+static double z_surprise(const struct anomaly_stat *s, double z, double z_min, double power)
+{
+    double r = pow(z / fmax(s->peak, z_min), power);
+    return r / (1.0 + r);
+}
+
+static void explain_stat(struct anomaly *a, enum anomaly_feature f, const struct anomaly_stat *s,
+                         double z, double observed, double floor, uint32_t span)
+{
+    a->why.feature = f;
+    a->why.strength = z;
+    a->why.observed = observed;
+    a->why.expected = s->mean;
+    a->why.scale = fmax(s->mad * SQRT_PI_2, floor);
+    a->why.span = span;
+    a->why.since = a->ring_t[span - 1];
+}
+
+static double score_point(struct anomaly *a, double x, double d, double zl, double zc,
+                          double nov, double floor)
+{
+    double sl = z_surprise(&a->level, zl, a->p.z_level, a->p.z_power);
+    double sc = z_surprise(&a->change, zc, a->p.z_change, a->p.z_power);
+    /* novelty beyond the stream's usual share of new contexts */
+    double sp = a->p.w_pattern * fmax(0.0, nov - a->nov_mean) / (1.0 - a->nov_mean + 1e-9);
+    if (a->p.z_pattern > 0)
+        sp *= fmin(1.0, fmax(zl, zc) / a->p.z_pattern);
+    double best = sl;
+    explain_stat(a, ANOMALY_FEATURE_LEVEL, &a->level, zl, x, floor, 1);
+    if (sc > best) {
+        best = sc;
+        explain_stat(a, ANOMALY_FEATURE_CHANGE, &a->change, zc, d, floor, 2);
+    }
+    if (sp > best) {
+        best = sp;
+        a->why.feature = ANOMALY_FEATURE_PATTERN;
+        a->why.strength = nov;
+        a->why.observed = x;
+        a->why.expected = a->level.mean;
+        a->why.scale = a->grid_step;
+        a->why.span = a->nbins;
+        a->why.since = a->ring_t[a->nbins - 1];
+    }
+    /* the largest surprise decides; the others, joined as independent evidence, order
+     * the points where it saturates */
+    double any = 1.0 - (1.0 - sl) * (1.0 - sc) * (1.0 - sp);
+    return (1.0 - a->p.blend) * best + a->p.blend * any;
+}
+
+static double rest_apply(struct anomaly *a, double score)
+{
+    if (a->rest_left > 0) {
+        a->rest_left--;
+        a->why.resting = 1;
+        return score * a->p.rest_damp;
+    }
+    if (score >= a->p.fire)
+        a->rest_left = a->p.rest;
+    return score;
+}
+
+static void learn_stats(struct anomaly *a, double x, double d, double zl, double zc,
+                        double floor)
+{
+    double rate = fmax(a->p.alpha, 1.0 / (double)(a->n + 1));
+    if (a->n == 0) {
+        a->level.mean = x;
+    } else {
+        stat_learn(&a->level, &a->p, x, zl, rate, floor);
+        if (a->n == 1)
+            a->change.mean = d;
+        else
+            stat_learn(&a->change, &a->p, d, zc, rate, floor);
+    }
+    /* the early z-scores measure unsettled statistics, so the peaks start later */
+    if (a->n >= a->p.grid_after / 2) {
+        a->level.peak = fmax(zl, a->level.peak * a->peak_decay);
+        a->change.peak = fmax(zc, a->change.peak * a->peak_decay);
+    }
+}
+
+double anomaly_update(struct anomaly *a, double timestamp, double x)
+{
+    if (!isfinite(x)) {
+        a->why = (struct anomaly_reason){.index = a->n, .since = timestamp};
+        return 0.0;
+    }
+    memmove(a->ring_t + 1, a->ring_t, (ANOMALY_RING - 1) * sizeof(a->ring_t[0]));
+    a->ring_t[0] = timestamp;
+    double d = a->n > 0 ? x - a->prev : 0.0;
+    a->abs_level += (fabs(x) - a->abs_level) / (double)(a->n < 100 ? a->n + 1 : 100);
+    double floor = fmax(1e-6 * a->abs_level, 1e-12);
+    double zl = a->n > 0 ? stat_z(&a->level, x, floor) : 0.0;
+    double zc = a->n > 1 ? stat_z(&a->change, d, floor) : 0.0;
+    double nov = 0.0, score = 0.0;
+    if (a->n < a->p.grid_after) {
+        a->lo = a->n == 0 ? x : fmin(a->lo, x);
+        a->hi = a->n == 0 ? x : fmax(a->hi, x);
+    } else {
+        if (a->n == a->p.grid_after)
+            grid_fix(a);
+        nov = pattern_learn(a, x, timestamp);
+    }
+    a->why = (struct anomaly_reason){.index = a->n, .since = timestamp, .span = 1};
+    if (a->n >= a->p.grid_after) {
+        /* scored from the grid on, so the novelty's mean is learned by the warm-up's end */
+        score = score_point(a, x, d, zl, zc, nov, floor);
+        score = a->n >= a->p.warmup ? rest_apply(a, score) : 0.0;
+        double rate = fmax(a->p.alpha, 1.0 / (double)(a->n - a->p.grid_after + 1));
+        a->nov_mean += rate * (nov - a->nov_mean);
+    }
+    learn_stats(a, x, d, zl, zc, floor);
+    a->prev = x;
+    a->n++;
+    score = fmin(1.0, fmax(0.0, score));
+    a->why.score = score;
+    return score;
+}

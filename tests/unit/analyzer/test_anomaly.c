@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_anomaly: behaviour of the streaming anomaly detector on synthetic series (a step,
+ * a spike, a variance change, stationary noise), its contract (scores in [0, 1], no
+ * look-ahead, determinism, constant state) and its explanations.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyzer/anomaly.h"
+#include "testlib.h"
+
+#define N 3000
+#define AT 2000 /* where the synthetic anomalies start */
+
+/* Deterministic standard normal deviates (xorshift64* and Box-Muller). */
+struct rng {
+    uint64_t s;
+};
+
+static double rng_unit(struct rng *r)
+{
+    r->s ^= r->s >> 12;
+    r->s ^= r->s << 25;
+    r->s ^= r->s >> 27;
+    return ((r->s * 2685821657736338717ULL) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static double rng_normal(struct rng *r)
+{
+    double u = rng_unit(r), v = rng_unit(r);
+    return sqrt(-2.0 * log(u + 1e-300)) * cos(2.0 * M_PI * v);
+}
+
+/* Noise around 50 with sd 1, sampled every 5 minutes. */
+static void noise(double *x, size_t n, uint64_t seed)
+{
+    struct rng r = {seed};
+    for (size_t i = 0; i < n; i++)
+        x[i] = 50.0 + rng_normal(&r);
+}
+
+static void run(const struct anomaly_params *p, const double *x, size_t n, double *score)
+{
+    struct anomaly *a = anomaly_new(p);
+    assert_non_null(a);
+    for (size_t i = 0; i < n; i++)
+        score[i] = anomaly_update(a, 1.4e9 + 300.0 * (double)i, x[i]);
+    anomaly_free(a);
+}
+
+static double max_of(const double *s, size_t from, size_t to)
+{
+    double m = 0;
+    for (size_t i = from; i < to; i++)
+        m = fmax(m, s[i]);
+    return m;
+}
+
+/* The highest score in [AT, AT + within) must stand clearly above every score the
+ * stationary part [warmup, AT) got. */
+static void assert_detected(const double *s, size_t within)
+{
+    struct anomaly_params p;
+    anomaly_params_default(&p);
+    double before = max_of(s, p.warmup, AT), at = max_of(s, AT, AT + within);
+    if (!(at > before + 0.1 && at >= p.fire)) {
+        print_error("anomaly scored %.3f, stationary part up to %.3f\n", at, before);
+        fail();
+    }
+}
+
+static void test_anomaly_update_flags_step(void **state)
+{
+    (void)state;
+    static double x[N], s[N];
+    struct anomaly_params p;
+    anomaly_params_default(&p);
+    noise(x, N, 7);
+    for (size_t i = AT; i < N; i++)
+        x[i] += 6.0;
+    run(&p, x, N, s);
+    assert_detected(s, 5);
+}
+
+static void test_anomaly_update_flags_spike(void **state)
+{
+    (void)state;
+    static double x[N], s[N];
+    struct anomaly_params p;
+    anomaly_params_default(&p);
+    noise(x, N, 11);
+    x[AT] += 10.0;
+    run(&p, x, N, s);
+    assert_detected(s, 1);
+}
+
+static void test_anomaly_update_flags_variance_change(void **state)
+{
+    (void)state;
+    static double x[N], s[N];
+    struct anomaly_params p;
+    anomaly_params_default(&p);
+    noise(x, N, 13);
+    for (size_t i = AT; i < N; i++)
+        x[i] = 50.0 + 5.0 * (x[i] - 50.0);
+    run(&p, x, N, s);
+    assert_detected(s, 50);
+}
+
+static void test_anomaly_update_stationary_noise_stays_low(void **state)
+{
+    (void)state;
+    static double x[3 * N], s[3 * N];
+    struct anomaly_params p;
+    anomaly_params_default(&p);
+    noise(x, 3 * N, 17);
+    run(&p, x, 3 * N, s);
+    size_t high = 0;
+    for (size_t i = p.warmup; i < 3 * N; i++)
+        high += s[i] >= p.fire;
+    /* a few alarms in 9,000 points of pure noise at most, and never a saturated score */
+    assert_true(high <= 5);
+    assert_true(max_of(s, 0, 3 * N) < 0.95);
+}
+
+static void test_anomaly_update_scores_in_unit_interval(void **state)
+{
+    (void)state;
+    struct anomaly_params p;
+    anomaly_params_default(&p);
+    struct anomaly *a = anomaly_new(&p);
+    struct rng r = {3};
+    for (int i = 0; i < 20000; i++) {
+        double v = rng_normal(&r);
+        if (i % 997 == 0)
+            v *= 1e12;
+        if (i % 1499 == 0)
+            v = -1e300;
+        if (i > 10000 && i < 11000)
+            v = 0.0; /* a flat stretch: zero spread */
+        double sc = anomaly_update(a, i, v);
+        assert_true(sc >= 0.0 && sc <= 1.0);
+    }
+    anomaly_free(a);
+}
+
+static void test_anomaly_update_warmup_scores_zero(void **state)
+{
+    (void)state;
+    static double x[N], s[N];
+    struct anomaly_params p;
+    anomaly_params_default(&p);
+    noise(x, N, 19);
+    x[10] = 1e6;
+    run(&p, x, N, s);
+    assert_close(max_of(s, 0, p.warmup), 0.0, 0.0);
+}
+
+static void test_anomaly_update_is_deterministic(void **state)
+{
+    (void)state;
+    static double x[N], s1[N], s2[N];
+    struct anomaly_params p;
+    anomaly_params_default(&p);
+    noise(x, N, 23);
+    x[AT] += 10;
+    run(&p, x, N, s1);
+    run(&p, x, N, s2);
+    for (size_t i = 0; i < N; i++)
+        assert_true(s1[i] == s2[i]);
+}
+
+/* Two series equal up to AT and different after score the same up to AT. */
+static void test_anomaly_update_has_no_lookahead(void **state)
+{
+    (void)state;
+    static double x[N], y[N], sx[N], sy[N];
+    struct anomaly_params p;
+    anomaly_params_default(&p);
+    noise(x, N, 29);
+    noise(y, N, 29);
+    for (size_t i = AT + 1; i < N; i++)
+        y[i] = -1000.0 * y[i];
+    run(&p, x, N, sx);
+    run(&p, y, N, sy);
+    for (size_t i = 0; i <= AT; i++)
+        assert_true(sx[i] == sy[i]);
+    assert_true(max_of(sy, AT + 1, N) > max_of(sx, AT + 1, N));
+}
+
+static void test_anomaly_state_size_constant(void **state)
+{
+    (void)state;
+    struct anomaly_params p;
+    anomaly_params_default(&p);
+    struct anomaly *a = anomaly_new(&p);
+    size_t before = anomaly_state_size(a);
+    struct rng r = {31};
+    for (int i = 0; i < 200000; i++)
+        anomaly_update(a, i, 1000.0 * rng_normal(&r)); /* every context new: a full table */
+    assert_int_equal(anomaly_state_size(a), before);
+    anomaly_free(a);
+    /* the table dominates: one more bit doubles it */
+    p.table_bits++;
+    a = anomaly_new(&p);
+    assert_true(anomaly_state_size(a) > 2 * before - 4096);
+    anomaly_free(a);
+}
+
+static void test_anomaly_explain_names_spike(void **state)
+{
+    (void)state;
+    static double x[N];
+    struct anomaly_params p;
+    anomaly_params_default(&p);
+    noise(x, N, 37);
+    x[AT] = 80.0;
+    struct anomaly *a = anomaly_new(&p);
+    struct anomaly_reason why;
+    for (size_t i = 0; i <= AT; i++)
+        anomaly_update(a, 1.4e9 + 300.0 * (double)i, x[i]);
+    anomaly_explain(a, &why);
+    assert_int_equal(why.index, AT);
+    assert_true(why.feature == ANOMALY_FEATURE_LEVEL || why.feature == ANOMALY_FEATURE_CHANGE);
+    assert_true(why.strength > 10.0);
+    if (why.feature == ANOMALY_FEATURE_LEVEL) {
+        assert_close(why.observed, 80.0, 0.0);
+        assert_close(why.expected, 50.0, 0.5);
+    }
+    /* the z-score is the distance to the expectation in units of the scale */
+    assert_close(why.strength * why.scale, fabs(why.observed - why.expected), 1e-9);
+    assert_string_equal(anomaly_feature_name(why.feature),
+                        why.feature == ANOMALY_FEATURE_LEVEL ? "level" : "change");
+    anomaly_free(a);
+}
+
+/* With clipping off and fewer points than 1/alpha, the expected level is the plain
+ * arithmetic mean of the points before. */
+static void test_anomaly_explain_expected_is_mean(void **state)
+{
+    (void)state;
+    struct anomaly_params p;
+    anomaly_params_default(&p);
+    p.clip = 1e9;
+    p.w_pattern = 0;
+    p.z_change = 1e9; /* only the level speaks */
+    struct anomaly *a = anomaly_new(&p);
+    struct anomaly_reason why;
+    for (int i = 0; i < 300; i++)
+        anomaly_update(a, i, 10.0 * sin(i) + 0.1 * i);
+    anomaly_update(a, 300, 1000.0);
+    anomaly_explain(a, &why);
+    assert_int_equal(why.feature, ANOMALY_FEATURE_LEVEL);
+    /* /usr/bin/python3 -c 'import math, statistics;
+     *   print(repr(statistics.fmean(10*math.sin(i)+0.1*i for i in range(300))))'
+     * -> 14.997844852531577 */
+    assert_close(why.expected, 14.997844852531577, 1e-9);
+    anomaly_free(a);
+}
+
+static void test_anomaly_update_skips_non_finite(void **state)
+{
+    (void)state;
+    static double x[N], s1[N];
+    struct anomaly_params p;
+    anomaly_params_default(&p);
+    noise(x, N, 41);
+    run(&p, x, N, s1);
+    struct anomaly *a = anomaly_new(&p);
+    for (size_t i = 0; i < N; i++) {
+        if (i == 500)
+            assert_close(anomaly_update(a, 0, NAN), 0.0, 0.0);
+        assert_true(anomaly_update(a, 1.4e9 + 300.0 * (double)i, x[i]) == s1[i]);
+    }
+    anomaly_free(a);
+}
+
+static void test_anomaly_params_check_rejects_bad(void **state)
+{
+    (void)state;
+    struct anomaly_params p;
+    struct err err;
+    anomaly_params_default(&p);
+    assert_int_equal(anomaly_params_check(&p, &err), 0);
+    p.context_len = ANOMALY_MAX_CONTEXT + 1;
+    assert_int_equal(anomaly_params_check(&p, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "context_len"));
+    assert_null(anomaly_new(&p));
+    anomaly_params_default(&p);
+    p.warmup = p.grid_after;
+    assert_int_equal(anomaly_params_check(&p, &err), -EINVAL);
+    anomaly_params_default(&p);
+    p.alpha = 0;
+    assert_int_equal(anomaly_params_check(&p, &err), -EINVAL);
+    anomaly_params_default(&p);
+    p.fire = NAN;
+    assert_int_equal(anomaly_params_check(&p, &err), -EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_anomaly_update_flags_step),
+        cmocka_unit_test(test_anomaly_update_flags_spike),
+        cmocka_unit_test(test_anomaly_update_flags_variance_change),
+        cmocka_unit_test(test_anomaly_update_stationary_noise_stays_low),
+        cmocka_unit_test(test_anomaly_update_scores_in_unit_interval),
+        cmocka_unit_test(test_anomaly_update_warmup_scores_zero),
+        cmocka_unit_test(test_anomaly_update_is_deterministic),
+        cmocka_unit_test(test_anomaly_update_has_no_lookahead),
+        cmocka_unit_test(test_anomaly_state_size_constant),
+        cmocka_unit_test(test_anomaly_explain_names_spike),
+        cmocka_unit_test(test_anomaly_explain_expected_is_mean),
+        cmocka_unit_test(test_anomaly_update_skips_non_finite),
+        cmocka_unit_test(test_anomaly_params_check_rejects_bad),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
