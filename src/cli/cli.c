@@ -44,11 +44,14 @@ void cli_print_help(const struct cli_cmd *cmd, FILE *out)
 int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "doppel %s: ", cmd->name);
+    /* Sub-subcommands (analyze judge, ...) carry their parent as the usage's first word. */
+    const char *parent = strncmp(cmd->usage, "analyze ", 8) == 0 ? "analyze " : "";
+    fprintf(stderr, "doppel %s%s: ", parent, cmd->name);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nusage: doppel %s\n(see `doppel help %s`)\n", cmd->usage, cmd->name);
+    fprintf(stderr, "\nusage: doppel %s\n(see `doppel help %s%s`)\n", cmd->usage, parent,
+            cmd->name);
     return CLI_USAGE;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * csv: a small CSV reader for the analyze subcommands (see csv.h). The whole file is read
- * into memory under a cap, then split in place.
+ * into memory under a cap and split in place; field pointers are collected as offsets into
+ * one growing array and turned into pointers at the end.
  */
 #include "cli/csv.h"
 
@@ -35,13 +36,24 @@ static int slurp(const char *path, size_t max, struct buf *b, struct err *err)
     return rc;
 }
 
-/* Splits one line (NUL-terminated, modified in place) into fields. */
-static void split_line(char *s, int line, struct csv_row *row)
+struct splitter {
+    size_t *offs; /* field start offsets into data, all rows */
+    size_t n, cap;
+};
+
+static void push(struct splitter *sp, size_t off)
 {
-    size_t cap = 8;
-    row->line = line;
-    row->nfields = 0;
-    row->fields = xmalloc(cap * sizeof(char *));
+    if (sp->n == sp->cap) {
+        sp->cap = sp->cap ? sp->cap * 2 : 4096;
+        sp->offs = xreallocarray(sp->offs, sp->cap, sizeof(size_t));
+    }
+    sp->offs[sp->n++] = off;
+}
+
+/* Splits the line at s (NUL-terminated, modified in place) into fields; returns how many. */
+static size_t split_line(char *data, char *s, struct splitter *sp)
+{
+    size_t nf = 0;
     for (;;) {
         char *start = s, *w = s;
         if (*s == '"') {
@@ -61,28 +73,17 @@ static void split_line(char *s, int line, struct csv_row *row)
                 s++;
         } else {
             while (*s && *s != ',')
-                *w++ = *s++;
+                s++;
+            w = s;
         }
         char sep = *s;
         *w = '\0';
-        if (row->nfields == cap) {
-            cap *= 2;
-            row->fields = xreallocarray(row->fields, cap, sizeof(char *));
-        }
-        row->fields[row->nfields++] = xstrdup(start);
+        push(sp, (size_t)(start - data));
+        nf++;
         if (sep != ',')
-            break;
+            return nf;
         s++;
     }
-}
-
-static void row_release(struct csv_row *r)
-{
-    for (size_t i = 0; i < r->nfields; i++)
-        free(r->fields[i]);
-    free(r->fields);
-    r->fields = NULL;
-    r->nfields = 0;
 }
 
 int csv_read_file(const char *path, int header, size_t max_bytes, struct csv *out,
@@ -93,18 +94,23 @@ int csv_read_file(const char *path, int header, size_t max_bytes, struct csv *ou
     memset(out, 0, sizeof(*out));
     out->path = xstrdup(path);
     int rc = slurp(path, max_bytes, &b, err);
-    if (rc)
-        goto out;
-    size_t cap = 0;
+    if (rc) {
+        buf_release(&b);
+        csv_release(out);
+        return rc;
+    }
+    out->data = buf_steal(&b, NULL);
+    struct splitter sp = {0};
+    size_t cap = 0, hfields = 0, *nf = NULL;
     int line = 0, have_header = !header;
-    char *p = b.data ? b.data : "";
+    char *p = out->data;
     while (*p) {
         char *nl = strchr(p, '\n');
         char *next = nl ? nl + 1 : p + strlen(p);
         if (nl)
             *nl = '\0';
         line++;
-        size_t len = strlen(p);
+        size_t len = (size_t)((nl ? nl : next) - p);
         if (len && p[len - 1] == '\r')
             p[--len] = '\0';
         if (len == 0) {
@@ -112,34 +118,50 @@ int csv_read_file(const char *path, int header, size_t max_bytes, struct csv *ou
             continue;
         }
         if (!have_header) {
-            split_line(p, line, &out->header);
+            out->header.line = line;
+            hfields = split_line(out->data, p, &sp);
             have_header = 1;
         } else {
             if (out->nrows == cap) {
                 cap = cap ? cap * 2 : 1024;
                 out->rows = xreallocarray(out->rows, cap, sizeof(*out->rows));
+                nf = xreallocarray(nf, cap, sizeof(size_t));
             }
-            split_line(p, line, &out->rows[out->nrows++]);
+            out->rows[out->nrows].line = line;
+            nf[out->nrows++] = split_line(out->data, p, &sp);
         }
         p = next;
     }
-    if (header && !have_header)
-        rc = err_set(err, -EINVAL, "%s: file is empty (expected a header line)", path);
-out:
-    buf_release(&b);
-    if (rc)
+    out->fieldv = xcalloc(sp.n ? sp.n : 1, sizeof(char *));
+    for (size_t i = 0; i < sp.n; i++)
+        out->fieldv[i] = out->data + sp.offs[i];
+    size_t k = 0;
+    if (header && have_header) {
+        out->header.fields = out->fieldv;
+        out->header.nfields = hfields;
+        k = hfields;
+    }
+    for (size_t i = 0; i < out->nrows; i++) {
+        out->rows[i].fields = out->fieldv + k;
+        out->rows[i].nfields = nf[i];
+        k += nf[i];
+    }
+    free(sp.offs);
+    free(nf);
+    if (header && !have_header) {
         csv_release(out);
-    return rc;
+        return err_set(err, -EINVAL, "%s: file is empty (expected a header line)", path);
+    }
+    return 0;
 }
 
 void csv_release(struct csv *c)
 {
     if (!c)
         return;
-    row_release(&c->header);
-    for (size_t i = 0; i < c->nrows; i++)
-        row_release(&c->rows[i]);
     free(c->rows);
+    free(c->fieldv);
+    free(c->data);
     free(c->path);
     memset(c, 0, sizeof(*c));
 }

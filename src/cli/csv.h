@@ -3,7 +3,8 @@
  * csv: reads the comma-separated files `doppel analyze` takes (NAB, M4, metric samples)
  * into rows of fields, keeping each row's line number so errors read "file:line: ...".
  * Double quotes around a field are removed ("" inside is a quote); CRLF is accepted;
- * blank lines are skipped; rows may be ragged. The path "-" reads standard input.
+ * blank lines are skipped; rows may be ragged. The path "-" reads standard input. The file
+ * is split in place (three allocations in all, whatever its size).
  */
 #ifndef DOPPEL_CLI_CSV_H
 #define DOPPEL_CLI_CSV_H
@@ -15,7 +16,7 @@
 struct csv_row {
     int line;       /* 1-based line in the file */
     size_t nfields;
-    char **fields;  /* owned by the csv */
+    char **fields;  /* point into the csv's data */
 };
 
 struct csv {
@@ -23,6 +24,8 @@ struct csv {
     struct csv_row header; /* the first non-blank line when read with header = 1 */
     size_t nrows;
     struct csv_row *rows;
+    char *data;     /* the file, split in place: every field is a NUL-terminated piece */
+    char **fieldv;  /* every row's field pointers, one array (rows point into it) */
 };
 
 /* Reads a whole file. max_bytes caps the file size (-EFBIG and a message past it). */
