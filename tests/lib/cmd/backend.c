@@ -871,9 +871,9 @@ int main(int argc, char **argv)
         return 1;
     }
     be.loop = uv_default_loop();
+    backend_signals(&be); /* before "port N" is printed: a test may signal right after */
     if (backend_listen(&be) != 0)
         return 1;
-    backend_signals(&be);
     uv_run(be.loop, UV_RUN_DEFAULT);
     print_stats(&be);
     if (be.record)
