@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # 05-demo: `make demo` cannot rot. scripts/demo's side-by-side table is checked on a fixed
 # /metrics text, its load path on the demo apps directly, and, once this build has
-# `doppel serve`, the whole demo through doppel with a short load.
+# `doppel serve`, the whole demo through doppel with a short load. Once it has
+# `doppel check`, the demo's config and the gateway benchmark's configs are validated too.
 . tests/lib/e2e.sh
 
 cat >"$E2E_TMP/metrics.txt" <<'EOF'
@@ -36,6 +37,20 @@ p50="$(grep '^ *p50 latency' <<<"$out" | awk '{print $(NF-1), $NF}')"
 check "demo --no-doppel shows v2 slower than v1 ($p50)" awk -v s="$p50" \
     'BEGIN{split(s, a, " "); exit !(a[1] > 0 && a[2] > a[1])}'
 check "demo --no-doppel writes the config with the apps' ports" grep -q 'config written' "$E2E_TMP/demo.err"
+
+if "$E2E_BUILD/doppel" check --help >/dev/null 2>&1; then
+    check "examples/demo.yaml passes doppel check" "$E2E_BUILD/doppel" check -c examples/demo.yaml
+    for sc in b c; do
+        shadow=""
+        [ "$sc" = c ] && shadow=127.0.0.1:18082
+        GW_LISTEN=127.0.0.1:18090 GW_PRIMARY=127.0.0.1:18081 GW_SHADOW="$shadow" GW_SCENARIO=$sc \
+            GW_WORKDIR="$E2E_TMP/gw-$sc" GW_ADMIN=off GW_PRINT_CONFIG=1 bench/gateway/doppel.sh >/dev/null
+        check "bench/gateway/doppel.sh config for scenario $sc passes doppel check" \
+            "$E2E_BUILD/doppel" check -c "$E2E_TMP/gw-$sc/doppel.yaml"
+    done
+else
+    skip "examples/demo.yaml passes doppel check" "this build has no 'doppel check' yet"
+fi
 
 if have_doppel_serve; then
     out="$(DEMO_DURATION=3 DEMO_CONNS=4 BUILD="$E2E_BUILD" timeout -k 5 90 scripts/demo 2>"$E2E_TMP/demo.err")"
