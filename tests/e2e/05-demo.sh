@@ -17,6 +17,9 @@ doppel_requests_total{service="other",pool="primary",route="a",class="5xx"} 5000
 doppel_request_duration_quantile_seconds{service="demo",pool="primary",route="a",quantile="0.5"} 0.02
 doppel_request_duration_quantile_seconds{service="demo",pool="primary",route="b",quantile="0.5"} 0.025
 doppel_request_duration_quantile_seconds{service="demo",pool="v2",route="a",quantile="0.99"} 0.1234
+doppel_request_duration_quantile_seconds{service="demo",pool="v2",route="a",quantile="0.5"} NaN
+doppel_request_duration_quantile_seconds_sum{service="demo",pool="primary",route="a"} 99.5
+doppel_requests_total{service="demo",pool="primary",route="c",class="other"} 0
 doppel_mirror_dropped_total{service="demo",route="a",shadow="v2",reason="queue_full"} 7
 doppel_mirror_dropped_total{service="demo",route="b",shadow="v2",reason="timeout"} 3
 doppel_upstream_errors_total{service="demo",pool="v2",route="a",kind="reset"} 4
@@ -26,6 +29,7 @@ row() { grep "^ $1 " <<<"$table" | sed "s/^ $1 //"; }
 expect_eq "demo table sums requests over routes and classes" "$(row requests)" "1000 900"
 expect_eq "demo table takes the largest quantile over routes, in ms" "$(row 'p50 latency (ms)')" "25.00 -"
 expect_eq "demo table shows a missing quantile as -" "$(row 'p99 latency (ms)')" "- 123.40"
+expect_eq "demo table treats a NaN quantile as missing" "$(row 'p50 latency (ms)' | cut -d' ' -f2)" "-"
 expect_eq "demo table error rate is 5xx over all requests" "$(row 'error rate (5xx)')" "0.10 % 2.22 %"
 expect_eq "demo table sums mirror drops over reasons" "$(row 'mirror drops')" "- 10"
 expect_eq "demo table counts upstream errors per pool" "$(row 'upstream errors')" "0 4"
