@@ -555,8 +555,6 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     app.rng = app.opt.seed * 0x9E3779B97F4A7C15ull + 1; /* never zero */
     app.loop = uv_default_loop();
-    if (demo_listen(&app) != 0)
-        return 1;
     uv_signal_init(app.loop, &app.sigterm);
     uv_signal_init(app.loop, &app.sigint);
     app.sigterm.data = app.sigint.data = &app;
@@ -566,6 +564,9 @@ int main(int argc, char **argv)
     app.lifetime.data = &app;
     if (app.opt.lifetime_s > 0)
         uv_timer_start(&app.lifetime, on_lifetime, (uint64_t)(app.opt.lifetime_s * 1000), 0);
+    /* listen last: once "port N" is printed, signals are already handled */
+    if (demo_listen(&app) != 0)
+        return 1;
     uv_run(app.loop, UV_RUN_DEFAULT);
     return uv_loop_close(app.loop) == 0 ? 0 : 1;
 }

@@ -11,12 +11,16 @@
 #   check NAME CMD...           ok when CMD exits 0, else not_ok with the tail of its output
 #   expect_eq NAME GOT WANT     ok when the two strings are equal
 # Processes:
-#   start_backend VAR ARGS...   build/tests/backend --port 0 ARGS; VAR=port, VAR_PID=pid
+#   start_backend VAR ARGS...   build/tests/backend --port 0 ARGS; VAR=port, VAR_PID=pid,
+#                               VAR_LOG=its stderr (stats lines)
 #   start_demo_app VAR ARGS...  build/demo-app --port 0 ARGS; the same
+#   spawn_backend, spawn_demo_app VAR ARGS... then await_port VAR: the same in two steps,
+#                               so several programs start at once
 #   start_doppel CONFIG URL     doppel serve -c CONFIG; waits (<= 10 s) until URL answers;
 #                               DOPPEL_PID, DOPPEL_LOG
 #   have_doppel_serve           true when this build has `doppel serve`
 #   stop_pid PID                TERM, KILL after 3 s; returns the process's exit status
+#   stop_pids PID...            the same for several at once; fails if any exit status is not 0
 #   stop_all                    stop_pid for everything started (the EXIT trap runs it)
 # Utilities:
 #   free_port                   prints a loopback port nobody listens on
@@ -80,15 +84,26 @@ pid_alive() {
     [ "${stat:0:1}" != Z ]
 }
 
-stop_pid() {
-    local pid="$1" i rc
-    if pid_alive "$pid"; then
-        kill -TERM "$pid" 2>/dev/null
-        for ((i = 0; i < 150; i++)); do pid_alive "$pid" || break; sleep 0.02; done
-        pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
-    fi
+# e2e_reap PID: waits (<= 3 s) for PID to end, KILLs it then; returns its exit status.
+# It never sends a second TERM: a process already exiting (a sanitizer build checks for
+# leaks after its handlers are gone) would die of it instead of exiting with its status.
+e2e_reap() {
+    local pid="$1" i
+    for ((i = 0; i < 150; i++)); do pid_alive "$pid" || break; sleep 0.02; done
+    pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
-    rc=$?
+}
+
+stop_pid() {
+    pid_alive "$1" && kill -TERM "$1" 2>/dev/null
+    e2e_reap "$1"
+}
+
+# stop_pids PID...: stops several at once; fails when any exited other than 0.
+stop_pids() {
+    local p rc=0
+    for p in "$@"; do pid_alive "$p" && kill -TERM "$p" 2>/dev/null; done
+    for p in "$@"; do e2e_reap "$p" || rc=1; done
     return "$rc"
 }
 
@@ -125,34 +140,49 @@ e2e_read_port() {
     return 1
 }
 
-# e2e_start_listener VAR BINARY ARGS...: shared by start_backend and start_demo_app.
-e2e_start_listener() {
-    local var="$1" bin="$2" out pid port
+# e2e_spawn VAR BINARY ARGS...: starts a program that prints "port <N>" first, without
+# waiting for it; await_port VAR then sets VAR to the port. Starting several programs
+# before awaiting any overlaps their start-up (a sanitizer build starts slowly).
+e2e_spawn() {
+    local var="$1" bin="$2" out
     shift 2
     out="$E2E_TMP/${bin##*/}.$var.$RANDOM"
     "$bin" --port 0 --lifetime "$E2E_LIFETIME" "$@" >"$out.out" 2>"$out.err" </dev/null &
-    pid=$!
-    E2E_PIDS+=("$pid")
-    printf -v "${var}_PID" '%s' "$pid"
+    E2E_PIDS+=("$!")
+    printf -v "${var}_PID" '%s' "$!"
     printf -v "${var}_LOG" '%s' "$out.err"
-    if ! port="$(e2e_read_port "$out.out" "$pid")"; then
-        echo "# $bin did not report its port; stderr:" >&2
-        sed 's/^/#   /' "$out.err" >&2
+    printf -v "${var}_OUT" '%s' "$out.out"
+}
+
+await_port() {
+    local var="$1" pid out log port
+    pid="${var}_PID" out="${var}_OUT" log="${var}_LOG"
+    if ! port="$(e2e_read_port "${!out}" "${!pid}")"; then
+        echo "# $var did not report its port; stderr:" >&2
+        sed 's/^/#   /' "${!log}" >&2
         return 1
     fi
     printf -v "$var" '%s' "$port"
 }
 
-start_backend() {
+spawn_backend() {
     local var="$1"
     shift
-    e2e_start_listener "$var" "${E2E_BACKEND:-$E2E_BUILD/tests/backend}" "$@"
+    e2e_spawn "$var" "${E2E_BACKEND:-$E2E_BUILD/tests/backend}" "$@"
+}
+
+spawn_demo_app() {
+    local var="$1"
+    shift
+    e2e_spawn "$var" "${E2E_DEMO_APP:-$E2E_BUILD/demo-app}" "$@"
+}
+
+start_backend() {
+    spawn_backend "$@" && await_port "$1"
 }
 
 start_demo_app() {
-    local var="$1"
-    shift
-    e2e_start_listener "$var" "${E2E_DEMO_APP:-$E2E_BUILD/demo-app}" "$@"
+    spawn_demo_app "$@" && await_port "$1"
 }
 
 wait_for_url() {

@@ -78,7 +78,7 @@ struct bconn {
     http_parser parser;
     struct list pending; /* struct pending, in request order */
     int handles;         /* open libuv handles: the socket and the timers of timed pendings */
-    bool closing, shutting, tunnel;
+    bool closing, shutting, tunnel, eof;
     char peer[64];
     /* the request being parsed */
     struct buf raw, url, small_body;
@@ -248,7 +248,7 @@ static void conn_flush(struct bconn *c)
             return;
         }
     }
-    if (c->be->stopping && list_empty(&c->pending))
+    if ((c->be->stopping || c->eof) && list_empty(&c->pending))
         conn_close_after_writes(c);
 }
 
@@ -595,6 +595,8 @@ static void conn_parse(struct bconn *c, const char *data, size_t len)
         if (e == HPE_PAUSED) {
             http_parser_pause(&c->parser, 0);
             handle_request(c);
+            if (c->parser.upgrade && !c->tunnel)
+                return; /* refused upgrade: the rest is not HTTP; the answer closes */
             continue;
         }
         if (e != HPE_OK) {
@@ -611,7 +613,8 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     struct bconn *c = s->data;
     if (nread < 0) {
         if (nread == UV_EOF && !list_empty(&c->pending)) {
-            /* half-closed client: still answer what it sent */
+            /* half-closed client: answer what it sent, then close (conn_flush) */
+            c->eof = true;
             uv_read_stop(s);
         } else {
             conn_close(c);
@@ -871,9 +874,9 @@ int main(int argc, char **argv)
         return 1;
     }
     be.loop = uv_default_loop();
+    backend_signals(&be); /* before "port N" is printed: a test may signal right after */
     if (backend_listen(&be) != 0)
         return 1;
-    backend_signals(&be);
     uv_run(be.loop, UV_RUN_DEFAULT);
     print_stats(&be);
     if (be.record)
