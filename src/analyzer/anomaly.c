@@ -45,6 +45,18 @@ struct anomaly {
 
 #define SQRT_PI_2 1.2533141373155003
 
+/* libm's fmax/fmin are out-of-line calls (their NaN rules keep the compiler from
+ * inlining them); no NaN reaches these. */
+static inline double dmax(double x, double y)
+{
+    return x > y ? x : y;
+}
+
+static inline double dmin(double x, double y)
+{
+    return x < y ? x : y;
+}
+
 void anomaly_params_default(struct anomaly_params *p)
 {
     *p = (struct anomaly_params){
@@ -163,10 +175,10 @@ static double stat_z(const struct anomaly_stat *s, double x, double floor)
 static void stat_learn(struct anomaly_stat *s, const struct anomaly_params *p, double x,
                        double z, double rate, double floor)
 {
-    double r = x - s->mean, ar = fabs(r), lim = p->clip * fmax(s->mad * SQRT_PI_2, floor);
+    double r = x - s->mean, ar = fabs(r), lim = p->clip * dmax(s->mad * SQRT_PI_2, floor);
     s->run = z > p->clip ? s->run + 1 : 0;
     if (s->run >= p->persist) {
-        rate = fmax(rate, p->alpha_fast); /* a new regime: forget the old one quickly */
+        rate = dmax(rate, p->alpha_fast); /* a new regime: forget the old one quickly */
         lim = INFINITY;
     }
     if (ar > lim) {
@@ -191,7 +203,7 @@ static uint64_t mix64(uint64_t h)
 static void grid_fix(struct anomaly *a)
 {
     double step = (a->hi - a->lo) / a->p.levels;
-    double floor = fmax(1e-3 * a->abs_level, 1e-12);
+    double floor = dmax(1e-3 * a->abs_level, 1e-12);
     a->grid_lo = a->lo;
     a->grid_step = step > floor ? step : floor;
 }
@@ -211,7 +223,7 @@ static uint32_t pattern_probe(struct anomaly *a, uint64_t h, uint32_t mask)
 static double pattern_learn(struct anomaly *a, double x, double timestamp)
 {
     double q = floor((x - a->grid_lo) / a->grid_step);
-    int32_t bin = (int32_t)fmax(-1e6, fmin(1e6, q));
+    int32_t bin = (int32_t)dmax(-1e6, dmin(1e6, q));
     uint32_t ctx = a->p.context_len, mask = (1u << a->p.table_bits) - 1;
     memmove(a->bins + 1, a->bins, (ANOMALY_MAX_CONTEXT - 1) * sizeof(a->bins[0]));
     a->bins[0] = bin;
@@ -220,8 +232,9 @@ static double pattern_learn(struct anomaly *a, double x, double timestamp)
     uint32_t novel = 0;
     uint64_t h = mix64(a->p.seed ^ 0x9e3779b97f4a7c15ULL);
     /* the hour of day joins the shortest contexts: "this level, at this time of day" */
-    double sec = fmod(fmod(timestamp, 86400.0) + 86400.0, 86400.0);
-    uint64_t ht = mix64(h ^ ((uint64_t)(sec / 3600.0) << 48) ^ 0x5bd1e995ULL);
+    double hours = floor(timestamp / 3600.0);
+    uint64_t hour = (uint64_t)(hours - 24.0 * floor(hours / 24.0));
+    uint64_t ht = mix64(h ^ (hour << 48) ^ 0x5bd1e995ULL);
     for (uint32_t l = 0; l < a->nbins; l++) {
         uint64_t b = (uint64_t)(uint32_t)a->bins[l] ^ ((uint64_t)(l + 1) << 40);
         h = mix64(h ^ b);
@@ -238,7 +251,8 @@ static double pattern_learn(struct anomaly *a, double x, double timestamp)
  * worst, mapped to [0, 1) (0.5 when it merely equals them). */
 static double z_surprise(const struct anomaly_stat *s, double z, double z_min, double power)
 {
-    double r = pow(z / fmax(s->peak, z_min), power);
+    double r = z / dmax(s->peak, z_min);
+    r = power == 2.0 ? r * r : pow(r, power);
     return r / (1.0 + r);
 }
 
@@ -249,7 +263,7 @@ static void explain_stat(struct anomaly *a, enum anomaly_feature f, const struct
     a->why.strength = z;
     a->why.observed = observed;
     a->why.expected = s->mean;
-    a->why.scale = fmax(s->mad * SQRT_PI_2, floor);
+    a->why.scale = dmax(s->mad * SQRT_PI_2, floor);
     a->why.span = span;
     a->why.since = a->ring_t[span - 1];
 }
@@ -260,9 +274,9 @@ static double score_point(struct anomaly *a, double x, double d, double zl, doub
     double sl = z_surprise(&a->level, zl, a->p.z_level, a->p.z_power);
     double sc = z_surprise(&a->change, zc, a->p.z_change, a->p.z_power);
     /* novelty beyond the stream's usual share of new contexts */
-    double sp = a->p.w_pattern * fmax(0.0, nov - a->nov_mean) / (1.0 - a->nov_mean + 1e-9);
+    double sp = a->p.w_pattern * dmax(0.0, nov - a->nov_mean) / (1.0 - a->nov_mean + 1e-9);
     if (a->p.z_pattern > 0)
-        sp *= fmin(1.0, fmax(zl, zc) / a->p.z_pattern);
+        sp *= dmin(1.0, dmax(zl, zc) / a->p.z_pattern);
     double best = sl;
     explain_stat(a, ANOMALY_FEATURE_LEVEL, &a->level, zl, x, floor, 1);
     if (sc > best) {
@@ -300,7 +314,7 @@ static double rest_apply(struct anomaly *a, double score)
 static void learn_stats(struct anomaly *a, double x, double d, double zl, double zc,
                         double floor)
 {
-    double rate = fmax(a->p.alpha, 1.0 / (double)(a->n + 1));
+    double rate = dmax(a->p.alpha, 1.0 / (double)(a->n + 1));
     if (a->n == 0) {
         a->level.mean = x;
     } else {
@@ -312,8 +326,8 @@ static void learn_stats(struct anomaly *a, double x, double d, double zl, double
     }
     /* the early z-scores measure unsettled statistics, so the peaks start later */
     if (a->n >= a->p.grid_after / 2) {
-        a->level.peak = fmax(zl, a->level.peak * a->peak_decay);
-        a->change.peak = fmax(zc, a->change.peak * a->peak_decay);
+        a->level.peak = dmax(zl, a->level.peak * a->peak_decay);
+        a->change.peak = dmax(zc, a->change.peak * a->peak_decay);
     }
 }
 
@@ -327,13 +341,13 @@ double anomaly_update(struct anomaly *a, double timestamp, double x)
     a->ring_t[0] = timestamp;
     double d = a->n > 0 ? x - a->prev : 0.0;
     a->abs_level += (fabs(x) - a->abs_level) / (double)(a->n < 100 ? a->n + 1 : 100);
-    double floor = fmax(1e-6 * a->abs_level, 1e-12);
+    double floor = dmax(1e-6 * a->abs_level, 1e-12);
     double zl = a->n > 0 ? stat_z(&a->level, x, floor) : 0.0;
     double zc = a->n > 1 ? stat_z(&a->change, d, floor) : 0.0;
     double nov = 0.0, score = 0.0;
     if (a->n < a->p.grid_after) {
-        a->lo = a->n == 0 ? x : fmin(a->lo, x);
-        a->hi = a->n == 0 ? x : fmax(a->hi, x);
+        a->lo = a->n == 0 ? x : dmin(a->lo, x);
+        a->hi = a->n == 0 ? x : dmax(a->hi, x);
     } else {
         if (a->n == a->p.grid_after)
             grid_fix(a);
@@ -344,13 +358,13 @@ double anomaly_update(struct anomaly *a, double timestamp, double x)
         /* scored from the grid on, so the novelty's mean is learned by the warm-up's end */
         score = score_point(a, x, d, zl, zc, nov, floor);
         score = a->n >= a->p.warmup ? rest_apply(a, score) : 0.0;
-        double rate = fmax(a->p.alpha, 1.0 / (double)(a->n - a->p.grid_after + 1));
+        double rate = dmax(a->p.alpha, 1.0 / (double)(a->n - a->p.grid_after + 1));
         a->nov_mean += rate * (nov - a->nov_mean);
     }
     learn_stats(a, x, d, zl, zc, floor);
     a->prev = x;
     a->n++;
-    score = fmin(1.0, fmax(0.0, score));
+    score = dmin(1.0, dmax(0.0, score));
     a->why.score = score;
     return score;
 }
