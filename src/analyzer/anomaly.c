@@ -68,7 +68,7 @@ void anomaly_params_default(struct anomaly_params *p)
         .persist = 10,
         .levels = 8,
         .context_len = 4,
-        .table_bits = 16,
+        .table_bits = 14,
         .tod_contexts = 1,
         .z_level = 4.0,
         .z_change = 4.0,
