@@ -4,7 +4,8 @@
 # and measures the detector's speed.
 #   bench/analyzer/nab.sh [--no-peer] [--no-speed] [-- --param NAME=VALUE ...]
 # Environment: NAB_CORPUS (default ../shared/data/nab-public), NAB_SCORER (default
-# ../shared/tools/nab_score.py), OUT (default build/bench/nab), RUNS (speed runs, default 5).
+# ../shared/tools/nab_score.py), OUT (default build/bench/nab), RUNS (speed runs, default 5),
+# ZSCORE_WINDOW (rows in the peer's rolling window, default 1000).
 # Writes OUT/<detector>/<category>/<file>.csv (the layout the scorer reads), OUT/<detector>.json
 # and prints the three profiles' normalised scores and the median speed (points per second
 # of CPU time and of wall time; the machines are shared and wall time varies).
@@ -14,6 +15,7 @@ CORPUS="${NAB_CORPUS:-../shared/data/nab-public}"
 SCORER="${NAB_SCORER:-../shared/tools/nab_score.py}"
 OUT="${OUT:-build/bench/nab}"
 RUNS="${RUNS:-5}"
+ZSCORE_WINDOW="${ZSCORE_WINDOW:-1000}"
 PEER=1; SPEED=1
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -65,7 +67,8 @@ EXTRA=("$@")
 run_all doppel run_one
 score doppel
 if [ "$PEER" = 1 ]; then
-    run_all zscore python3 bench/analyzer/zscore_peer.py
+    run_zscore() { python3 bench/analyzer/zscore_peer.py "$1" "$2" "$ZSCORE_WINDOW"; }
+    run_all zscore run_zscore
     score zscore
 fi
 if [ "$SPEED" = 1 ]; then

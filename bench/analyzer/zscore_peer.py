@@ -5,7 +5,7 @@ a rolling z-score. The score of row t is |z| / (1 + |z|), z = (x_t - mean) / sd 
 WINDOW rows before t (0 while fewer rows have been seen, or when sd is 0).
 Standard library only.
 
-    zscore_peer.py DATA.csv RESULT.csv [WINDOW]    (WINDOW defaults to 100)
+    zscore_peer.py DATA.csv RESULT.csv [WINDOW]    (WINDOW defaults to 1000)
 """
 import collections
 import csv
@@ -15,7 +15,7 @@ import sys
 
 def main():
     src, dst = sys.argv[1], sys.argv[2]
-    window = int(sys.argv[3]) if len(sys.argv) > 3 else 100
+    window = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
     hist = collections.deque(maxlen=window)
     s = s2 = 0.0
     with open(src, newline="") as fi, open(dst, "w", newline="") as fo:
