@@ -3,7 +3,8 @@
  * anomaly_speed: times anomaly_update alone (no parsing, no output) on 10^7 points of a
  * synthetic series (noise, a daily cycle, occasional spikes and steps) and prints
  * points per second of process CPU time (what the detector costs) and of wall time (what a
- * shared, noisy machine delivered). Built and run by bench/analyzer/nab.sh against build/libdoppel.a.
+ * shared, noisy machine delivered). Built and run by bench/analyzer/nab.sh against
+ * build/libdoppel.a.
  */
 #include <math.h>
 #include <stdint.h>

@@ -18,25 +18,28 @@
  * little; after `persist` clipped points in a row they re-learn fast and unclipped. */
 struct anomaly_stat {
     double mean;
-    double mad;      /* mean absolute deviation; scale = mad * sqrt(pi/2) */
-    double peak;     /* decaying maximum of the z-scores seen: the stream's usual worst */
-    uint32_t run;    /* consecutive points beyond clip */
+    double mad;   /* mean absolute deviation; scale = mad * sqrt(pi/2) */
+    double peak;  /* decaying maximum of the z-scores seen: the stream's usual worst */
+    uint32_t run; /* consecutive points beyond clip */
 };
 
 struct anomaly {
     struct anomaly_params p;
-    uint64_t n;           /* points learned */
-    double prev;          /* previous value */
-    double abs_level;     /* running mean of |value|, for the scale floor */
-    double peak_decay;    /* per-point decay of anomaly_stat.peak */
+    uint64_t n;        /* points learned */
+    double prev;       /* previous value */
+    double abs_level;  /* running mean of |value|, for the scale floor */
+    double peak_decay; /* per-point decay of anomaly_stat.peak */
     struct anomaly_stat level, change;
+    double recent;     /* fast EW mean of the values (rate shift_rate) */
+    double shift_peak; /* decaying maximum of the shift z-scores */
+    double zs;         /* the last shift z-score */
     /* pattern grid and memory */
-    double lo, hi;        /* range seen before the grid is fixed */
+    double lo, hi; /* range seen before the grid is fixed */
     double grid_lo, grid_step;
     int32_t bins[ANOMALY_MAX_CONTEXT]; /* last quantized values, newest first */
     uint32_t nbins;
-    uint32_t *table;      /* owned; 2^table_bits context fingerprints, 0 = empty */
-    double nov_mean;      /* running mean of the novelty, its usual level */
+    uint32_t *table; /* owned; 2^table_bits context fingerprints, 0 = empty */
+    double nov_mean; /* running mean of the novelty, its usual level */
     /* recent points and the last explanation */
     double ring_t[ANOMALY_RING];
     uint32_t rest_left;
@@ -77,6 +80,7 @@ void anomaly_params_default(struct anomaly_params *p)
         .rest = 100,
         .rest_damp = 0.1,
         .blend = 0.3,
+        .shift_rate = 0.2,
         .z_power = 2.0,
         .z_pattern = 6.0,
         .seed = 1,
@@ -86,8 +90,8 @@ void anomaly_params_default(struct anomaly_params *p)
 int anomaly_params_check(const struct anomaly_params *p, struct err *err)
 {
     if (p->grid_after < 2 || p->warmup <= p->grid_after)
-        return err_set(err, -EINVAL, "warmup (%u) must exceed grid_after (%u) >= 2",
-                       p->warmup, p->grid_after);
+        return err_set(err, -EINVAL, "warmup (%u) must exceed grid_after (%u) >= 2", p->warmup,
+                       p->grid_after);
     if (!(p->alpha > 0 && p->alpha <= 0.5) || !(p->alpha_fast >= p->alpha && p->alpha_fast <= 1))
         return err_set(err, -EINVAL, "alpha must be in (0, 0.5] and alpha_fast in [alpha, 1]");
     if (!(p->clip > 0) || p->persist < 1)
@@ -95,8 +99,8 @@ int anomaly_params_check(const struct anomaly_params *p, struct err *err)
     if (p->levels < 2 || p->levels > 1000)
         return err_set(err, -EINVAL, "levels must be in 2..1000, not %u", p->levels);
     if (p->context_len < 1 || p->context_len > ANOMALY_MAX_CONTEXT)
-        return err_set(err, -EINVAL, "context_len must be in 1..%d, not %u",
-                       ANOMALY_MAX_CONTEXT, p->context_len);
+        return err_set(err, -EINVAL, "context_len must be in 1..%d, not %u", ANOMALY_MAX_CONTEXT,
+                       p->context_len);
     if (p->tod_contexts > p->context_len)
         return err_set(err, -EINVAL, "tod_contexts must be <= context_len");
     if (p->table_bits < 8 || p->table_bits > 24)
@@ -105,6 +109,8 @@ int anomaly_params_check(const struct anomaly_params *p, struct err *err)
         return err_set(err, -EINVAL, "z_level and z_change must be > 0");
     if (!(p->w_pattern >= 0 && p->w_pattern <= 1) || !(p->rest_damp >= 0 && p->rest_damp <= 1))
         return err_set(err, -EINVAL, "w_pattern and rest_damp must be in [0, 1]");
+    if (!(p->shift_rate >= 0 && p->shift_rate < 1))
+        return err_set(err, -EINVAL, "shift_rate must be in [0, 1)");
     if (!(p->blend >= 0 && p->blend <= 1))
         return err_set(err, -EINVAL, "blend must be in [0, 1]");
     if (!(p->fire > 0 && p->fire <= 1))
@@ -152,6 +158,8 @@ const char *anomaly_feature_name(enum anomaly_feature f)
         return "change";
     case ANOMALY_FEATURE_PATTERN:
         return "pattern";
+    case ANOMALY_FEATURE_SHIFT:
+        return "shift";
     case ANOMALY_FEATURE_NONE:
         break;
     }
@@ -172,8 +180,8 @@ static double stat_z(const struct anomaly_stat *s, double x, double floor)
     return fabs(x - s->mean) / scale;
 }
 
-static void stat_learn(struct anomaly_stat *s, const struct anomaly_params *p, double x,
-                       double z, double rate, double floor)
+static void stat_learn(struct anomaly_stat *s, const struct anomaly_params *p, double x, double z,
+                       double rate, double floor)
 {
     double r = x - s->mean, ar = fabs(r), lim = p->clip * dmax(s->mad * SQRT_PI_2, floor);
     s->run = z > p->clip ? s->run + 1 : 0;
@@ -268,11 +276,14 @@ static void explain_stat(struct anomaly *a, enum anomaly_feature f, const struct
     a->why.since = a->ring_t[span - 1];
 }
 
-static double score_point(struct anomaly *a, double x, double d, double zl, double zc,
-                          double nov, double floor)
+static double score_point(struct anomaly *a, double x, double d, double zl, double zc, double nov,
+                          double floor)
 {
     double sl = z_surprise(&a->level, zl, a->p.z_level, a->p.z_power);
     double sc = z_surprise(&a->change, zc, a->p.z_change, a->p.z_power);
+    double rs = a->zs / dmax(a->shift_peak, a->p.z_level);
+    rs *= rs;
+    double ss = a->p.shift_rate > 0 ? rs / (1.0 + rs) : 0.0;
     /* novelty beyond the stream's usual share of new contexts */
     double sp = a->p.w_pattern * dmax(0.0, nov - a->nov_mean) / (1.0 - a->nov_mean + 1e-9);
     if (a->p.z_pattern > 0)
@@ -282,6 +293,10 @@ static double score_point(struct anomaly *a, double x, double d, double zl, doub
     if (sc > best) {
         best = sc;
         explain_stat(a, ANOMALY_FEATURE_CHANGE, &a->change, zc, d, floor, 2);
+    }
+    if (ss > best) {
+        best = ss;
+        explain_stat(a, ANOMALY_FEATURE_SHIFT, &a->level, a->zs, a->recent, floor, ANOMALY_RING);
     }
     if (sp > best) {
         best = sp;
@@ -295,7 +310,7 @@ static double score_point(struct anomaly *a, double x, double d, double zl, doub
     }
     /* the largest surprise decides; the others, joined as independent evidence, order
      * the points where it saturates */
-    double any = 1.0 - (1.0 - sl) * (1.0 - sc) * (1.0 - sp);
+    double any = 1.0 - (1.0 - sl) * (1.0 - sc) * (1.0 - sp) * (1.0 - ss);
     return (1.0 - a->p.blend) * best + a->p.blend * any;
 }
 
@@ -311,8 +326,7 @@ static double rest_apply(struct anomaly *a, double score)
     return score;
 }
 
-static void learn_stats(struct anomaly *a, double x, double d, double zl, double zc,
-                        double floor)
+static void learn_stats(struct anomaly *a, double x, double d, double zl, double zc, double floor)
 {
     double rate = dmax(a->p.alpha, 1.0 / (double)(a->n + 1));
     if (a->n == 0) {
@@ -328,6 +342,7 @@ static void learn_stats(struct anomaly *a, double x, double d, double zl, double
     if (a->n >= a->p.grid_after / 2) {
         a->level.peak = dmax(zl, a->level.peak * a->peak_decay);
         a->change.peak = dmax(zc, a->change.peak * a->peak_decay);
+        a->shift_peak = dmax(a->zs, a->shift_peak * a->peak_decay);
     }
 }
 
@@ -344,6 +359,10 @@ double anomaly_update(struct anomaly *a, double timestamp, double x)
     double floor = dmax(1e-6 * a->abs_level, 1e-12);
     double zl = a->n > 0 ? stat_z(&a->level, x, floor) : 0.0;
     double zc = a->n > 1 ? stat_z(&a->change, d, floor) : 0.0;
+    /* the recent mean against the level: a shift too small for any single point */
+    double r = a->p.shift_rate;
+    a->recent = a->n == 0 ? x : a->recent + r * (x - a->recent);
+    a->zs = a->n > 0 && r > 0 ? stat_z(&a->level, a->recent, floor) / sqrt(r / (2.0 - r)) : 0.0;
     double nov = 0.0, score = 0.0;
     if (a->n < a->p.grid_after) {
         a->lo = a->n == 0 ? x : dmin(a->lo, x);
