@@ -18,25 +18,28 @@
  * little; after `persist` clipped points in a row they re-learn fast and unclipped. */
 struct anomaly_stat {
     double mean;
-    double mad;      /* mean absolute deviation; scale = mad * sqrt(pi/2) */
-    double peak;     /* decaying maximum of the z-scores seen: the stream's usual worst */
-    uint32_t run;    /* consecutive points beyond clip */
+    double mad;   /* mean absolute deviation; scale = mad * sqrt(pi/2) */
+    double peak;  /* decaying maximum of the z-scores seen: the stream's usual worst */
+    uint32_t run; /* consecutive points beyond clip */
 };
 
 struct anomaly {
     struct anomaly_params p;
-    uint64_t n;           /* points learned */
-    double prev;          /* previous value */
-    double abs_level;     /* running mean of |value|, for the scale floor */
-    double peak_decay;    /* per-point decay of anomaly_stat.peak */
+    uint64_t n;        /* points learned */
+    double prev;       /* previous value */
+    double abs_level;  /* running mean of |value|, for the scale floor */
+    double peak_decay; /* per-point decay of anomaly_stat.peak */
     struct anomaly_stat level, change;
+    double recent;     /* fast EW mean of the values (rate shift_rate) */
+    double shift_peak; /* decaying maximum of the shift z-scores */
+    double zs;         /* the last shift z-score */
     /* pattern grid and memory */
-    double lo, hi;        /* range seen before the grid is fixed */
+    double lo, hi; /* range seen before the grid is fixed */
     double grid_lo, grid_step;
     int32_t bins[ANOMALY_MAX_CONTEXT]; /* last quantized values, newest first */
     uint32_t nbins;
-    uint32_t *table;      /* owned; 2^table_bits context fingerprints, 0 = empty */
-    double nov_mean;      /* running mean of the novelty, its usual level */
+    uint32_t *table; /* owned; 2^table_bits context fingerprints, 0 = empty */
+    double nov_mean; /* running mean of the novelty, its usual level */
     /* recent points and the last explanation */
     double ring_t[ANOMALY_RING];
     uint32_t rest_left;
@@ -44,6 +47,18 @@ struct anomaly {
 };
 
 #define SQRT_PI_2 1.2533141373155003
+
+/* libm's fmax/fmin are out-of-line calls (their NaN rules keep the compiler from
+ * inlining them); no NaN reaches these. */
+static inline double dmax(double x, double y)
+{
+    return x > y ? x : y;
+}
+
+static inline double dmin(double x, double y)
+{
+    return x < y ? x : y;
+}
 
 void anomaly_params_default(struct anomaly_params *p)
 {
@@ -56,7 +71,7 @@ void anomaly_params_default(struct anomaly_params *p)
         .persist = 10,
         .levels = 8,
         .context_len = 4,
-        .table_bits = 16,
+        .table_bits = 14,
         .tod_contexts = 1,
         .z_level = 4.0,
         .z_change = 4.0,
@@ -65,6 +80,7 @@ void anomaly_params_default(struct anomaly_params *p)
         .rest = 100,
         .rest_damp = 0.1,
         .blend = 0.3,
+        .shift_rate = 0.2,
         .z_power = 2.0,
         .z_pattern = 6.0,
         .seed = 1,
@@ -74,8 +90,8 @@ void anomaly_params_default(struct anomaly_params *p)
 int anomaly_params_check(const struct anomaly_params *p, struct err *err)
 {
     if (p->grid_after < 2 || p->warmup <= p->grid_after)
-        return err_set(err, -EINVAL, "warmup (%u) must exceed grid_after (%u) >= 2",
-                       p->warmup, p->grid_after);
+        return err_set(err, -EINVAL, "warmup (%u) must exceed grid_after (%u) >= 2", p->warmup,
+                       p->grid_after);
     if (!(p->alpha > 0 && p->alpha <= 0.5) || !(p->alpha_fast >= p->alpha && p->alpha_fast <= 1))
         return err_set(err, -EINVAL, "alpha must be in (0, 0.5] and alpha_fast in [alpha, 1]");
     if (!(p->clip > 0) || p->persist < 1)
@@ -83,8 +99,8 @@ int anomaly_params_check(const struct anomaly_params *p, struct err *err)
     if (p->levels < 2 || p->levels > 1000)
         return err_set(err, -EINVAL, "levels must be in 2..1000, not %u", p->levels);
     if (p->context_len < 1 || p->context_len > ANOMALY_MAX_CONTEXT)
-        return err_set(err, -EINVAL, "context_len must be in 1..%d, not %u",
-                       ANOMALY_MAX_CONTEXT, p->context_len);
+        return err_set(err, -EINVAL, "context_len must be in 1..%d, not %u", ANOMALY_MAX_CONTEXT,
+                       p->context_len);
     if (p->tod_contexts > p->context_len)
         return err_set(err, -EINVAL, "tod_contexts must be <= context_len");
     if (p->table_bits < 8 || p->table_bits > 24)
@@ -93,6 +109,8 @@ int anomaly_params_check(const struct anomaly_params *p, struct err *err)
         return err_set(err, -EINVAL, "z_level and z_change must be > 0");
     if (!(p->w_pattern >= 0 && p->w_pattern <= 1) || !(p->rest_damp >= 0 && p->rest_damp <= 1))
         return err_set(err, -EINVAL, "w_pattern and rest_damp must be in [0, 1]");
+    if (!(p->shift_rate >= 0 && p->shift_rate < 1))
+        return err_set(err, -EINVAL, "shift_rate must be in [0, 1)");
     if (!(p->blend >= 0 && p->blend <= 1))
         return err_set(err, -EINVAL, "blend must be in [0, 1]");
     if (!(p->fire > 0 && p->fire <= 1))
@@ -140,6 +158,8 @@ const char *anomaly_feature_name(enum anomaly_feature f)
         return "change";
     case ANOMALY_FEATURE_PATTERN:
         return "pattern";
+    case ANOMALY_FEATURE_SHIFT:
+        return "shift";
     case ANOMALY_FEATURE_NONE:
         break;
     }
@@ -160,13 +180,13 @@ static double stat_z(const struct anomaly_stat *s, double x, double floor)
     return fabs(x - s->mean) / scale;
 }
 
-static void stat_learn(struct anomaly_stat *s, const struct anomaly_params *p, double x,
-                       double z, double rate, double floor)
+static void stat_learn(struct anomaly_stat *s, const struct anomaly_params *p, double x, double z,
+                       double rate, double floor)
 {
-    double r = x - s->mean, ar = fabs(r), lim = p->clip * fmax(s->mad * SQRT_PI_2, floor);
+    double r = x - s->mean, ar = fabs(r), lim = p->clip * dmax(s->mad * SQRT_PI_2, floor);
     s->run = z > p->clip ? s->run + 1 : 0;
     if (s->run >= p->persist) {
-        rate = fmax(rate, p->alpha_fast); /* a new regime: forget the old one quickly */
+        rate = dmax(rate, p->alpha_fast); /* a new regime: forget the old one quickly */
         lim = INFINITY;
     }
     if (ar > lim) {
@@ -191,7 +211,7 @@ static uint64_t mix64(uint64_t h)
 static void grid_fix(struct anomaly *a)
 {
     double step = (a->hi - a->lo) / a->p.levels;
-    double floor = fmax(1e-3 * a->abs_level, 1e-12);
+    double floor = dmax(1e-3 * a->abs_level, 1e-12);
     a->grid_lo = a->lo;
     a->grid_step = step > floor ? step : floor;
 }
@@ -211,7 +231,7 @@ static uint32_t pattern_probe(struct anomaly *a, uint64_t h, uint32_t mask)
 static double pattern_learn(struct anomaly *a, double x, double timestamp)
 {
     double q = floor((x - a->grid_lo) / a->grid_step);
-    int32_t bin = (int32_t)fmax(-1e6, fmin(1e6, q));
+    int32_t bin = (int32_t)dmax(-1e6, dmin(1e6, q));
     uint32_t ctx = a->p.context_len, mask = (1u << a->p.table_bits) - 1;
     memmove(a->bins + 1, a->bins, (ANOMALY_MAX_CONTEXT - 1) * sizeof(a->bins[0]));
     a->bins[0] = bin;
@@ -220,8 +240,9 @@ static double pattern_learn(struct anomaly *a, double x, double timestamp)
     uint32_t novel = 0;
     uint64_t h = mix64(a->p.seed ^ 0x9e3779b97f4a7c15ULL);
     /* the hour of day joins the shortest contexts: "this level, at this time of day" */
-    double sec = fmod(fmod(timestamp, 86400.0) + 86400.0, 86400.0);
-    uint64_t ht = mix64(h ^ ((uint64_t)(sec / 3600.0) << 48) ^ 0x5bd1e995ULL);
+    double hours = floor(timestamp / 3600.0);
+    uint64_t hour = (uint64_t)(hours - 24.0 * floor(hours / 24.0));
+    uint64_t ht = mix64(h ^ (hour << 48) ^ 0x5bd1e995ULL);
     for (uint32_t l = 0; l < a->nbins; l++) {
         uint64_t b = (uint64_t)(uint32_t)a->bins[l] ^ ((uint64_t)(l + 1) << 40);
         h = mix64(h ^ b);
@@ -238,7 +259,8 @@ static double pattern_learn(struct anomaly *a, double x, double timestamp)
  * worst, mapped to [0, 1) (0.5 when it merely equals them). */
 static double z_surprise(const struct anomaly_stat *s, double z, double z_min, double power)
 {
-    double r = pow(z / fmax(s->peak, z_min), power);
+    double r = z / dmax(s->peak, z_min);
+    r = power == 2.0 ? r * r : pow(r, power);
     return r / (1.0 + r);
 }
 
@@ -249,25 +271,32 @@ static void explain_stat(struct anomaly *a, enum anomaly_feature f, const struct
     a->why.strength = z;
     a->why.observed = observed;
     a->why.expected = s->mean;
-    a->why.scale = fmax(s->mad * SQRT_PI_2, floor);
+    a->why.scale = dmax(s->mad * SQRT_PI_2, floor);
     a->why.span = span;
     a->why.since = a->ring_t[span - 1];
 }
 
-static double score_point(struct anomaly *a, double x, double d, double zl, double zc,
-                          double nov, double floor)
+static double score_point(struct anomaly *a, double x, double d, double zl, double zc, double nov,
+                          double floor)
 {
     double sl = z_surprise(&a->level, zl, a->p.z_level, a->p.z_power);
     double sc = z_surprise(&a->change, zc, a->p.z_change, a->p.z_power);
+    double rs = a->zs / dmax(a->shift_peak, a->p.z_level);
+    rs *= rs;
+    double ss = a->p.shift_rate > 0 ? rs / (1.0 + rs) : 0.0;
     /* novelty beyond the stream's usual share of new contexts */
-    double sp = a->p.w_pattern * fmax(0.0, nov - a->nov_mean) / (1.0 - a->nov_mean + 1e-9);
+    double sp = a->p.w_pattern * dmax(0.0, nov - a->nov_mean) / (1.0 - a->nov_mean + 1e-9);
     if (a->p.z_pattern > 0)
-        sp *= fmin(1.0, fmax(zl, zc) / a->p.z_pattern);
+        sp *= dmin(1.0, dmax(zl, zc) / a->p.z_pattern);
     double best = sl;
     explain_stat(a, ANOMALY_FEATURE_LEVEL, &a->level, zl, x, floor, 1);
     if (sc > best) {
         best = sc;
         explain_stat(a, ANOMALY_FEATURE_CHANGE, &a->change, zc, d, floor, 2);
+    }
+    if (ss > best) {
+        best = ss;
+        explain_stat(a, ANOMALY_FEATURE_SHIFT, &a->level, a->zs, a->recent, floor, ANOMALY_RING);
     }
     if (sp > best) {
         best = sp;
@@ -281,7 +310,7 @@ static double score_point(struct anomaly *a, double x, double d, double zl, doub
     }
     /* the largest surprise decides; the others, joined as independent evidence, order
      * the points where it saturates */
-    double any = 1.0 - (1.0 - sl) * (1.0 - sc) * (1.0 - sp);
+    double any = 1.0 - (1.0 - sl) * (1.0 - sc) * (1.0 - sp) * (1.0 - ss);
     return (1.0 - a->p.blend) * best + a->p.blend * any;
 }
 
@@ -297,10 +326,9 @@ static double rest_apply(struct anomaly *a, double score)
     return score;
 }
 
-static void learn_stats(struct anomaly *a, double x, double d, double zl, double zc,
-                        double floor)
+static void learn_stats(struct anomaly *a, double x, double d, double zl, double zc, double floor)
 {
-    double rate = fmax(a->p.alpha, 1.0 / (double)(a->n + 1));
+    double rate = dmax(a->p.alpha, 1.0 / (double)(a->n + 1));
     if (a->n == 0) {
         a->level.mean = x;
     } else {
@@ -312,8 +340,9 @@ static void learn_stats(struct anomaly *a, double x, double d, double zl, double
     }
     /* the early z-scores measure unsettled statistics, so the peaks start later */
     if (a->n >= a->p.grid_after / 2) {
-        a->level.peak = fmax(zl, a->level.peak * a->peak_decay);
-        a->change.peak = fmax(zc, a->change.peak * a->peak_decay);
+        a->level.peak = dmax(zl, a->level.peak * a->peak_decay);
+        a->change.peak = dmax(zc, a->change.peak * a->peak_decay);
+        a->shift_peak = dmax(a->zs, a->shift_peak * a->peak_decay);
     }
 }
 
@@ -327,13 +356,17 @@ double anomaly_update(struct anomaly *a, double timestamp, double x)
     a->ring_t[0] = timestamp;
     double d = a->n > 0 ? x - a->prev : 0.0;
     a->abs_level += (fabs(x) - a->abs_level) / (double)(a->n < 100 ? a->n + 1 : 100);
-    double floor = fmax(1e-6 * a->abs_level, 1e-12);
+    double floor = dmax(1e-6 * a->abs_level, 1e-12);
     double zl = a->n > 0 ? stat_z(&a->level, x, floor) : 0.0;
     double zc = a->n > 1 ? stat_z(&a->change, d, floor) : 0.0;
+    /* the recent mean against the level: a shift too small for any single point */
+    double r = a->p.shift_rate;
+    a->recent = a->n == 0 ? x : a->recent + r * (x - a->recent);
+    a->zs = a->n > 0 && r > 0 ? stat_z(&a->level, a->recent, floor) / sqrt(r / (2.0 - r)) : 0.0;
     double nov = 0.0, score = 0.0;
     if (a->n < a->p.grid_after) {
-        a->lo = a->n == 0 ? x : fmin(a->lo, x);
-        a->hi = a->n == 0 ? x : fmax(a->hi, x);
+        a->lo = a->n == 0 ? x : dmin(a->lo, x);
+        a->hi = a->n == 0 ? x : dmax(a->hi, x);
     } else {
         if (a->n == a->p.grid_after)
             grid_fix(a);
@@ -344,13 +377,13 @@ double anomaly_update(struct anomaly *a, double timestamp, double x)
         /* scored from the grid on, so the novelty's mean is learned by the warm-up's end */
         score = score_point(a, x, d, zl, zc, nov, floor);
         score = a->n >= a->p.warmup ? rest_apply(a, score) : 0.0;
-        double rate = fmax(a->p.alpha, 1.0 / (double)(a->n - a->p.grid_after + 1));
+        double rate = dmax(a->p.alpha, 1.0 / (double)(a->n - a->p.grid_after + 1));
         a->nov_mean += rate * (nov - a->nov_mean);
     }
     learn_stats(a, x, d, zl, zc, floor);
     a->prev = x;
     a->n++;
-    score = fmin(1.0, fmax(0.0, score));
+    score = dmin(1.0, dmax(0.0, score));
     a->why.score = score;
     return score;
 }

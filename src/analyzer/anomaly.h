@@ -7,16 +7,18 @@
  * parameters) and owned by the caller until anomaly_free. No I/O, no globals; the only
  * source of randomness (the hash salt of the pattern table) comes from params.seed.
  *
- * Method (docs/cli-analyze-detect.md has the long form): an ensemble of three cheap
+ * Method (docs/cli-analyze-detect.md has the long form): an ensemble of four cheap
  * online detectors, each turned into a "surprise" relative to its own recent history:
  *   level   robust z-score of the value against an exponentially forgetting location and
  *           scale (Huber-clipped updates, fast re-learning after a sustained shift);
  *   change  the same on the first differences (spikes, drops, variance changes);
+ *   shift   a fast moving mean against the level (sustained small shifts);
  *   pattern novelty of the last 1..context_len quantized values (a CAD-style context
  *           memory: a fixed-size hash table of seen contexts).
- * The largest surprise becomes the score. After a score reaches params.fire the detector
- * rests for params.rest points (scores there are damped), because a streaming alarm is
- * worth most the first time it fires. Points before params.warmup score 0.
+ * The largest surprise, blended with their noisy-or, becomes the score. After a score
+ * reaches params.fire the detector rests for params.rest points (scores there are
+ * damped), because a streaming alarm is worth most the first time it fires. Points
+ * before params.warmup score 0.
  */
 #ifndef DOPPEL_ANALYZER_ANOMALY_H
 #define DOPPEL_ANALYZER_ANOMALY_H
@@ -27,26 +29,27 @@
 #include "base/err.h"
 
 struct anomaly_params {
-    uint32_t warmup;      /* points that only learn (score 0); >= grid_after + 1 */
-    uint32_t grid_after;  /* points seen before the pattern grid is fixed */
-    double alpha;         /* forgetting rate of level/change statistics, (0, 0.5] */
-    double alpha_fast;    /* rate used while re-learning after a sustained shift */
-    double clip;          /* Huber clip, in scale units, of the statistics' updates */
-    uint32_t persist;     /* consecutive clipped points that mean "new regime" */
-    uint32_t levels;      /* pattern grid: warm-up range is cut into this many bins */
-    uint32_t context_len; /* longest pattern context, 1..ANOMALY_MAX_CONTEXT */
+    uint32_t warmup;       /* points that only learn (score 0); >= grid_after + 1 */
+    uint32_t grid_after;   /* points seen before the pattern grid is fixed */
+    double alpha;          /* forgetting rate of level/change statistics, (0, 0.5] */
+    double alpha_fast;     /* rate used while re-learning after a sustained shift */
+    double clip;           /* Huber clip, in scale units, of the statistics' updates */
+    uint32_t persist;      /* consecutive clipped points that mean "new regime" */
+    uint32_t levels;       /* pattern grid: warm-up range is cut into this many bins */
+    uint32_t context_len;  /* longest pattern context, 1..ANOMALY_MAX_CONTEXT */
     uint32_t tod_contexts; /* shortest contexts also learned with the hour of day, 0..len */
-    uint32_t table_bits;  /* pattern table has 2^table_bits slots, 8..24 */
-    double z_level;       /* level z-score that counts as a full-strength signal */
-    double z_change;      /* change z-score that counts as a full-strength signal */
-    double w_pattern;     /* weight of the pattern novelty in the score, [0, 1] */
-    double fire;          /* score at which an alarm fires and the rest begins */
-    uint32_t rest;        /* points after an alarm whose scores are damped */
-    double rest_damp;     /* factor applied to scores during the rest, [0, 1] */
-    double z_pattern;     /* >0: pattern novelty counts fully only with a z-score this big */
-    double z_power;       /* steepness of the z-score surprise: r^k / (1 + r^k) */
-    double blend;         /* share of the noisy-or of all surprises beside the largest */
-    uint64_t seed;        /* salt of the pattern hash */
+    uint32_t table_bits;   /* pattern table has 2^table_bits slots, 8..24 */
+    double z_level;        /* level z-score that counts as a full-strength signal */
+    double z_change;       /* change z-score that counts as a full-strength signal */
+    double w_pattern;      /* weight of the pattern novelty in the score, [0, 1] */
+    double fire;           /* score at which an alarm fires and the rest begins */
+    uint32_t rest;         /* points after an alarm whose scores are damped */
+    double rest_damp;      /* factor applied to scores during the rest, [0, 1] */
+    double z_pattern;      /* >0: pattern novelty counts fully only with a z-score this big */
+    double z_power;        /* steepness of the z-score surprise: r^k / (1 + r^k) */
+    double shift_rate;     /* rate of the recent mean the shift detector watches; 0: off */
+    double blend;          /* share of the noisy-or of all surprises beside the largest */
+    uint64_t seed;         /* salt of the pattern hash */
 };
 
 #define ANOMALY_MAX_CONTEXT 8
@@ -57,20 +60,22 @@ enum anomaly_feature {
     ANOMALY_FEATURE_LEVEL,    /* the value is far from its usual level */
     ANOMALY_FEATURE_CHANGE,   /* the step from the previous value is unusual */
     ANOMALY_FEATURE_PATTERN,  /* the recent sequence of levels was never seen */
+    ANOMALY_FEATURE_SHIFT,    /* the recent mean moved away from the usual level */
 };
 
 /* Why the last score is what it is. */
 struct anomaly_reason {
     enum anomaly_feature feature;
-    double score;      /* the score returned by the last anomaly_update */
-    double strength;   /* z-score (level, change) or novel fraction (pattern) */
-    double observed;   /* the value (level), the step (change) or the value (pattern) */
-    double expected;   /* usual level, usual step, or usual level */
-    double scale;      /* the spread the z-score was measured against */
-    uint32_t span;     /* how many recent points drove it (1, 2, or the context length) */
-    double since;      /* timestamp of the oldest of those points */
-    uint64_t index;    /* 0-based index of the point the score belongs to */
-    int resting;       /* 1 when the score was damped because an alarm fired recently */
+    double score;    /* the score returned by the last anomaly_update */
+    double strength; /* z-score (level, change, shift) or novel fraction (pattern) */
+    double observed; /* the value (level, pattern), the step (change), the recent mean
+                      * (shift) */
+    double expected; /* usual level, usual step, or usual level */
+    double scale;    /* the spread the z-score was measured against */
+    uint32_t span;   /* how many recent points drove it (1, 2, or the context length) */
+    double since;    /* timestamp of the oldest of those points */
+    uint64_t index;  /* 0-based index of the point the score belongs to */
+    int resting;     /* 1 when the score was damped because an alarm fired recently */
 };
 
 struct anomaly;
@@ -89,7 +94,7 @@ double anomaly_update(struct anomaly *a, double timestamp, double value);
 void anomaly_explain(const struct anomaly *a, struct anomaly_reason *out);
 /* Bytes the detector holds (struct and table); fixed at creation. */
 size_t anomaly_state_size(const struct anomaly *a);
-/* "level", "change", "pattern", "none". */
+/* "level", "change", "shift", "pattern", "none". */
 const char *anomaly_feature_name(enum anomaly_feature f);
 
 #endif

@@ -45,13 +45,20 @@ struct detect_param {
     int is_double; /* else uint32_t; "seed" is the one uint64_t */
 };
 
-#define P_U32(f) {#f, offsetof(struct anomaly_params, f), 0}
-#define P_DBL(f) {#f, offsetof(struct anomaly_params, f), 1}
+#define P_U32(f)                                                                                   \
+    {                                                                                              \
+#f, offsetof(struct anomaly_params, f), 0                                                  \
+    }
+#define P_DBL(f)                                                                                   \
+    {                                                                                              \
+#f, offsetof(struct anomaly_params, f), 1                                                  \
+    }
 static const struct detect_param detect_params[] = {
-    P_U32(warmup),   P_U32(grid_after), P_DBL(alpha),     P_DBL(alpha_fast),
-    P_DBL(clip),     P_U32(persist),    P_U32(levels),    P_U32(context_len),
-    P_U32(table_bits), P_U32(tod_contexts), P_DBL(z_level),  P_DBL(z_change),  P_DBL(w_pattern),
-    P_DBL(fire),     P_U32(rest),       P_DBL(rest_damp), P_DBL(blend), P_DBL(z_power), P_DBL(z_pattern), {"seed", 0, 2},
+    P_U32(warmup),    P_U32(grid_after), P_DBL(alpha),       P_DBL(alpha_fast), P_DBL(clip),
+    P_U32(persist),   P_U32(levels),     P_U32(context_len), P_U32(table_bits), P_U32(tod_contexts),
+    P_DBL(z_level),   P_DBL(z_change),   P_DBL(w_pattern),   P_DBL(fire),       P_U32(rest),
+    P_DBL(rest_damp), P_DBL(blend),      P_DBL(shift_rate),  P_DBL(z_power),    P_DBL(z_pattern),
+    {"seed", 0, 2},
 };
 #define NPARAMS (sizeof(detect_params) / sizeof(detect_params[0]))
 
@@ -108,8 +115,7 @@ static int parse_opts(int argc, char **argv, struct detect_opts *o, struct err *
             break;
         case 't':
             if (str_to_u64(optarg, &top) != 0 || top < 1 || top > DETECT_TOP_MAX)
-                return err_set(err, -EINVAL, "--top: '%s' is not in 1..%d", optarg,
-                               DETECT_TOP_MAX);
+                return err_set(err, -EINVAL, "--top: '%s' is not in 1..%d", optarg, DETECT_TOP_MAX);
             o->top = (unsigned)top;
             break;
         case 'p':
@@ -160,8 +166,12 @@ static int parse_time(const char *s, double *out)
         return -EINVAL;
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
         return -EINVAL;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-                    .tm_hour = h, .tm_min = mi, .tm_sec = sec};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec};
     *out = (double)timegm(&tm) + frac;
     return 0;
 }
@@ -215,8 +225,10 @@ static int run_detector(const struct detect_opts *o, struct detect_run *r, struc
         const struct csv_row *row = &r->csv.rows[i];
         double t, v;
         if ((size_t)r->tcol >= row->nfields || parse_time(row->fields[r->tcol], &t) != 0) {
-            rc = err_set(err, -EINVAL, "%s:%d: timestamp '%s' is not 'YYYY-MM-DD HH:MM:SS' "
-                         "or unix seconds", o->input, row->line,
+            rc = err_set(err, -EINVAL,
+                         "%s:%d: timestamp '%s' is not 'YYYY-MM-DD HH:MM:SS' "
+                         "or unix seconds",
+                         o->input, row->line,
                          (size_t)r->tcol < row->nfields ? row->fields[r->tcol] : "");
             break;
         }
@@ -260,12 +272,18 @@ static void reason_text(const struct anomaly_reason *w, char *out, size_t n)
                  w->scale, w->strength);
         break;
     case ANOMALY_FEATURE_CHANGE:
-        snprintf(out, n, "change: step %+g vs usual %+g +- %g (z %.1f)", w->observed,
-                 w->expected, w->scale, w->strength);
+        snprintf(out, n, "change: step %+g vs usual %+g +- %g (z %.1f)", w->observed, w->expected,
+                 w->scale, w->strength);
+        break;
+    case ANOMALY_FEATURE_SHIFT:
+        snprintf(out, n, "shift: recent mean %g vs usual %g +- %g (z %.1f over ~%u points)",
+                 w->observed, w->expected, w->scale, w->strength, w->span);
         break;
     case ANOMALY_FEATURE_PATTERN:
-        snprintf(out, n, "pattern: last %u values (to %g) form a sequence not seen before "
-                 "(%.0f%% of contexts new)", w->span, w->observed, 100 * w->strength);
+        snprintf(out, n,
+                 "pattern: last %u values (to %g) form a sequence not seen before "
+                 "(%.0f%% of contexts new)",
+                 w->span, w->observed, 100 * w->strength);
         break;
     default:
         snprintf(out, n, "none");
@@ -284,8 +302,8 @@ static void print_summary(const struct detect_opts *o, const struct detect_run *
     for (size_t i = 0; i < r->nhits; i++) {
         const struct detect_hit *h = &r->hits[i];
         reason_text(&h->why, why, sizeof(why));
-        printf("  %s  score %.3f  line %d  %s\n", r->csv.rows[h->row].fields[r->tcol],
-               h->why.score, r->csv.rows[h->row].line, why);
+        printf("  %s  score %.3f  line %d  %s\n", r->csv.rows[h->row].fields[r->tcol], h->why.score,
+               r->csv.rows[h->row].line, why);
     }
 }
 

@@ -116,6 +116,34 @@ static void test_anomaly_update_flags_variance_change(void **state)
     assert_detected(s, 50);
 }
 
+/* A 2.5-sigma shift: no single point stands out much, the recent mean does. */
+static void test_anomaly_update_flags_small_shift(void **state)
+{
+    (void)state;
+    static double x[N], s[N];
+    struct anomaly_params p;
+    anomaly_params_default(&p);
+    noise(x, N, 43);
+    for (size_t i = AT; i < N; i++)
+        x[i] += 2.5;
+    struct anomaly *a = anomaly_new(&p);
+    struct anomaly_reason why, best = {0};
+    for (size_t i = 0; i < N; i++) {
+        s[i] = anomaly_update(a, 1.4e9 + 300.0 * (double)i, x[i]);
+        anomaly_explain(a, &why);
+        if (i >= AT && why.score > best.score)
+            best = why;
+    }
+    anomaly_free(a);
+    double before = max_of(s, p.warmup, AT);
+    if (!(best.score > before + 0.02)) {
+        print_error("shift scored %.3f, stationary part up to %.3f\n", best.score, before);
+        fail();
+    }
+    assert_int_equal(best.feature, ANOMALY_FEATURE_SHIFT);
+    assert_true(best.index < AT + 50);
+}
+
 static void test_anomaly_update_stationary_noise_stays_low(void **state)
 {
     (void)state;
@@ -312,6 +340,7 @@ int main(void)
         cmocka_unit_test(test_anomaly_update_flags_step),
         cmocka_unit_test(test_anomaly_update_flags_spike),
         cmocka_unit_test(test_anomaly_update_flags_variance_change),
+        cmocka_unit_test(test_anomaly_update_flags_small_shift),
         cmocka_unit_test(test_anomaly_update_stationary_noise_stays_low),
         cmocka_unit_test(test_anomaly_update_scores_in_unit_interval),
         cmocka_unit_test(test_anomaly_update_warmup_scores_zero),
