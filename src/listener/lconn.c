@@ -35,6 +35,7 @@
 
 #define HIGH_WATER (1024 * 1024)
 #define IN_MAX (256 * 1024)
+#define LINGER_MS 2000
 
 enum lconn_state { LC_IDLE = 1, LC_READING, LC_WAITING, LC_TUNNEL, LC_CLOSING };
 
@@ -55,6 +56,8 @@ struct lconn {
     bool req_done, resp_started, resp_chunked, resp_no_body, req_chunked;
     bool close_after, mirror, reading, throttled, eof;
     bool answered; /* the gateway answered a bodyless request itself; finish after it */
+    bool lingering; /* closed, but reading and dropping what the client still sends */
+    bool linger;    /* the gateway answered before the request's end: linger on close */
     char client_ip[48];
     int handles;
 };
@@ -162,6 +165,7 @@ static void response_done(struct lconn *c)
     c->ureq = NULL;
     c->resp_started = c->resp_chunked = c->resp_no_body = c->req_chunked = c->mirror = false;
     c->body_in = 0;
+    c->linger = !c->req_done;
     if (!c->req_done || c->close_after || c->eof || c->w->draining) {
         conn_close(c);
         return;
@@ -671,10 +675,59 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
+/* Lingering close (as nginx's): when the gateway closes after its own answer to a request
+ * it has not read to the end, the client may still be sending. Closing at once would make
+ * the kernel answer those bytes with a reset, which destroys the answer (431, 413, 400,
+ * 502) before the client reads it. So the write side is shut down after the answer and
+ * whatever still arrives is dropped until the client closes or LINGER_MS pass. */
+static void linger_end(struct lconn *c)
+{
+    if (!c->lingering)
+        return;
+    c->lingering = false;
+    list_remove(&c->link);
+    uv_close((uv_handle_t *)&c->timer, on_closed);
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+static void linger_timer_cb(uv_timer_t *t)
+{
+    linger_end(t->data);
+}
+
+static void linger_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+    struct lconn *c = s->data;
+    if (b->base == c->w->rbuf)
+        c->w->rbuf_busy = false;
+    if (nread < 0 && nread != UV_ENOBUFS)
+        linger_end(c);
+}
+
+static void on_linger_shutdown(uv_shutdown_t *req, int status)
+{
+    if (status < 0)
+        linger_end(req->data);
+}
+
+static bool linger_start(struct lconn *c)
+{
+    c->shut.data = c;
+    if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_linger_shutdown) != 0)
+        return false;
+    c->lingering = true;
+    list_insert_tail(&c->w->lingering, &c->link);
+    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, linger_read_cb);
+    uv_timer_start(&c->timer, linger_timer_cb, LINGER_MS, 0);
+    return true;
+}
+
 static void conn_close(struct lconn *c)
 {
     if (c->state == LC_CLOSING)
         return;
+    bool linger = (c->linger || c->resp_started) && !c->req_done && !c->eof &&
+                  c->state != LC_TUNNEL;
     if (c->ureq) {
         upstream_req_cancel(c->ureq);
         c->ureq = NULL;
@@ -688,6 +741,8 @@ static void conn_close(struct lconn *c)
     atomic_fetch_sub(&c->w->sh->conns[c->ls->slot], 1);
     metrics_conn_closed(c->ls->ms, c->w->idx);
     stop_reading(c);
+    if (linger && linger_start(c))
+        return;
     uv_close((uv_handle_t *)&c->timer, on_closed);
     /* Let queued response bytes go out before closing (a shutdown waits for them). */
     c->shut.data = c;
@@ -753,5 +808,9 @@ void lconn_close_all(struct listener_worker *w)
     list_for_each_safe(pos, tmp, &w->conns)
     {
         conn_close(list_entry(pos, struct lconn, link));
+    }
+    list_for_each_safe(pos, tmp, &w->lingering)
+    {
+        linger_end(list_entry(pos, struct lconn, link));
     }
 }

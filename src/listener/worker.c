@@ -113,6 +113,7 @@ struct listener_worker *listener_worker_new(unsigned idx, struct listener_shared
     uv_timer_init(&w->loop, &w->drain_timer);
     w->drain_timer.data = w;
     list_init(&w->conns);
+    list_init(&w->lingering);
     w->uw = upstream_worker_new(&w->loop);
     w->mw = mirror_worker_new(w->uw, idx);
     sample_rng_seed(&w->rng, clock_wall_ns() ^ ((uint64_t)idx << 32) ^ (uint64_t)(uintptr_t)w);
