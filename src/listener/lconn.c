@@ -55,7 +55,7 @@ struct lconn {
     uint64_t body_in;
     bool req_done, resp_started, resp_chunked, resp_no_body, req_chunked;
     bool close_after, mirror, reading, throttled, eof;
-    bool answered; /* the gateway answered a bodyless request itself; finish after it */
+    bool answered;  /* the gateway answered a bodyless request itself; finish after it */
     bool lingering; /* closed, but reading and dropping what the client still sends */
     bool linger;    /* the gateway answered before the request's end: linger on close */
     char client_ip[48];
