@@ -232,6 +232,12 @@ upgrade() {
     check "the upgrade request is never mirrored" bash -c "! grep -q '\"url\":\"/ws\"' '$srec'"
     out="$(curl -s -m 5 "http://127.0.0.1:$A/metrics" | grep '^doppel_mirror_decisions_total{.*decision="filtered_method"}')"
     check "the upgrade is counted as filtered" grep -q ' 1$' <<<"$out"
+    # An Upgrade the backend declines, on a request with a body: the body is the request's
+    # (the switch could only come after it), so it must reach the backend and be answered.
+    out="$(raw_http "$rec_L" $'POST /h2c HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nContent-Length: 5\r\n\r\nhello' 3 |
+        head -1 | tr -d '\r')"
+    expect_eq "declined Upgrade with a body: answered" "$out" "HTTP/1.1 200 OK"
+    check "declined Upgrade with a body: the body reaches the backend" grep -q '"body_len":5,.*"body":"hello"' <(rec_url "$REC_FILE" /h2c)
 }
 
 REC_FILE="$E2E_TMP/rec.bodies" KA_FILE="$E2E_TMP/rec.ka" SHADOW_FILE="$E2E_TMP/rec.shadow"
