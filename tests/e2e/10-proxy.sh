@@ -221,7 +221,7 @@ upgrade() {
     local srec="$SHADOW_FILE" out i L="$ws_L"
     out="$( (printf 'GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\nraw-1'
         sleep 0.3; printf ' raw-2'; sleep 0.3; printf ' \x00\xffbin'; sleep 0.3) |
-        timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"; exec 4<&0; cat <&4 >&3 & cat <&3' _ "$L" | tr -d '\r' | od -An -c | tr -s ' \n' ' ')"
+        timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"; exec 4<&0; cat <&4 >&3 & cat <&3' _ "$L" | tr -d '\r' | od -An -c | tr -s ' \n' ' ')"
     check "Upgrade: websocket answered with 101 through the gateway" grep -q 'H T T P / 1 . 1 1 0 1' <<<"$out"
     check "the 101 keeps Sec-WebSocket-Accept" grep -q 's 3 p P L M B i T x a Q 9 k Y G z z h Z R b K + x O o =' <<<"$out"
     check "tunnel bytes round-trip (text and binary)" grep -q 'r a w - 1 r a w - 2 \\0 377 b i n $' <<<"$out"
