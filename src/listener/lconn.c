@@ -320,16 +320,24 @@ static const struct upstream_cbs primary_cbs = {u_on_head, u_on_body, u_on_compl
 
 static const char *const req_skip[] = {"expect", "x-forwarded-for", "content-length", NULL};
 
+/* X-Forwarded-For: the client's chain, every field of it in order (a chain split over
+ * several header lines is one list, RFC 7230 3.2.2), then the client's address. */
+static int write_forwarded_for(struct lconn *c, const struct http_head *h, struct buf *out)
+{
+    int rc = buf_appends(out, "X-Forwarded-For: ");
+    for (size_t i = 0; i < h->nheaders && !rc; i++) {
+        const struct http_header *f = &h->headers[i];
+        if (str_ieqz(f->name, f->name_len, "x-forwarded-for") && f->value_len)
+            rc = buf_printf(out, "%.*s, ", (int)f->value_len, f->value);
+    }
+    return rc ? rc : buf_printf(out, "%s\r\n", c->client_ip);
+}
+
 static int build_upstream_head(struct lconn *c, const struct http_head *h, struct buf *out)
 {
     int rc = http_write_request_line(out, h->method, h->method_len, h->target, h->target_len);
     rc = rc ? rc : http_write_end_to_end(out, h, req_skip);
-    const struct http_header *xff = http_head_find(h, "x-forwarded-for");
-    if (!rc && xff)
-        rc = buf_printf(out, "X-Forwarded-For: %.*s, %s\r\n", (int)xff->value_len, xff->value,
-                        c->client_ip);
-    else if (!rc)
-        rc = http_write_headerz(out, "X-Forwarded-For", c->client_ip);
+    rc = rc ? rc : write_forwarded_for(c, h, out);
     if (!rc && !http_head_find(h, "x-forwarded-proto"))
         rc = http_write_headerz(out, "X-Forwarded-Proto", "http");
     if (!rc && !http_head_find(h, "x-request-id"))
