@@ -209,6 +209,10 @@ headers() {
     check "X-Request-Id is kept when present" grep -qx 'X-Request-Id: req-abc-123' <<<"$out"
     expect_eq "X-Request-Id appears once" "$(grep -ci '^x-request-id:' <<<"$out")" "1"
     check "X-Forwarded-Proto from the client is kept" grep -qx 'X-Forwarded-Proto: https' <<<"$out"
+    out="$(curl -s -m 5 -H 'X-Forwarded-For: 203.0.113.7' -H 'X-Forwarded-For: 10.0.0.1' \
+        "http://127.0.0.1:$L/fwd2" | tr -d '\r')"
+    check "X-Forwarded-For over two lines: one chain, in order" \
+        grep -qx 'X-Forwarded-For: 203.0.113.7, 10.0.0.1, 127.0.0.1' <<<"$out"
     local a b
     a="$(curl -s -m 5 "http://127.0.0.1:$L/id1" | tr -d '\r' | sed -n 's/^X-Request-Id: //p')"
     b="$(curl -s -m 5 "http://127.0.0.1:$L/id2" | tr -d '\r' | sed -n 's/^X-Request-Id: //p')"
