@@ -390,6 +390,17 @@ static int start_exchange(struct lconn *c, struct http_head *head)
     return 0;
 }
 
+/* RFC 7230 5.4: a request with more than one Host is refused (400); forwarded, the
+ * gateway and the primary might each believe a different one. */
+static bool one_host_at_most(const struct http_head *h)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < h->nheaders; i++)
+        if (str_ieqz(h->headers[i].name, h->headers[i].name_len, "host"))
+            n++;
+    return n <= 1;
+}
+
 static int r_on_head(void *ctx, struct http_head *head)
 {
     struct lconn *c = ctx;
@@ -399,6 +410,10 @@ static int r_on_head(void *ctx, struct http_head *head)
     const struct http_head *h = &ex->req;
     if (!(h->flags & HTTP_HEAD_KEEP_ALIVE))
         c->close_after = true;
+    if (!one_host_at_most(h)) {
+        answer(c, 400, "doppel: more than one Host header", true);
+        return -1;
+    }
     if ((h->flags & HTTP_HEAD_HAS_LENGTH) && h->content_length > c->limits.max_body_bytes) {
         answer(c, 413, "doppel: request body larger than max_body_bytes", true);
         return -1;
