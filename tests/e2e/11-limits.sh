@@ -163,6 +163,7 @@ malformed() {   # label
         "Content-Length and chunked|POST / HTTP/1.1\\r\\nHost: t\\r\\nContent-Length: 3\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n3\\r\\nabc\\r\\n0\\r\\n\\r\\n"
         "unknown transfer coding|POST / HTTP/1.1\\r\\nHost: t\\r\\nTransfer-Encoding: gzip\\r\\n\\r\\nabc"
         "control bytes in a header name|GET / HTTP/1.1\\r\\nHost: t\\r\\nX\\x01Y: 1\\r\\n\\r\\n"
+        "two Host headers|GET / HTTP/1.1\\r\\nHost: a.example\\r\\nHost: b.example\\r\\n\\r\\n"
     )
     local c
     for c in "${cases[@]}"; do
@@ -183,7 +184,7 @@ malformed() {   # label
     check "$T doppel is still running after malformed input" kill -0 "$DOPPEL_PID"
     out="$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$LIM_L/after-malformed")"
     expect_eq "$T a normal request works after malformed input" "$out" "200"
-    check "$T malformed requests are counted (400)" test "$(metric doppel_gateway_rejected_total 'service="lim",status="400"')" -ge 14
+    check "$T malformed requests are counted (400)" test "$(metric doppel_gateway_rejected_total 'service="lim",status="400"')" -ge 15
 }
 
 # ---- failing primaries --------------------------------------------------------------------
