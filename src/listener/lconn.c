@@ -363,6 +363,32 @@ static void count_decision(struct lconn *c, enum router_mirror d)
                                 (enum metrics_decision)d);
 }
 
+/* A request-target in absolute form ("http://host/path?q", RFC 7230 5.3.2, what a client
+ * configured for a forward proxy sends) is routed, filtered and forwarded by its origin
+ * form "/path?q", as the primary expects. A target whose authority is followed by a query
+ * and no path ("http://host?q") is left as it is: its origin form is not in the head. */
+static void to_origin_form(struct http_head *h)
+{
+    const char *t = h->target;
+    size_t n = h->target_len, skip = 0;
+    if (n >= 7 && str_ieqz(t, 7, "http://"))
+        skip = 7;
+    else if (n >= 8 && str_ieqz(t, 8, "https://"))
+        skip = 8;
+    if (!skip)
+        return;
+    size_t i = skip;
+    while (i < n && t[i] != '/' && t[i] != '?')
+        i++;
+    if (i == n) {
+        h->target = "/";
+        h->target_len = 1;
+    } else if (t[i] == '/') {
+        h->target = t + i;
+        h->target_len = n - i;
+    }
+}
+
 static int start_exchange(struct lconn *c, struct http_head *head)
 {
     struct listener_worker *w = c->w;
@@ -373,6 +399,7 @@ static int start_exchange(struct lconn *c, struct http_head *head)
         answer(c, 503, "doppel: service not configured", true);
         return -1;
     }
+    to_origin_form(head);
     size_t plen = http_target_path_len(head->target, head->target_len);
     const struct rt_route *route = route_table_match(svc, head->target, plen);
     c->limits = svc->limits;
