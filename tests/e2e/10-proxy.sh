@@ -69,6 +69,11 @@ corpus() {
         $'GET /old HTTP/1.0\r\n\r\n'
         $'PUT /u HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n'
     )
+    # absolute-form (RFC 7230 5.3.2): forwarded in origin form, the answer is the one the
+    # backend gives to that.
+    d="$(raw_http "$P" $'GET /abs/x?q=1 HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n' | norm)"
+    g="$(raw_http "$L" $'GET http://example.test/abs/x?q=1 HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n' | norm)"
+    expect_eq "absolute-form target is forwarded in origin form" "$g" "$d"
     for req in "${reqs[@]}"; do
         i=$((i + 1))
         d="$(raw_http "$P" "$req" | norm)"
