@@ -192,6 +192,8 @@ static int u_on_head(void *ctx, struct http_head *head)
     c->resp_no_body = (head->flags & HTTP_HEAD_NO_BODY) ||
                       (ex->req.method_len == 4 && memcmp(ex->req.method, "HEAD", 4) == 0);
     bool has_len = head->flags & HTTP_HEAD_HAS_LENGTH;
+    if ((ex->req.flags & HTTP_HEAD_UPGRADE) && !tunnel)
+        c->close_after = true; /* what follows the request is not HTTP: say so now */
     struct buf out;
     buf_init(&out, 1 << 20);
     http_write_status_line(&out, head->status, head->reason, head->reason_len);
