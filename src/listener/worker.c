@@ -48,6 +48,7 @@ static void finish_if_done(struct listener_worker *w)
         return;
     w->stopping = true;
     uv_timer_stop(&w->drain_timer);
+    lconn_close_all(w); /* only lingering ones are left: the loop must not wait for them */
     upstream_worker_close(w->uw);
     w->uw = NULL;
     uv_close((uv_handle_t *)&w->wake, NULL);
