@@ -199,6 +199,10 @@ primaries() {   # label
     check "$T primary dead: counted as refused" test "$(metric doppel_upstream_errors_total 'service="dead",pool="primary",route="default",kind="refused"')" -ge 1
     out="$(curl -s -m 5 -o /dev/null -w '%{http_code}' -d 'a body' "http://127.0.0.1:$DEAD_L/post")"
     expect_eq "$T primary dead: 502 for a POST with a body too" "$out" "502"
+    # 4 MB still arriving when the 502 is written: the client must read the 502, not a reset.
+    head -c 4000000 /dev/zero >"$E2E_TMP/4mb"
+    out="$(curl -s -m 10 -o /dev/null -w '%{http_code}' --data-binary @"$E2E_TMP/4mb" "http://127.0.0.1:$DEAD_L/big-post")"
+    expect_eq "$T primary dead: 502 reaches a client still sending a 4 MB body" "$out" "502"
     # timeout: 1s; the bound 0.9..3.5 s allows for a loaded machine.
     t0="$(date +%s%N)"
     out="$(curl -s -m 6 -o "$E2E_TMP/b.hang" -w '%{http_code}' "http://127.0.0.1:$HANG_L/x")"
