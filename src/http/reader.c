@@ -8,6 +8,7 @@
 
 #include <assert.h>
 #include <http_parser.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,7 +152,12 @@ static int on_headers_complete(http_parser *p)
         h.headers[i].value_len = r->fields[i][3];
     }
     set_flags(p, &h);
-    bool upgrade = p->upgrade;
+    /* The other protocol starts right after a head without a body (and after CONNECT's);
+     * a request that carries a body with its Upgrade (a POST asking for h2c) switches only
+     * after that body, which http-parser reads when this callback returns 0. */
+    bool has_body =
+        (p->flags & F_CHUNKED) || (p->content_length > 0 && p->content_length != ULLONG_MAX);
+    bool upgrade = p->upgrade && (!has_body || p->method == HTTP_CONNECT || !h.is_request);
     /* 1xx, 204 and 304 responses end at the head even when they carry a Content-Length
      * (a 304 may announce the representation's length); http-parser would wait for it. */
     bool no_body = h.flags & HTTP_HEAD_NO_BODY;

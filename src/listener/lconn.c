@@ -35,6 +35,7 @@
 
 #define HIGH_WATER (1024 * 1024)
 #define IN_MAX (256 * 1024)
+#define LINGER_MS 2000
 
 enum lconn_state { LC_IDLE = 1, LC_READING, LC_WAITING, LC_TUNNEL, LC_CLOSING };
 
@@ -54,7 +55,9 @@ struct lconn {
     uint64_t body_in;
     bool req_done, resp_started, resp_chunked, resp_no_body, req_chunked;
     bool close_after, mirror, reading, throttled, eof;
-    bool answered; /* the gateway answered a bodyless request itself; finish after it */
+    bool answered;  /* the gateway answered a bodyless request itself; finish after it */
+    bool lingering; /* closed, but reading and dropping what the client still sends */
+    bool linger;    /* the gateway answered before the request's end: linger on close */
     char client_ip[48];
     int handles;
 };
@@ -162,6 +165,7 @@ static void response_done(struct lconn *c)
     c->ureq = NULL;
     c->resp_started = c->resp_chunked = c->resp_no_body = c->req_chunked = c->mirror = false;
     c->body_in = 0;
+    c->linger = !c->req_done;
     if (!c->req_done || c->close_after || c->eof || c->w->draining) {
         conn_close(c);
         return;
@@ -188,6 +192,8 @@ static int u_on_head(void *ctx, struct http_head *head)
     c->resp_no_body = (head->flags & HTTP_HEAD_NO_BODY) ||
                       (ex->req.method_len == 4 && memcmp(ex->req.method, "HEAD", 4) == 0);
     bool has_len = head->flags & HTTP_HEAD_HAS_LENGTH;
+    if ((ex->req.flags & HTTP_HEAD_UPGRADE) && !tunnel)
+        c->close_after = true; /* what follows the request is not HTTP: say so now */
     struct buf out;
     buf_init(&out, 1 << 20);
     http_write_status_line(&out, head->status, head->reason, head->reason_len);
@@ -316,16 +322,24 @@ static const struct upstream_cbs primary_cbs = {u_on_head, u_on_body, u_on_compl
 
 static const char *const req_skip[] = {"expect", "x-forwarded-for", "content-length", NULL};
 
+/* X-Forwarded-For: the client's chain, every field of it in order (a chain split over
+ * several header lines is one list, RFC 7230 3.2.2), then the client's address. */
+static int write_forwarded_for(struct lconn *c, const struct http_head *h, struct buf *out)
+{
+    int rc = buf_appends(out, "X-Forwarded-For: ");
+    for (size_t i = 0; i < h->nheaders && !rc; i++) {
+        const struct http_header *f = &h->headers[i];
+        if (str_ieqz(f->name, f->name_len, "x-forwarded-for") && f->value_len)
+            rc = buf_printf(out, "%.*s, ", (int)f->value_len, f->value);
+    }
+    return rc ? rc : buf_printf(out, "%s\r\n", c->client_ip);
+}
+
 static int build_upstream_head(struct lconn *c, const struct http_head *h, struct buf *out)
 {
     int rc = http_write_request_line(out, h->method, h->method_len, h->target, h->target_len);
     rc = rc ? rc : http_write_end_to_end(out, h, req_skip);
-    const struct http_header *xff = http_head_find(h, "x-forwarded-for");
-    if (!rc && xff)
-        rc = buf_printf(out, "X-Forwarded-For: %.*s, %s\r\n", (int)xff->value_len, xff->value,
-                        c->client_ip);
-    else if (!rc)
-        rc = http_write_headerz(out, "X-Forwarded-For", c->client_ip);
+    rc = rc ? rc : write_forwarded_for(c, h, out);
     if (!rc && !http_head_find(h, "x-forwarded-proto"))
         rc = http_write_headerz(out, "X-Forwarded-Proto", "http");
     if (!rc && !http_head_find(h, "x-request-id"))
@@ -351,6 +365,32 @@ static void count_decision(struct lconn *c, enum router_mirror d)
                                 (enum metrics_decision)d);
 }
 
+/* A request-target in absolute form ("http://host/path?q", RFC 7230 5.3.2, what a client
+ * configured for a forward proxy sends) is routed, filtered and forwarded by its origin
+ * form "/path?q", as the primary expects. A target whose authority is followed by a query
+ * and no path ("http://host?q") is left as it is: its origin form is not in the head. */
+static void to_origin_form(struct http_head *h)
+{
+    const char *t = h->target;
+    size_t n = h->target_len, skip = 0;
+    if (n >= 7 && str_ieqz(t, 7, "http://"))
+        skip = 7;
+    else if (n >= 8 && str_ieqz(t, 8, "https://"))
+        skip = 8;
+    if (!skip)
+        return;
+    size_t i = skip;
+    while (i < n && t[i] != '/' && t[i] != '?')
+        i++;
+    if (i == n) {
+        h->target = "/";
+        h->target_len = 1;
+    } else if (t[i] == '/') {
+        h->target = t + i;
+        h->target_len = n - i;
+    }
+}
+
 static int start_exchange(struct lconn *c, struct http_head *head)
 {
     struct listener_worker *w = c->w;
@@ -361,6 +401,7 @@ static int start_exchange(struct lconn *c, struct http_head *head)
         answer(c, 503, "doppel: service not configured", true);
         return -1;
     }
+    to_origin_form(head);
     size_t plen = http_target_path_len(head->target, head->target_len);
     const struct rt_route *route = route_table_match(svc, head->target, plen);
     c->limits = svc->limits;
@@ -378,6 +419,17 @@ static int start_exchange(struct lconn *c, struct http_head *head)
     return 0;
 }
 
+/* RFC 7230 5.4: a request with more than one Host is refused (400); forwarded, the
+ * gateway and the primary might each believe a different one. */
+static bool one_host_at_most(const struct http_head *h)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < h->nheaders; i++)
+        if (str_ieqz(h->headers[i].name, h->headers[i].name_len, "host"))
+            n++;
+    return n <= 1;
+}
+
 static int r_on_head(void *ctx, struct http_head *head)
 {
     struct lconn *c = ctx;
@@ -387,6 +439,10 @@ static int r_on_head(void *ctx, struct http_head *head)
     const struct http_head *h = &ex->req;
     if (!(h->flags & HTTP_HEAD_KEEP_ALIVE))
         c->close_after = true;
+    if (!one_host_at_most(h)) {
+        answer(c, 400, "doppel: more than one Host header", true);
+        return -1;
+    }
     if ((h->flags & HTTP_HEAD_HAS_LENGTH) && h->content_length > c->limits.max_body_bytes) {
         answer(c, 413, "doppel: request body larger than max_body_bytes", true);
         return -1;
@@ -671,10 +727,59 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
+/* Lingering close (as nginx's): when the gateway closes after its own answer to a request
+ * it has not read to the end, the client may still be sending. Closing at once would make
+ * the kernel answer those bytes with a reset, which destroys the answer (431, 413, 400,
+ * 502) before the client reads it. So the write side is shut down after the answer and
+ * whatever still arrives is dropped until the client closes or LINGER_MS pass. */
+static void linger_end(struct lconn *c)
+{
+    if (!c->lingering)
+        return;
+    c->lingering = false;
+    list_remove(&c->link);
+    uv_close((uv_handle_t *)&c->timer, on_closed);
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+static void linger_timer_cb(uv_timer_t *t)
+{
+    linger_end(t->data);
+}
+
+static void linger_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+    struct lconn *c = s->data;
+    if (b->base == c->w->rbuf)
+        c->w->rbuf_busy = false;
+    if (nread < 0 && nread != UV_ENOBUFS)
+        linger_end(c);
+}
+
+static void on_linger_shutdown(uv_shutdown_t *req, int status)
+{
+    if (status < 0)
+        linger_end(req->data);
+}
+
+static bool linger_start(struct lconn *c)
+{
+    c->shut.data = c;
+    if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_linger_shutdown) != 0)
+        return false;
+    c->lingering = true;
+    list_insert_tail(&c->w->lingering, &c->link);
+    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, linger_read_cb);
+    uv_timer_start(&c->timer, linger_timer_cb, LINGER_MS, 0);
+    return true;
+}
+
 static void conn_close(struct lconn *c)
 {
     if (c->state == LC_CLOSING)
         return;
+    bool linger = (c->linger || c->resp_started) && !c->req_done && !c->eof &&
+                  c->state != LC_TUNNEL;
     if (c->ureq) {
         upstream_req_cancel(c->ureq);
         c->ureq = NULL;
@@ -688,6 +793,8 @@ static void conn_close(struct lconn *c)
     atomic_fetch_sub(&c->w->sh->conns[c->ls->slot], 1);
     metrics_conn_closed(c->ls->ms, c->w->idx);
     stop_reading(c);
+    if (linger && linger_start(c))
+        return;
     uv_close((uv_handle_t *)&c->timer, on_closed);
     /* Let queued response bytes go out before closing (a shutdown waits for them). */
     c->shut.data = c;
@@ -753,5 +860,9 @@ void lconn_close_all(struct listener_worker *w)
     list_for_each_safe(pos, tmp, &w->conns)
     {
         conn_close(list_entry(pos, struct lconn, link));
+    }
+    list_for_each_safe(pos, tmp, &w->lingering)
+    {
+        linger_end(list_entry(pos, struct lconn, link));
     }
 }

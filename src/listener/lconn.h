@@ -44,7 +44,8 @@ struct listener_worker {
     struct upstream_worker *uw;
     struct mirror_worker *mw;
     struct sample_rng rng;
-    struct list conns; /* struct lconn.link */
+    struct list conns;     /* struct lconn.link */
+    struct list lingering; /* struct lconn.link: closed, dropping the client's last bytes */
     size_t nconns;
     uint64_t next_id;
     bool draining, stopping;

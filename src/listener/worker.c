@@ -48,6 +48,7 @@ static void finish_if_done(struct listener_worker *w)
         return;
     w->stopping = true;
     uv_timer_stop(&w->drain_timer);
+    lconn_close_all(w); /* only lingering ones are left: the loop must not wait for them */
     upstream_worker_close(w->uw);
     w->uw = NULL;
     uv_close((uv_handle_t *)&w->wake, NULL);
@@ -113,6 +114,7 @@ struct listener_worker *listener_worker_new(unsigned idx, struct listener_shared
     uv_timer_init(&w->loop, &w->drain_timer);
     w->drain_timer.data = w;
     list_init(&w->conns);
+    list_init(&w->lingering);
     w->uw = upstream_worker_new(&w->loop);
     w->mw = mirror_worker_new(w->uw, idx);
     sample_rng_seed(&w->rng, clock_wall_ns() ^ ((uint64_t)idx << 32) ^ (uint64_t)(uintptr_t)w);

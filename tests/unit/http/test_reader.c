@@ -524,6 +524,34 @@ static void test_http_reader_feed_upgrade_leaves_tunnel_bytes(void **state)
     }
 }
 
+/* A request with a body and an Upgrade switches protocols after its body, not after its
+ * head: the body is the request's, only what follows it is the tunnel's. */
+static void test_http_reader_feed_upgrade_after_body(void **state)
+{
+    (void)state;
+    static const char head[] = "POST /u HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
+                               "Upgrade: h2c\r\nContent-Length: 5\r\n\r\nhello";
+    static const char tunnel[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    char s[512];
+    size_t hn = sizeof(head) - 1, n = hn + sizeof(tunnel) - 1;
+    memcpy(s, head, hn);
+    memcpy(s + hn, tunnel, sizeof(tunnel) - 1);
+    for (size_t mode = 0; mode < 4; mode++) {
+        struct rec r;
+        struct http_reader rd;
+        struct splitter sp = {mode, 7};
+        rec_init(&r);
+        http_reader_init(&rd, HTTP_READER_REQUEST, 8192, &cbs, &r);
+        assert_int_equal(drive(&rd, s, n, &sp, false), hn);
+        assert_true(http_reader_upgraded(&rd));
+        assert_true(r.flags[0] & HTTP_HEAD_UPGRADE);
+        assert_int_equal(r.completes, 1);
+        assert_non_null(strstr(rec_text(&r), "  body 5: hello\nEND\n"));
+        http_reader_release(&rd);
+        rec_release(&r);
+    }
+}
+
 static void test_http_reader_feed_callback_error_aborts(void **state)
 {
     (void)state;
@@ -816,6 +844,7 @@ int main(void)
         cmocka_unit_test(test_http_reader_feed_keep_alive_flag),
         cmocka_unit_test(test_http_reader_feed_expect_100_flag),
         cmocka_unit_test(test_http_reader_feed_upgrade_leaves_tunnel_bytes),
+        cmocka_unit_test(test_http_reader_feed_upgrade_after_body),
         cmocka_unit_test(test_http_reader_feed_callback_error_aborts),
         cmocka_unit_test(test_http_reader_feed_head_cap_exact),
         cmocka_unit_test(test_http_reader_feed_huge_request_line_too_large),
