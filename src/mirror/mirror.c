@@ -172,7 +172,12 @@ static int build_request(const struct exchange *ex, struct buf *out)
     rc = rc ? rc : anonymize_headers(anon, req, own_headers, out);
     rc = rc ? rc : buf_appends(out, "X-Forwarded-For: ");
     rc = rc ? rc : anonymize_forwarded_for(anon, req, ex->client_ip, out);
-    rc = rc ? rc : buf_appends(out, "\r\nX-Doppel-Shadow: 1\r\n");
+    rc = rc ? rc : buf_appends(out, "\r\n");
+    /* The primary is told the scheme the client used (lconn.c); the copy must say the same,
+     * or a shadow that builds URLs or redirects from it answers differently. */
+    if (!rc && !http_head_find(req, "x-forwarded-proto"))
+        rc = http_write_headerz(out, "X-Forwarded-Proto", "http");
+    rc = rc ? rc : buf_appends(out, "X-Doppel-Shadow: 1\r\n");
     if (!rc && !http_head_find(req, "x-request-id"))
         rc = http_write_headerz(out, "X-Request-Id", ex->id_str);
     if (!rc && (ex->req_body.len || (req->flags & (HTTP_HEAD_HAS_LENGTH | HTTP_HEAD_CHUNKED))))
