@@ -115,6 +115,10 @@ reloads() {
     expect_eq "SIGHUP under load: zero errors" "$(wrk_errors "$out")" "0"
     expect_eq "SIGHUP under load: three reloads logged" "$(grep -c "config '.*' reloaded" "$DOPPEL_LOG")" "3"
     expect_eq "the reload changed the mirror percent" "$(percent_now)" "50"
+    local served
+    served="$(curl -s -m 5 "http://127.0.0.1:$A/metrics" |
+        awk '$1 == "doppel_requests_total{service=\"api\",pool=\"primary\",route=\"default\",class=\"2xx\"}" { print $2 }')"
+    check "counters survive the reloads (${served:-none} 2xx counted >= $n served)" test "${served:-0}" -ge "${n:-1}"
     # A broken config on SIGHUP is refused; the old one keeps serving.
     printf 'services:\n  - name: api\n    listen: [broken\n' >"$C"
     kill -HUP "$D"
@@ -156,6 +160,8 @@ drain() {
     t0="$(date +%s.%N)"
     kill -TERM "$D"
     sleep 0.1
+    expect_eq "during the drain /readyz is 503" \
+        "$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$A/readyz")" "503"
     curl -s -m 2 -o /dev/null "http://127.0.0.1:$L/new"; rc=$?
     expect_eq "during the drain a new connection is refused (curl exit 7)" "$rc" "7"
     wait "${pids[@]}"
