@@ -186,6 +186,16 @@ static int build_request(const struct exchange *ex, struct buf *out)
     return rc;
 }
 
+/* The answer to a HEAD copy has no body whatever its Content-Length says: without the flag
+ * the pool would wait for one until the shadow's timeout, count a timeout and hold the
+ * drain. Copies are never retried, so the idempotent flag is not set. */
+static unsigned copy_flags(const struct http_head *req)
+{
+    if (req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0)
+        return UPSTREAM_F_HEAD;
+    return 0;
+}
+
 static void send_copy(struct mirror_worker *mw, struct exchange *ex, size_t i, const char *bytes,
                       size_t len)
 {
@@ -217,7 +227,8 @@ static void send_copy(struct mirror_worker *mw, struct exchange *ex, size_t i, c
     mp->inflight++;
     mp->bytes += len;
     mw->inflight++;
-    struct upstream_req *r = upstream_req_start(mw->uw, pool, bytes, len, 0, &copy_cbs, mc);
+    struct upstream_req *r =
+        upstream_req_start(mw->uw, pool, bytes, len, copy_flags(&ex->req), &copy_cbs, mc);
     if (!r) {
         mc->res.error = EXCHANGE_E_REFUSED;
         copy_finish(mc);
