@@ -137,21 +137,37 @@ PYEOF
     expect_eq "a body over max_body is not mirrored" "$(tail -1 "$E2E_TMP/shad.jsonl" | grep -c '"url":"/after-big"')/$n" "1/4"
     expect_eq "body_too_large is counted" "$(decision "$A" default body_too_large)" "1"
     expect_eq "sampled is counted" "$(decision "$A" default sampled)" "4"
+    # A chunked body with Expect: the copy has the body with a Content-Length, no Expect.
+    curl -s -m 5 -o /dev/null -H 'Transfer-Encoding: chunked' -H 'Expect: 100-continue' \
+        --data-binary 'chunky' "http://127.0.0.1:$L/chunked"
+    # Addresses recorded by proxies in front of doppel are pseudonymized one by one, and a
+    # client's own X-Request-Id is kept.
+    curl -s -m 5 -o /dev/null -H 'X-Forwarded-For: 10.1.2.3, 10.9.9.9' -H 'X-Real-IP: 10.1.2.3' \
+        -H 'X-Request-Id: client-id-1' "http://127.0.0.1:$L/xff"
+    n="$(wait_lines "$E2E_TMP/shad.jsonl" 6)"
+    expect_eq "a chunked body is copied" "$(rec "$E2E_TMP/shad.jsonl" 5 body)" '"chunky"'
+    expect_eq "the chunked copy has Content-Length" "$(hdr "$E2E_TMP/shad.jsonl" 5 content-length)" "6"
+    expect_eq "the copy has neither Transfer-Encoding nor Expect" \
+        "$(hdr "$E2E_TMP/shad.jsonl" 5 transfer-encoding)$(hdr "$E2E_TMP/shad.jsonl" 5 expect)" ""
+    expect_eq "each X-Forwarded-For element becomes its pseudonym" "$(hdr "$E2E_TMP/shad.jsonl" 6 x-forwarded-for)" \
+        "$(pseudonym 10.1.2.3), $(pseudonym 10.9.9.9), $(pseudonym 127.0.0.1)"
+    expect_eq "X-Real-IP becomes its pseudonym" "$(hdr "$E2E_TMP/shad.jsonl" 6 x-real-ip)" "$(pseudonym 10.1.2.3)"
+    expect_eq "the client's X-Request-Id is kept, once" "$(hdr "$E2E_TMP/shad.jsonl" 6 x-request-id)" "client-id-1"
     stop_pid "$DOPPEL_PID"
     expect_eq "doppel exits 0 after SIGTERM" "$?" "0"
     # key_env: the same key in a second run gives the same pseudonyms.
     start_doppel "$C" "http://127.0.0.1:$A/readyz" || { not_ok "doppel restarts"; return; }
     curl -s -m 5 -o /dev/null -H 'X-User: alice@example.com' "http://127.0.0.1:$L/second-run"
-    n="$(wait_lines "$E2E_TMP/shad.jsonl" 5)"
-    expect_eq "key_env: same key, second run, same pseudonym" "$(hdr "$E2E_TMP/shad.jsonl" 5 x-user)" \
+    n="$(wait_lines "$E2E_TMP/shad.jsonl" 7)"
+    expect_eq "key_env: same key, second run, same pseudonym" "$(hdr "$E2E_TMP/shad.jsonl" 7 x-user)" \
         "$(hdr "$E2E_TMP/shad.jsonl" 1 x-user)"
     stop_pid "$DOPPEL_PID"
     # Without a key each start draws its own, so pseudonyms do not carry over.
     sed -i '/key_env/d' "$C"
     start_doppel "$C" "http://127.0.0.1:$A/readyz" || { not_ok "doppel restarts without key"; return; }
     curl -s -m 5 -o /dev/null -H 'X-User: alice@example.com' "http://127.0.0.1:$L/random-key"
-    n="$(wait_lines "$E2E_TMP/shad.jsonl" 6)"
-    out="$(hdr "$E2E_TMP/shad.jsonl" 6 x-user)"
+    n="$(wait_lines "$E2E_TMP/shad.jsonl" 8)"
+    out="$(hdr "$E2E_TMP/shad.jsonl" 8 x-user)"
     check "without a key the pseudonym differs per start ($out)" \
         bash -c "[[ '$out' =~ ^anon-[0-9a-f]{32}$ ]] && [ '$out' != '$(pseudonym alice@example.com)' ]"
     stop_pid "$DOPPEL_PID"
@@ -188,7 +204,18 @@ filters_and_routes() {
     expect_eq "filtered_method counted" "$(decision "$A" default filtered_method)" "1"
     expect_eq "route with percent 0: not_sampled" "$(decision "$A" quiet not_sampled)/$(decision "$A" quiet sampled)" "1/0"
     expect_eq "route with percent 100: sampled" "$(decision "$A" all sampled)" "2"
-    stop_pid "$DOPPEL_PID"; stop_pid "$P_PID"; stop_pid "$S_PID"
+    # Both copies on route "all" (a HEAD and a GET) are answered by the shadow: a HEAD
+    # answer has no body, so the copy must not wait for one until the shadow's timeout.
+    local done2xx=""
+    for n in $(seq 30); do
+        done2xx="$(metric "$A" 'doppel_requests_total{service="api",pool="s1",route="all",class="2xx"}')"
+        [ "$done2xx" = 2 ] && break
+        sleep 0.1
+    done
+    expect_eq "the shadow's answers to the HEAD and GET copies complete" "$done2xx" "2"
+    stop_pid "$DOPPEL_PID"
+    expect_eq "doppel exits 0 at once after SIGTERM (no copy left hanging)" "$?" "0"
+    stop_pid "$P_PID"; stop_pid "$S_PID"
 }
 
 # ---- percent -----------------------------------------------------------------------------
