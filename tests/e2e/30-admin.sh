@@ -105,6 +105,16 @@ bad_bodies() {   # LABEL
     code="$(req PATCH /v1/services/nope "${a[@]}" -d '{"mirror":{"percent":5}}')"
     expect_eq "$l unknown service is 404" "$code" "404"
     envelope "$l unknown service" not_found
+    code="$(req PATCH /v1/services/api "${a[@]}" -d "{\"upstreams\":{\"primary\":[\"127.0.0.1:$P1\",\"127.0.0.1:$P1\"]}}")"
+    expect_eq "$l a pool naming one upstream twice is 400" "$code" "400"
+    envelope "$l a pool naming one upstream twice" invalid_argument
+    code="$(req DELETE /v1/services/api "${a[@]}")"
+    expect_eq "$l DELETE on a service is 405" "$code" "405"
+    envelope "$l DELETE on a service" method_not_allowed
+    check "$l the 405 says Allow: GET, PATCH" grep -qix 'allow: GET, PATCH' <(tr -d '\r' <"$E2E_TMP/head")
+    code="$(req POST /metrics)"
+    expect_eq "$l POST /metrics is 405" "$code" "405"
+    check "$l the 405 says Allow: GET" grep -qix 'allow: GET' <(tr -d '\r' <"$E2E_TMP/head")
     head -c 70000 /dev/zero | tr '\0' ' ' >"$E2E_TMP/huge"
     code="$(req PATCH /v1/services/api "${a[@]}" --data-binary @"$E2E_TMP/huge")"
     expect_eq "$l body over 64 KiB is 413" "$code" "413"
