@@ -172,6 +172,20 @@ drain() {
     expect_eq "doppel exits 0 after the drain" "$rc" "0"
     check "doppel exits within drain_timeout (3 s; took $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s)" \
         awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 3.5) }'
+    # A second SIGTERM stops at once, without waiting for a request the primary holds 5 s.
+    : >"$E2E_TMP/slow.jsonl"
+    start_doppel "$C" "http://127.0.0.1:$A/readyz" || { not_ok "doppel restarts (drain)"; return; }
+    D="$(doppel_child)"
+    curl -s -m 10 -o /dev/null -H 'X-Delay-Ms: 5000' "http://127.0.0.1:$L/held" &
+    pids=($!)
+    for i in $(seq 100); do [ -s "$E2E_TMP/slow.jsonl" ] && break; sleep 0.02; done
+    t0="$(date +%s.%N)"
+    kill -TERM "$D"; sleep 0.2; kill -TERM "$D"
+    wait "$DOPPEL_PID"
+    t1="$(date +%s.%N)"
+    check "a second SIGTERM stops at once ($(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s)" \
+        awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 2) }'
+    wait "${pids[@]}"
     stop_pid "$SLOWP_PID"
 }
 
