@@ -138,6 +138,38 @@ reloads() {
     expect_eq "doppel exits 0 after the reloads" "$?" "0"
 }
 
+# A reload may add and remove shadows and routes: copies follow, and the new series appear.
+reload_shadows() {
+    local C="$E2E_TMP/shadows.yaml" D S2 n1 n2
+    start_backend S2 --name s2 --record "$E2E_TMP/s2.jsonl" || { not_ok "second shadow starts"; return; }
+    L="$(free_port)"; A="$(free_port)"
+    write_config "$C" 100
+    start_doppel "$C" "http://127.0.0.1:$A/readyz" || { not_ok "doppel starts (shadows)"; return; }
+    D="$(doppel_child)"
+    sed -i "s|^    shadows: \[ \(.*\) \]$|    shadows: [ \1, { name: s2, upstreams: [127.0.0.1:$S2] } ]|" "$C"
+    printf '    routes: [ { name: fresh, path_prefix: /fresh } ]\n' >>"$C"
+    kill -HUP "$D"
+    for i in $(seq 30); do [ "$(grep -c 'reloaded' "$DOPPEL_LOG")" -ge 1 ] && break; sleep 0.1; done
+    curl -s -m 10 -o /dev/null "http://127.0.0.1:$L/fresh/[1-4]"
+    for i in $(seq 30); do [ "$(wc -l <"$E2E_TMP/s2.jsonl")" -ge 4 ] && break; sleep 0.1; done
+    expect_eq "a shadow added by SIGHUP receives the copies" "$(wc -l <"$E2E_TMP/s2.jsonl")" "4"
+    curl -s -m 5 "http://127.0.0.1:$A/metrics" >"$E2E_TMP/m.txt"
+    check "/metrics after the reload passes promtool" bash -c "promtool check metrics <'$E2E_TMP/m.txt'"
+    check "/metrics has the new route and shadow" \
+        grep -qx 'doppel_requests_total{service="api",pool="s2",route="fresh",class="2xx"} 4' "$E2E_TMP/m.txt"
+    write_config "$C" 100
+    kill -HUP "$D"
+    for i in $(seq 30); do [ "$(grep -c 'reloaded' "$DOPPEL_LOG")" -ge 2 ] && break; sleep 0.1; done
+    curl -s -m 10 -o /dev/null "http://127.0.0.1:$L/fresh/[1-4]"
+    sleep 0.3   # a copy would reach the removed shadow within this
+    expect_eq "a shadow removed by SIGHUP receives nothing more" "$(wc -l <"$E2E_TMP/s2.jsonl")" "4"
+    check "the removed route's series stay in /metrics" grep -q 'route="fresh"' \
+        <(curl -s -m 5 "http://127.0.0.1:$A/metrics")
+    stop_pid "$DOPPEL_PID"
+    expect_eq "doppel exits 0 after adding and removing a shadow" "$?" "0"
+    stop_pid "$S2_PID"
+}
+
 # ---- SIGTERM under load ----------------------------------------------------------------------
 drain() {
     local C="$E2E_TMP/drain.yaml" D i codes t0 t1 rc pids=()
@@ -205,4 +237,5 @@ if command -v wrk >/dev/null; then
 else
     skip "SIGHUP under load" "wrk is not installed"
 fi
+reload_shadows
 drain
