@@ -37,6 +37,7 @@ struct mcopy {
     uint32_t pool_id;
     size_t bytes;
     uint64_t t_start;
+    bool unsent; /* the pool had no host to try (all ejected): no instance failed */
     struct shadow_result res;
 };
 
@@ -113,8 +114,9 @@ static void copy_finish(struct mcopy *mc)
         metrics_record(route->shadow_series[mc->shadow], mw->worker, mc->res.latency_ns,
                        mc->res.status, mc->bytes, 0);
     } else {
-        metrics_upstream_error(route->shadow_series[mc->shadow], mw->worker,
-                               uerr_of(mc->res.error));
+        if (!mc->unsent)
+            metrics_upstream_error(route->shadow_series[mc->shadow], mw->worker,
+                                   uerr_of(mc->res.error));
         metrics_mirror_drop(route->mirror_series[mc->shadow], mw->worker,
                             drop_of(mc->res.error));
     }
@@ -230,6 +232,10 @@ static void send_copy(struct mirror_worker *mw, struct exchange *ex, size_t i, c
     struct upstream_req *r =
         upstream_req_start(mw->uw, pool, bytes, len, copy_flags(&ex->req), &copy_cbs, mc);
     if (!r) {
+        /* Counted as a connect_failed drop, but not as an error of an instance: with its
+         * hosts ejected no connection was tried, and counting each copy as "refused" would
+         * swamp the real failures in doppel_upstream_errors_total. */
+        mc->unsent = true;
         mc->res.error = EXCHANGE_E_REFUSED;
         copy_finish(mc);
         return;
