@@ -121,6 +121,32 @@ one_fault() {   # LABEL REASON SHADOW_PORT|"" [SHADOW_KEYS]
     expect_eq "$label: doppel exits 0 on SIGTERM within drain_timeout" "$?" "0"
 }
 
+# With the default passive health (5 failures eject a host for 10 s, per worker), copies to
+# a dead shadow stop costing a connection attempt: all are counted as connect_failed drops,
+# but only the attempts really made count as upstream errors (at most 5 per worker).
+ejected_shadow() {
+    local L A C n e i
+    L="$(free_port)"; A="$(free_port)"; C="$E2E_TMP/ejected.yaml"
+    cat >"$C" <<EOF
+workers: 2
+admin: { listen: 127.0.0.1:$A }
+services:
+  - name: api
+    listen: 127.0.0.1:$L
+    primary: { upstreams: [127.0.0.1:$P] }
+    shadows: [ { name: s1, upstreams: [127.0.0.1:$(free_port)] } ]
+    mirror: { percent: 100 }
+EOF
+    start_doppel "$C" "http://127.0.0.1:$A/readyz" || { not_ok "ejected: doppel starts"; return; }
+    expect_eq "ejected: every request succeeds" \
+        "$(curl -s -m 20 -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$L/[1-200]" | sort | uniq -c | awk '{print $1, $2}')" "200 200"
+    for i in $(seq 30); do n="$(dropped "$A" connect_failed)"; [ "${n:-0}" -ge 200 ] && break; sleep 0.1; done
+    expect_eq "ejected: every copy is a connect_failed drop" "$n" "200"
+    e="$(metric "$A" 'doppel_upstream_errors_total{service="api",pool="s1",route="default",kind="refused"}')"
+    check "ejected: only real attempts are upstream errors ($e <= 2 workers x 5)" test "${e:-999}" -ge 1 -a "${e:-999}" -le 10
+    stop_pid "$DOPPEL_PID"
+}
+
 if ! have_doppel_serve; then
     skip "shadow faults" "this build has no doppel serve"
     exit 0
@@ -137,3 +163,4 @@ start_backend SLOW --delay-ms 2000 && one_fault slow timeout "$SLOW"
 start_backend RST --reset && one_fault reset reset "$RST"
 start_backend GARB --garbage && one_fault garbage bad_response "$GARB"
 start_backend HANG --hang && one_fault hang inflight_limit "$HANG" "timeout: 30s, max_inflight: 64"
+ejected_shadow
