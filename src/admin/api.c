@@ -215,6 +215,23 @@ static int patch_weights(struct rt_service *s, const cJSON *weights, struct err 
     return 0;
 }
 
+static void free_members(struct rt_upstream *ups, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ups[i].address);
+    free(ups);
+}
+
+/* The config refuses a pool that names one address twice; so does the API, or the member
+ * would get twice its share and a later weight change would find only the first. */
+static int member_index(const struct rt_upstream *ups, size_t n, const char *address)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ups[i].address, address) == 0)
+            return (int)i;
+    return -1;
+}
+
 static int patch_members(struct rt_service *s, const cJSON *ups, struct err *err)
 {
     const cJSON *pool;
@@ -231,11 +248,14 @@ static int patch_members(struct rt_service *s, const cJSON *ups, struct err *err
         for (int i = 0; i < n; i++) {
             const cJSON *a = cJSON_GetArrayItem(pool, i);
             if (!cJSON_IsString(a) || net_addr_parse(a->valuestring, &nu[i].sa, err) != 0) {
-                for (int j = 0; j < i; j++)
-                    free(nu[j].address);
-                free(nu);
+                free_members(nu, (size_t)i);
                 return err_set(err, -EINVAL, "upstreams.%s[%d]: not a host:port address",
                                pool->string, i);
+            }
+            if (member_index(nu, (size_t)i, a->valuestring) >= 0) {
+                free_members(nu, (size_t)i);
+                return err_set(err, -EINVAL, "upstreams.%s[%d]: duplicate upstream '%s'",
+                               pool->string, i, a->valuestring);
             }
             nu[i].address = xstrdup(a->valuestring);
             nu[i].host_id = router_id_host(a->valuestring);
@@ -365,15 +385,18 @@ void admin_api_handle(void *ctx, const struct admin_request *req, struct admin_r
             get_services(api, p + 13, resp);
         else if (is(req, "PATCH"))
             patch_service(api, p + 13, req, resp);
-        else
+        else {
             put_error(resp, 405, "method_not_allowed", "use GET or PATCH");
+            resp->extra_headers = "Allow: GET, PATCH\r\n"; /* RFC 9110 15.5.6 */
+        }
     } else {
         bool known = strcmp(p, "/metrics") == 0 || strcmp(p, "/healthz") == 0 ||
                      strcmp(p, "/readyz") == 0 || strcmp(p, "/v1") == 0 ||
                      strcmp(p, "/v1/services") == 0;
-        if (known)
+        if (known) {
             put_error(resp, 405, "method_not_allowed", "this endpoint only answers GET");
-        else
+            resp->extra_headers = "Allow: GET\r\n";
+        } else
             put_error(resp, 404, "not_found", "no such endpoint (GET /v1 lists them)");
     }
 }

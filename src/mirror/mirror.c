@@ -37,6 +37,7 @@ struct mcopy {
     uint32_t pool_id;
     size_t bytes;
     uint64_t t_start;
+    bool unsent; /* the pool had no host to try (all ejected): no instance failed */
     struct shadow_result res;
 };
 
@@ -113,8 +114,9 @@ static void copy_finish(struct mcopy *mc)
         metrics_record(route->shadow_series[mc->shadow], mw->worker, mc->res.latency_ns,
                        mc->res.status, mc->bytes, 0);
     } else {
-        metrics_upstream_error(route->shadow_series[mc->shadow], mw->worker,
-                               uerr_of(mc->res.error));
+        if (!mc->unsent)
+            metrics_upstream_error(route->shadow_series[mc->shadow], mw->worker,
+                                   uerr_of(mc->res.error));
         metrics_mirror_drop(route->mirror_series[mc->shadow], mw->worker,
                             drop_of(mc->res.error));
     }
@@ -172,13 +174,28 @@ static int build_request(const struct exchange *ex, struct buf *out)
     rc = rc ? rc : anonymize_headers(anon, req, own_headers, out);
     rc = rc ? rc : buf_appends(out, "X-Forwarded-For: ");
     rc = rc ? rc : anonymize_forwarded_for(anon, req, ex->client_ip, out);
-    rc = rc ? rc : buf_appends(out, "\r\nX-Doppel-Shadow: 1\r\n");
+    rc = rc ? rc : buf_appends(out, "\r\n");
+    /* The primary is told the scheme the client used (lconn.c); the copy must say the same,
+     * or a shadow that builds URLs or redirects from it answers differently. */
+    if (!rc && !http_head_find(req, "x-forwarded-proto"))
+        rc = http_write_headerz(out, "X-Forwarded-Proto", "http");
+    rc = rc ? rc : buf_appends(out, "X-Doppel-Shadow: 1\r\n");
     if (!rc && !http_head_find(req, "x-request-id"))
         rc = http_write_headerz(out, "X-Request-Id", ex->id_str);
     if (!rc && (ex->req_body.len || (req->flags & (HTTP_HEAD_HAS_LENGTH | HTTP_HEAD_CHUNKED))))
         rc = buf_printf(out, "Content-Length: %zu\r\n", ex->req_body.len);
     rc = rc ? rc : http_write_end_head(out);
     return rc;
+}
+
+/* The answer to a HEAD copy has no body whatever its Content-Length says: without the flag
+ * the pool would wait for one until the shadow's timeout, count a timeout and hold the
+ * drain. Copies are never retried, so the idempotent flag is not set. */
+static unsigned copy_flags(const struct http_head *req)
+{
+    if (req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0)
+        return UPSTREAM_F_HEAD;
+    return 0;
 }
 
 static void send_copy(struct mirror_worker *mw, struct exchange *ex, size_t i, const char *bytes,
@@ -212,8 +229,13 @@ static void send_copy(struct mirror_worker *mw, struct exchange *ex, size_t i, c
     mp->inflight++;
     mp->bytes += len;
     mw->inflight++;
-    struct upstream_req *r = upstream_req_start(mw->uw, pool, bytes, len, 0, &copy_cbs, mc);
+    struct upstream_req *r =
+        upstream_req_start(mw->uw, pool, bytes, len, copy_flags(&ex->req), &copy_cbs, mc);
     if (!r) {
+        /* Counted as a connect_failed drop, but not as an error of an instance: with its
+         * hosts ejected no connection was tried, and counting each copy as "refused" would
+         * swamp the real failures in doppel_upstream_errors_total. */
+        mc->unsent = true;
         mc->res.error = EXCHANGE_E_REFUSED;
         copy_finish(mc);
         return;

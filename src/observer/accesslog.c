@@ -55,17 +55,49 @@ void accesslog_flush(struct accesslog *al)
     pthread_mutex_unlock(&al->mu);
 }
 
-/* Appends s as a JSON string body (quotes not included), escaping what JSON requires. */
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates,
+ * nothing past U+10FFFF), or 0 when the bytes there are not one. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
+    if (s[0] < 0xc2 || s[0] > 0xf4 || n < len)
+        return 0;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (s[0] == 0xe0)
+        lo = 0xa0;
+    else if (s[0] == 0xed)
+        hi = 0x9f;
+    else if (s[0] == 0xf0)
+        lo = 0x90;
+    else if (s[0] == 0xf4)
+        hi = 0x8f;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
+/* Appends s as a JSON string body (quotes not included), escaping what JSON requires. A
+ * request target is client bytes: a byte that is not part of well-formed UTF-8 becomes
+ * U+FFFD, so every line stays valid JSON (RFC 8259 text is UTF-8). */
 static void json_escape(struct buf *out, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
+        size_t len;
         if (ch == '"' || ch == '\\')
             buf_printf(out, "\\%c", ch);
         else if (ch < 0x20 || ch == 0x7f)
             buf_printf(out, "\\u%04x", ch);
-        else
+        else if (ch < 0x80)
             buf_append(out, &s[i], 1);
+        else if ((len = utf8_len((const unsigned char *)s + i, n - i)) != 0) {
+            buf_append(out, &s[i], len);
+            i += len - 1;
+        } else
+            buf_appends(out, "\\ufffd");
     }
 }
 
