@@ -368,7 +368,8 @@ static int finish_service(struct loader *l, size_t idx, struct err *err)
     return rc;
 }
 
-/* One line per token: its SHA-256 as 64 hex digits (blank lines ignored). Checked here so
+/* One line per token: its SHA-256 as 64 hex digits ('#' comments and blank lines ignored,
+ * as auth_load reads it). Checked here so
  * a damaged file fails at load with its line number, not at the first API call. */
 static int check_tokens(struct loader *l, const struct cnode *at, const char *path, struct err *err)
 {
@@ -381,11 +382,16 @@ static int check_tokens(struct loader *l, const struct cnode *at, const char *pa
     while (!rc && fgets(line, sizeof(line), f)) {
         size_t n = strcspn(line, "\r\n");
         lineno++;
+        const char *p = line + strspn(line, " \t"); /* the format of admin/auth.c */
+        size_t m = strcspn(p, " \t\r\n");
         if (line[n] == '\0' && !feof(f))
             rc = err_set(err, -EINVAL, "%s:%d: line too long", path, lineno);
-        else if (n == 64 && strspn(line, "0123456789abcdefABCDEF") == 64)
+        else if (*p == '#' || m == 0)
+            continue;
+        else if (m == 64 && strspn(p, "0123456789abcdefABCDEF") == 64 &&
+                 strspn(p + 64, " \t\r\n") == strlen(p + 64))
             nhashes++;
-        else if (n > 0)
+        else
             rc = err_set(err, -EINVAL, "%s:%d: expected a SHA-256 hash (64 hex digits)", path,
                          lineno);
     }

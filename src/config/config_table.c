@@ -350,7 +350,7 @@ static const char *const reference_intro =
     "and must be 16 to 1024 bytes, raw or hex (only hex digits, at least 32 of them). With "
     "neither, a random key is made once per process: pseudonyms survive a reload but not a "
     "restart, and `doppel check` warns.\n"
-    "- `tokens_file` must be readable and hold one SHA-256 hash (64 hex digits) per line; "
+    "- `tokens_file` must be readable and hold one SHA-256 hash (64 hex digits) per line (`#` comments allowed); "
     "blank lines are ignored.\n"
     "- Files over 1 MiB, nesting deeper than 32 levels, anchors, aliases, tags, several "
     "documents, tabs in indentation, invalid UTF-8 and duplicate keys are errors.\n\n"
