@@ -64,7 +64,7 @@ trap 'exit 130' INT TERM
 free_port() {
     local p i
     for i in $(seq 50); do
-        p=$((20000 + RANDOM % 40000))
+        p=$((10000 + RANDOM % 22000)) # below the kernel's ephemeral range (32768+)
         [ -z "$(ss -Htan "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return 0; }
     done
     return 1

@@ -161,8 +161,10 @@ static void begin_drain(struct app *a, const char *why)
         return;
     }
     a->draining = true;
-    uint64_t drain = a->cfg->nservices ? a->cfg->services[0].limits.drain_timeout_ns
-                                       : 10 * CLOCK_NS_PER_S;
+    uint64_t drain = 0; /* the longest of the services' drain_timeout */
+    for (size_t i = 0; i < a->cfg->nservices; i++)
+        if (a->cfg->services[i].limits.drain_timeout_ns > drain)
+            drain = a->cfg->services[i].limits.drain_timeout_ns;
     a->drain_deadline = clock_mono_ns() + drain;
     log_info("app", "%s: draining for up to %llu ms", why,
              (unsigned long long)(drain / CLOCK_NS_PER_MS));
