@@ -21,7 +21,8 @@ const struct admin_route admin_routes[] = {
     {"GET", "/healthz", false, "200 while the process runs"},
     {"GET", "/readyz", false, "200 once the route table is published and workers run, else 503"},
     {"GET", "/v1", false, "this table: every endpoint of the API"},
-    {"GET", "/v1/services", false, "services: pools, upstreams, weights, routes, mirror, live stats"},
+    {"GET", "/v1/services", false,
+     "services: pools, upstreams, weights, routes, mirror, live stats"},
     {"GET", "/v1/services/{name}", false, "one service, as in /v1/services"},
     {"PATCH", "/v1/services/{name}", true,
      "change mirror percent (whole service or one route), upstream weights, pool membership"},
@@ -193,8 +194,7 @@ static int patch_weights(struct rt_service *s, const cJSON *weights, struct err 
         if (!p)
             return err_set(err, -ENOENT, "no pool '%s' in service '%s'", pool->string, s->name);
         if (!cJSON_IsObject(pool))
-            return err_set(err, -EINVAL, "weights.%s must map addresses to weights",
-                           pool->string);
+            return err_set(err, -EINVAL, "weights.%s must map addresses to weights", pool->string);
         const cJSON *w;
         cJSON_ArrayForEach(w, pool)
         {
@@ -207,8 +207,7 @@ static int patch_weights(struct rt_service *s, const cJSON *weights, struct err 
                 if (strcmp(p->ups[i].address, w->string) == 0)
                     break;
             if (i == p->nups)
-                return err_set(err, -ENOENT, "pool '%s' has no upstream '%s'", p->name,
-                               w->string);
+                return err_set(err, -ENOENT, "pool '%s' has no upstream '%s'", p->name, w->string);
             p->ups[i].weight = (uint32_t)w->valuedouble;
         }
     }
@@ -302,8 +301,8 @@ static int apply_patch(struct rt_service *s, const cJSON *body, struct err *err)
     return 0;
 }
 
-static void patch_service(struct admin_api *api, const char *name,
-                          const struct admin_request *req, struct admin_response *resp)
+static void patch_service(struct admin_api *api, const char *name, const struct admin_request *req,
+                          struct admin_response *resp)
 {
     const struct http_header *authz = http_head_find(req->head, "authorization");
     enum auth_result ar = AUTH_INVALID;

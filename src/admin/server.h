@@ -20,7 +20,7 @@
 
 struct admin_request {
     const struct http_head *head;
-    const char *path; /* NUL-terminated copy of the target's path */
+    const char *path;  /* NUL-terminated copy of the target's path */
     const char *query; /* after '?', or "" */
     const char *body;
     size_t body_len;

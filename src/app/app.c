@@ -108,8 +108,7 @@ static int open_sockets(struct app *a, struct listener_socket **out, struct err 
         }
         char addr[80];
         net_addr_str((struct sockaddr *)&sa, addr, sizeof(addr));
-        log_info("app", "service '%s' listening on %s (%u workers)", cs->name, addr,
-                 a->nworkers);
+        log_info("app", "service '%s' listening on %s (%u workers)", cs->name, addr, a->nworkers);
     }
     *out = socks;
     return 0;
@@ -270,11 +269,10 @@ static int setup(struct app *a, struct err *err)
     a->shared.router = &a->router;
     a->shared.metrics = a->metrics;
     if (a->cfg->log.access_log != CONFIG_ACCESS_LOG_OFF) {
-        a->accesslog = accesslog_open(a->cfg->log.access_log_path,
-                                      a->cfg->log.access_log == CONFIG_ACCESS_LOG_JSON
-                                          ? ACCESSLOG_JSON
-                                          : ACCESSLOG_LOGFMT,
-                                      err);
+        a->accesslog = accesslog_open(
+            a->cfg->log.access_log_path,
+            a->cfg->log.access_log == CONFIG_ACCESS_LOG_JSON ? ACCESSLOG_JSON : ACCESSLOG_LOGFMT,
+            err);
         if (!a->accesslog)
             return err->code;
         a->shared.on_done = accesslog_exchange_done;

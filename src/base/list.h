@@ -13,7 +13,7 @@ struct list {
 };
 
 #define list_entry(node, type, member) ((type *)((char *)(node)-offsetof(type, member)))
-#define list_for_each_safe(pos, tmp, head)                                                     \
+#define list_for_each_safe(pos, tmp, head)                                                         \
     for (pos = (head)->next, tmp = pos->next; pos != (head); pos = tmp, tmp = pos->next)
 
 static inline void list_init(struct list *l)

@@ -92,7 +92,7 @@ int str_to_duration_ns(const char *s, uint64_t *out)
 int str_to_size(const char *s, uint64_t *out)
 {
     static const char *const u[] = {"b", "k", "kb", "kib", "m", "mb", "mib", "g", "gb", "gib"};
-    static const double m[] = {1,         1024.0,    1024.0,   1024.0,   1048576.0,
+    static const double m[] = {1,         1024.0,    1024.0,  1024.0,  1048576.0,
                                1048576.0, 1048576.0, 1 << 30, 1 << 30, 1 << 30};
     return scaled(s, u, m, sizeof(m) / sizeof(m[0]), 1, out);
 }

@@ -86,8 +86,7 @@ static size_t split_line(char *data, char *s, struct splitter *sp)
     }
 }
 
-int csv_read_file(const char *path, int header, size_t max_bytes, struct csv *out,
-                  struct err *err)
+int csv_read_file(const char *path, int header, size_t max_bytes, struct csv *out, struct err *err)
 {
     struct buf b;
     buf_init(&b, max_bytes);

@@ -14,23 +14,22 @@
 #include "base/err.h"
 
 struct csv_row {
-    int line;       /* 1-based line in the file */
+    int line; /* 1-based line in the file */
     size_t nfields;
-    char **fields;  /* point into the csv's data */
+    char **fields; /* point into the csv's data */
 };
 
 struct csv {
-    char *path;     /* owned copy, for messages */
+    char *path;            /* owned copy, for messages */
     struct csv_row header; /* the first non-blank line when read with header = 1 */
     size_t nrows;
     struct csv_row *rows;
-    char *data;     /* the file, split in place: every field is a NUL-terminated piece */
-    char **fieldv;  /* every row's field pointers, one array (rows point into it) */
+    char *data;    /* the file, split in place: every field is a NUL-terminated piece */
+    char **fieldv; /* every row's field pointers, one array (rows point into it) */
 };
 
 /* Reads a whole file. max_bytes caps the file size (-EFBIG and a message past it). */
-int csv_read_file(const char *path, int header, size_t max_bytes, struct csv *out,
-                  struct err *err);
+int csv_read_file(const char *path, int header, size_t max_bytes, struct csv *out, struct err *err);
 void csv_release(struct csv *c);
 /* Index of a header column (case-sensitive), or -1. */
 int csv_column(const struct csv *c, const char *name);

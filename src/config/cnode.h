@@ -18,11 +18,11 @@ enum cnode_kind { CNODE_SCALAR = 1, CNODE_MAP, CNODE_SEQ };
 
 struct cnode {
     enum cnode_kind kind;
-    const char *file; /* borrowed from the tree root; every node of a tree shares it */
-    int line, col;    /* 1-based position of the node's first character */
-    char *scalar;     /* CNODE_SCALAR: the text ("" for an empty value); NULL otherwise */
-    bool quoted;      /* CNODE_SCALAR: written in quotes (so "10" is a string) */
-    size_t n;         /* CNODE_MAP: pairs; CNODE_SEQ: items */
+    const char *file;     /* borrowed from the tree root; every node of a tree shares it */
+    int line, col;        /* 1-based position of the node's first character */
+    char *scalar;         /* CNODE_SCALAR: the text ("" for an empty value); NULL otherwise */
+    bool quoted;          /* CNODE_SCALAR: written in quotes (so "10" is a string) */
+    size_t n;             /* CNODE_MAP: pairs; CNODE_SEQ: items */
     struct cnode **keys;  /* CNODE_MAP: key nodes (scalars), n of them */
     struct cnode **items; /* CNODE_MAP: values; CNODE_SEQ: items */
 };
@@ -49,8 +49,7 @@ int cnode_i64(const struct cnode *n, int64_t min, int64_t max, int64_t *out, str
 int cnode_double(const struct cnode *n, double min, double max, double *out, struct err *err);
 int cnode_duration_ns(const struct cnode *n, uint64_t min, uint64_t max, uint64_t *out,
                       struct err *err);
-int cnode_size(const struct cnode *n, uint64_t min, uint64_t max, uint64_t *out,
-               struct err *err);
+int cnode_size(const struct cnode *n, uint64_t min, uint64_t max, uint64_t *out, struct err *err);
 /* Requires n to be a map whose keys are all in `allowed` (NULL-terminated); an unknown key
  * is an error naming it and, when one is close, the likely intended key. */
 int cnode_check_keys(const struct cnode *map, const char *const *allowed, struct err *err);

@@ -81,22 +81,32 @@ void mirror_worker_free(struct mirror_worker *mw)
 static enum metrics_drop drop_of(enum exchange_error e)
 {
     switch (e) {
-    case EXCHANGE_E_REFUSED: return METRICS_DROP_CONNECT_FAILED;
-    case EXCHANGE_E_TIMEOUT: return METRICS_DROP_TIMEOUT;
-    case EXCHANGE_E_RESET: return METRICS_DROP_RESET;
-    case EXCHANGE_E_BAD_RESPONSE: return METRICS_DROP_BAD_RESPONSE;
-    default: return METRICS_DROP_OTHER;
+    case EXCHANGE_E_REFUSED:
+        return METRICS_DROP_CONNECT_FAILED;
+    case EXCHANGE_E_TIMEOUT:
+        return METRICS_DROP_TIMEOUT;
+    case EXCHANGE_E_RESET:
+        return METRICS_DROP_RESET;
+    case EXCHANGE_E_BAD_RESPONSE:
+        return METRICS_DROP_BAD_RESPONSE;
+    default:
+        return METRICS_DROP_OTHER;
     }
 }
 
 static enum metrics_upstream_error uerr_of(enum exchange_error e)
 {
     switch (e) {
-    case EXCHANGE_E_REFUSED: return METRICS_UPSTREAM_REFUSED;
-    case EXCHANGE_E_TIMEOUT: return METRICS_UPSTREAM_TIMEOUT;
-    case EXCHANGE_E_RESET: return METRICS_UPSTREAM_RESET;
-    case EXCHANGE_E_BAD_RESPONSE: return METRICS_UPSTREAM_BAD_RESPONSE;
-    default: return METRICS_UPSTREAM_OTHER;
+    case EXCHANGE_E_REFUSED:
+        return METRICS_UPSTREAM_REFUSED;
+    case EXCHANGE_E_TIMEOUT:
+        return METRICS_UPSTREAM_TIMEOUT;
+    case EXCHANGE_E_RESET:
+        return METRICS_UPSTREAM_RESET;
+    case EXCHANGE_E_BAD_RESPONSE:
+        return METRICS_UPSTREAM_BAD_RESPONSE;
+    default:
+        return METRICS_UPSTREAM_OTHER;
     }
 }
 
@@ -117,8 +127,7 @@ static void copy_finish(struct mcopy *mc)
         if (!mc->unsent)
             metrics_upstream_error(route->shadow_series[mc->shadow], mw->worker,
                                    uerr_of(mc->res.error));
-        metrics_mirror_drop(route->mirror_series[mc->shadow], mw->worker,
-                            drop_of(mc->res.error));
+        metrics_mirror_drop(route->mirror_series[mc->shadow], mw->worker, drop_of(mc->res.error));
     }
     if (ex->on_shadow_done)
         ex->on_shadow_done(ex, &mc->res, ex->hook_ctx);
@@ -161,7 +170,7 @@ static const struct upstream_cbs copy_cbs = {on_head, on_body, on_complete, on_e
 
 /* Headers the copy writes itself, whatever the client sent. */
 static const char *const own_headers[] = {"content-length", "x-doppel-shadow", "expect",
-                                           "x-forwarded-for", NULL};
+                                          "x-forwarded-for", NULL};
 
 static int build_request(const struct exchange *ex, struct buf *out)
 {

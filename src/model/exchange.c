@@ -45,12 +45,19 @@ void exchange_unref(struct exchange *ex)
 const char *exchange_error_name(enum exchange_error e)
 {
     switch (e) {
-    case EXCHANGE_OK: return "ok";
-    case EXCHANGE_E_REFUSED: return "refused";
-    case EXCHANGE_E_RESET: return "reset";
-    case EXCHANGE_E_TIMEOUT: return "timeout";
-    case EXCHANGE_E_BAD_RESPONSE: return "bad_response";
-    case EXCHANGE_E_CLIENT_GONE: return "client_gone";
-    default: return "other";
+    case EXCHANGE_OK:
+        return "ok";
+    case EXCHANGE_E_REFUSED:
+        return "refused";
+    case EXCHANGE_E_RESET:
+        return "reset";
+    case EXCHANGE_E_TIMEOUT:
+        return "timeout";
+    case EXCHANGE_E_BAD_RESPONSE:
+        return "bad_response";
+    case EXCHANGE_E_CLIENT_GONE:
+        return "client_gone";
+    default:
+        return "other";
     }
 }

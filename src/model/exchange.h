@@ -45,8 +45,8 @@ typedef void exchange_shadow_cb(struct exchange *ex, const struct shadow_result 
 struct exchange {
     atomic_uint refs;
     uint64_t id;
-    char id_str[20];            /* X-Request-Id we add when the client sent none */
-    struct route_table *table;  /* ref held */
+    char id_str[20];                  /* X-Request-Id we add when the client sent none */
+    struct route_table *table;        /* ref held */
     const struct rt_service *service; /* borrowed from table */
     const struct rt_route *route;     /* borrowed from table */
     unsigned worker;
@@ -56,7 +56,7 @@ struct exchange {
     struct buf req_body;   /* capped copy (for the mirror and for comparison) */
     struct buf resp_body;  /* capped copy of the primary's body (comparison) */
     bool req_body_truncated, resp_body_truncated;
-    int status;               /* what the client got (gateway answers included) */
+    int status; /* what the client got (gateway answers included) */
     enum exchange_error error;
     uint64_t t_start, t_req_done, t_resp_head, t_done; /* monotonic ns */
     uint64_t bytes_in, bytes_out;

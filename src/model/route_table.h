@@ -74,7 +74,7 @@ struct rt_mirror {
     size_t nmethods;
     char **path_prefixes; /* empty = every path */
     size_t npath_prefixes;
-    char *header_name; /* filter: NULL = none */
+    char *header_name;  /* filter: NULL = none */
     char *header_value; /* NULL = presence is enough */
     uint64_t max_body;
     struct anonymize_rules anon;
@@ -85,9 +85,9 @@ struct rt_route {
     char *path_prefix;
     size_t prefix_len;
     struct rt_mirror mirror;
-    struct metrics_series *primary_series; /* borrowed from the registry */
-    struct metrics_series **shadow_series; /* [nshadows] of the service */
-    struct metrics_mirror **mirror_series; /* [nshadows] */
+    struct metrics_series *primary_series;   /* borrowed from the registry */
+    struct metrics_series **shadow_series;   /* [nshadows] of the service */
+    struct metrics_mirror **mirror_series;   /* [nshadows] */
     struct metrics_mirror *mirror_decisions; /* route-level decisions */
 };
 
@@ -124,8 +124,7 @@ void route_table_unref(struct route_table *t);
 struct route_table *route_table_clone(const struct route_table *t);
 const struct rt_service *route_table_service(const struct route_table *t, const char *name);
 /* The route of a service for a request path (longest prefix). */
-const struct rt_route *route_table_match(const struct rt_service *s, const char *path,
-                                         size_t len);
+const struct rt_route *route_table_match(const struct rt_service *s, const char *path, size_t len);
 
 void rt_pool_release(struct rt_pool *p);
 void rt_pool_copy(struct rt_pool *dst, const struct rt_pool *src);

@@ -97,8 +97,8 @@ void net_addr_str(const struct sockaddr *sa, char *out, size_t len)
 int net_listen_socket(const struct sockaddr *sa, int backlog)
 {
     int one = 1;
-    socklen_t slen = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                               : sizeof(struct sockaddr_in);
+    socklen_t slen =
+        sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;

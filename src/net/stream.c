@@ -27,8 +27,8 @@ static void on_written(uv_write_t *req, int status)
 int net_write2(uv_stream_t *s, const void *a, size_t alen, const void *b, size_t blen,
                net_write_cb *cb, void *ctx)
 {
-    uv_buf_t bufs[2] = {uv_buf_init((char *)a, (unsigned)alen), uv_buf_init((char *)b,
-                                                                             (unsigned)blen)};
+    uv_buf_t bufs[2] = {uv_buf_init((char *)a, (unsigned)alen),
+                        uv_buf_init((char *)b, (unsigned)blen)};
     unsigned nb = blen ? 2 : 1;
     size_t total = alen + blen, done = 0;
     if (s->write_queue_size == 0) {

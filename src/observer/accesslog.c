@@ -108,8 +108,9 @@ int accesslog_format(enum accesslog_format fmt, const struct exchange *ex, struc
     const char *svc = ex->service ? ex->service->name : "";
     size_t plen = ex->req.target ? http_target_path_len(ex->req.target, ex->req.target_len) : 0;
     if (fmt == ACCESSLOG_JSON) {
-        buf_printf(out, "{\"id\":\"%s\",\"service\":\"%s\",\"route\":\"%s\",\"client\":\"%s\","
-                        "\"method\":\"",
+        buf_printf(out,
+                   "{\"id\":\"%s\",\"service\":\"%s\",\"route\":\"%s\",\"client\":\"%s\","
+                   "\"method\":\"",
                    ex->id_str, svc, route, ex->client_ip);
         json_escape(out, ex->req.method ? ex->req.method : "", ex->req.method_len);
         buf_appends(out, "\",\"path\":\"");
@@ -117,9 +118,8 @@ int accesslog_format(enum accesslog_format fmt, const struct exchange *ex, struc
         return buf_printf(out,
                           "\",\"status\":%d,\"error\":\"%s\",\"latency_us\":%llu,"
                           "\"bytes_in\":%llu,\"bytes_out\":%llu}",
-                          ex->status, exchange_error_name(ex->error),
-                          (unsigned long long)lat_us, (unsigned long long)ex->bytes_in,
-                          (unsigned long long)ex->bytes_out);
+                          ex->status, exchange_error_name(ex->error), (unsigned long long)lat_us,
+                          (unsigned long long)ex->bytes_in, (unsigned long long)ex->bytes_out);
     }
     buf_printf(out, "id=%s service=%s route=%s client=%s method=%.*s path=\"", ex->id_str, svc,
                route, ex->client_ip, (int)ex->req.method_len, ex->req.method ? ex->req.method : "");

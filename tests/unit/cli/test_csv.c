@@ -16,8 +16,8 @@ static void test_csv_read_file_splits_quotes_crlf_and_blank_lines(void **state)
 {
     (void)state;
     char *dir = testlib_tmpdir();
-    char *path = testlib_write_file(dir, "a.csv",
-                                    "\"id\",v\r\n\r\n\"H1\",\"1,5\"\r\nH2,\"say \"\"hi\"\"\",x\nH3\n");
+    char *path = testlib_write_file(
+        dir, "a.csv", "\"id\",v\r\n\r\n\"H1\",\"1,5\"\r\nH2,\"say \"\"hi\"\"\",x\nH3\n");
     struct csv c;
     struct err err = {0};
     assert_int_equal(csv_read_file(path, 1, 1 << 20, &c, &err), 0);
