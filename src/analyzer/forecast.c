@@ -66,14 +66,6 @@ static double median4(double a, double b, double c, double d)
     return 0.5 * (v[1] + v[2]);
 }
 
-static double mean_of(const double *x, size_t n)
-{
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        s += x[i];
-    return n ? s / (double)n : 0;
-}
-
 /* Sum of the profiles whose period does not divide p (all of them when p is 0): the part
  * of the seasonal pattern a member with seasonal period p keeps fixed. */
 static double fixed_season(const struct forecast *f, const struct ws *w, size_t p, size_t t)
