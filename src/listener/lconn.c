@@ -419,15 +419,16 @@ static int start_exchange(struct lconn *c, struct http_head *head)
     return 0;
 }
 
-/* RFC 7230 5.4: a request with more than one Host is refused (400); forwarded, the
- * gateway and the primary might each believe a different one. */
-static bool one_host_at_most(const struct http_head *h)
+/* RFC 7230 5.4: a request with more than one Host, or an HTTP/1.1 request without one,
+ * is refused (400); forwarded, the gateway and the primary might each believe a different
+ * host, or the primary pick one the client never named. */
+static bool host_valid(const struct http_head *h)
 {
     size_t n = 0;
     for (size_t i = 0; i < h->nheaders; i++)
         if (str_ieqz(h->headers[i].name, h->headers[i].name_len, "host"))
             n++;
-    return n <= 1;
+    return n == 1 || (n == 0 && h->major == 1 && h->minor == 0);
 }
 
 static int r_on_head(void *ctx, struct http_head *head)
@@ -439,8 +440,8 @@ static int r_on_head(void *ctx, struct http_head *head)
     const struct http_head *h = &ex->req;
     if (!(h->flags & HTTP_HEAD_KEEP_ALIVE))
         c->close_after = true;
-    if (!one_host_at_most(h)) {
-        answer(c, 400, "doppel: more than one Host header", true);
+    if (!host_valid(h)) {
+        answer(c, 400, "doppel: a request needs exactly one Host header", true);
         return -1;
     }
     if ((h->flags & HTTP_HEAD_HAS_LENGTH) && h->content_length > c->limits.max_body_bytes) {

@@ -26,16 +26,18 @@ norm() { grep -av '^Connection: ' | sha256sum | cut -d' ' -f1; }
 rec_url() { grep -F "\"url\":\"$2\"," "$1"; }
 
 # One doppel fronts every backend of this file, one service each (one start instead of
-# eight). add_service NAME PRIMARY [SHADOW] appends a service to the config and sets
-# NAME_L to its client port.
+# eight). new_config starts the config with a fresh admin port; add_service NAME PRIMARY
+# [SHADOW] appends a service and sets NAME_L to its client port.
 CONF="$E2E_TMP/proxy.yaml"
-A="$(free_port)"
-cat >"$CONF" <<EOF
+new_config() {
+    A="$(free_port)" || return 1
+    cat >"$CONF" <<EOF
 workers: 2
 admin: { listen: 127.0.0.1:$A }
 log: { level: warn }
 services:
 EOF
+}
 add_service() {
     local name="$1" primary="$2" shadow="${3:-}" port
     port="$(free_port)" || return 1
@@ -261,12 +263,18 @@ start_backend PLAIN --name plain &&
     start_backend NOBODY --body-size 0 &&
     start_backend ECHO --echo &&
     start_backend WS --name prim &&
-    start_backend SHADOW --name shadow --record "$SHADOW_FILE" &&
-    add_service plain "$PLAIN" && add_service big "$BIG" && add_service bigc "$BIGC" &&
-    add_service rec "$RECB" && add_service ka "$KA" && add_service nobody "$NOBODY" &&
-    add_service echo "$ECHO" && add_service ws "$WS" "$SHADOW" ||
+    start_backend SHADOW --name shadow --record "$SHADOW_FILE" ||
     { not_ok "backends start"; exit 1; }
-start_doppel "$CONF" "http://127.0.0.1:$A/healthz" || { not_ok "doppel starts"; exit 1; }
+# A port free_port found may be taken by another program before doppel binds it: then
+# the start is tried again with new ports (at most 3 times).
+for try in 1 2 3; do
+    new_config &&
+        add_service plain "$PLAIN" && add_service big "$BIG" && add_service bigc "$BIGC" &&
+        add_service rec "$RECB" && add_service ka "$KA" && add_service nobody "$NOBODY" &&
+        add_service echo "$ECHO" && add_service ws "$WS" "$SHADOW" &&
+        start_doppel "$CONF" "http://127.0.0.1:$A/healthz" && break
+    [ "$try" = 3 ] && { not_ok "doppel starts"; exit 1; }
+done
 
 corpus
 large_bodies
