@@ -90,9 +90,13 @@ static const struct schema_key pool_keys[] = {
     {.name = "connect_timeout", .type = SCHEMA_DURATION, .def = "1s", .min = MS, .max = MIN,
      .offset = POOL(connect_timeout_ns), .doc = "TCP connect to an upstream"},
     {.name = "timeout", .type = SCHEMA_DURATION, .variants = V_PRIMARY, .def = "30s", .min = MS,
-     .max = HOUR, .offset = POOL(timeout_ns), .doc = "the whole response"},
+     .max = HOUR, .offset = POOL(timeout_ns),
+     .doc = "longest wait for the response's next bytes (re-armed on every read, so long "
+            "streams live); past it: 504"},
     {.name = "timeout", .type = SCHEMA_DURATION, .variants = V_SHADOW, .def = "5s", .min = MS,
-     .max = HOUR, .offset = POOL(timeout_ns), .doc = "the whole response"},
+     .max = HOUR, .offset = POOL(timeout_ns),
+     .doc = "the whole copy, from sending to the response's last byte; past it the copy is "
+            "dropped (`timeout`)"},
     {.name = "keepalive", .type = SCHEMA_U32, .def = "64", .min = 0, .max = 10000,
      .offset = POOL(keepalive), .doc = "idle connections kept per worker per upstream"},
     {.name = "retries", .type = SCHEMA_U32, .variants = V_PRIMARY, .def = "1", .min = 0, .max = 5,

@@ -315,8 +315,21 @@ static void u_on_drain(void *ctx)
     }
 }
 
-static const struct upstream_cbs primary_cbs = {u_on_head, u_on_body, u_on_complete, u_on_error,
-                                                u_on_drain};
+static void u_on_retry(void *ctx, enum exchange_error e)
+{
+    struct lconn *c = ctx;
+    if (c->ex)
+        metrics_upstream_error(c->ex->route->primary_series, c->w->idx, uerr_of(e));
+}
+
+static const struct upstream_cbs primary_cbs = {
+    .on_head = u_on_head,
+    .on_body = u_on_body,
+    .on_complete = u_on_complete,
+    .on_error = u_on_error,
+    .on_drain = u_on_drain,
+    .on_retry = u_on_retry,
+};
 
 /* ---- the client's request ------------------------------------------------------------ */
 

@@ -166,7 +166,12 @@ static void on_error(void *ctx, enum exchange_error e, const char *detail)
     copy_finish(mc);
 }
 
-static const struct upstream_cbs copy_cbs = {on_head, on_body, on_complete, on_error, NULL};
+static const struct upstream_cbs copy_cbs = {
+    .on_head = on_head,
+    .on_body = on_body,
+    .on_complete = on_complete,
+    .on_error = on_error,
+};
 
 /* Headers the copy writes itself, whatever the client sent. */
 static const char *const own_headers[] = {"content-length", "x-doppel-shadow", "expect",

@@ -443,6 +443,8 @@ static void req_fail(struct upstream_req *r, enum exchange_error e, const char *
     if ((connect_failed && idem && r->attempts <= r->pool->retries) || (stale && idem)) {
         if (stale)
             r->stale_retries++;
+        else if (r->cbs->on_retry)
+            r->cbs->on_retry(r->ctx, e);
         req_detach(r, false);
         if (req_connect(r, stale ? -1 : failed_idx) == 0)
             return;

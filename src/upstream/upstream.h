@@ -37,6 +37,9 @@ struct upstream_cbs {
     void (*on_complete)(void *ctx);
     void (*on_error)(void *ctx, enum exchange_error e, const char *detail);
     void (*on_drain)(void *ctx); /* the request's write queue emptied (may be NULL) */
+    /* An attempt failed and the request goes on to another (a retry): counted by the
+     * caller, since the final outcome will not show it (may be NULL). */
+    void (*on_retry)(void *ctx, enum exchange_error e);
 };
 
 struct upstream_worker *upstream_worker_new(uv_loop_t *loop);

@@ -204,7 +204,9 @@ have_doppel_serve() {
 start_doppel() {
     local config="$1" url="$2" i
     DOPPEL_LOG="$E2E_TMP/doppel.$RANDOM.log"
-    timeout -k 3 "$E2E_LIFETIME" "$E2E_BUILD/doppel" serve -c "$config" \
+    # --foreground: timeout passes a TERM to doppel once (not to doppel and then its group,
+    # which doppel would read as a second signal: stop at once, no drain).
+    timeout --foreground -k 3 "$E2E_LIFETIME" "$E2E_BUILD/doppel" serve -c "$config" \
         >"$DOPPEL_LOG" 2>&1 </dev/null &
     DOPPEL_PID=$!
     E2E_PIDS+=("$DOPPEL_PID")
