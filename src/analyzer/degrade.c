@@ -4,6 +4,7 @@
  * state is the caller's struct degrade, every update is O(DEGRADE_LEADS + DEGRADE_RING).
  */
 #include "analyzer/degrade.h"
+#include "analyzer/stats.h"
 
 #include <errno.h>
 #include <math.h>
@@ -19,7 +20,7 @@
 
 double degrade_normal_cdf(double z)
 {
-    return 0.5 * erfc(-z / sqrt(2.0));
+    return stats_norm_cdf(z);
 }
 
 double degrade_exceed_probability(double mean, double sd, double threshold)

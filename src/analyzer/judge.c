@@ -394,8 +394,8 @@ static void spread_effect(const struct prep *p, const double *db, const double *
     double mb = stats_quantile_sorted(db, p->nb, 0.5), mc = stats_quantile_sorted(dc, p->nc, 0.5);
     double est = mb > 0 && mc > 0 ? log(mc / mb) : 0, lo = est, hi = est;
     if (cfg->bootstrap >= 10 && p->nb + p->nc <= 4000) {
-        struct stats_rng rng;
-        stats_rng_seed(&rng, cfg->seed);
+        struct rng rng;
+        rng_seed(&rng, cfg->seed);
         stats_bootstrap_ci(p->c, p->nc, p->b, p->nb, mad_ratio_cb, NULL, cfg->bootstrap,
                            1 - cfg->alpha, &rng, &lo, &hi);
     } else if (mb > 0 && mc > 0) {

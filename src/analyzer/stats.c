@@ -17,46 +17,6 @@
 
 /* ---- random numbers ---------------------------------------------------------------- */
 
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-void stats_rng_seed(struct stats_rng *r, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&seed);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-uint64_t stats_rng_next(struct stats_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-uint64_t stats_rng_below(struct stats_rng *r, uint64_t n)
-{
-    uint64_t limit = UINT64_MAX - UINT64_MAX % n, v;
-    do
-        v = stats_rng_next(r);
-    while (v >= limit);
-    return v % n;
-}
 
 /* ---- distributions ----------------------------------------------------------------- */
 
@@ -643,14 +603,14 @@ double stats_fisher_exact(uint64_t a, uint64_t b, uint64_t c, uint64_t d, enum s
 
 /* ---- bootstrap and multiplicity ---------------------------------------------------- */
 
-static void resample(const double *v, size_t n, double *out, struct stats_rng *rng)
+static void resample(const double *v, size_t n, double *out, struct rng *rng)
 {
     for (size_t i = 0; i < n; i++)
-        out[i] = v[stats_rng_below(rng, n)];
+        out[i] = v[rng_below64(rng, n)];
 }
 
 int stats_bootstrap_ci(const double *x, size_t m, const double *y, size_t n, stats_stat_cb *stat,
-                       void *arg, unsigned b, double conf, struct stats_rng *rng, double *lo,
+                       void *arg, unsigned b, double conf, struct rng *rng, double *lo,
                        double *hi)
 {
     if (m == 0 || n == 0 || b < 10 || !(conf > 0 && conf < 1))

@@ -17,16 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum stats_alt { STATS_TWO_SIDED = 0, STATS_GREATER, STATS_LESS };
+#include "base/rng.h" /* resampling takes the caller's generator */
 
-/* xoshiro256** seeded by splitmix64: the caller owns the state, so runs are reproducible. */
-struct stats_rng {
-    uint64_t s[4];
-};
-void stats_rng_seed(struct stats_rng *r, uint64_t seed);
-uint64_t stats_rng_next(struct stats_rng *r);
-/* Uniform in [0, n) without modulo bias (n > 0). */
-uint64_t stats_rng_below(struct stats_rng *r, uint64_t n);
+enum stats_alt { STATS_TWO_SIDED = 0, STATS_GREATER, STATS_LESS };
 
 /* Sorts ascending (radix sort on the IEEE-754 bits for large n). No NaN allowed. */
 void stats_sort(double *v, size_t n);
@@ -97,7 +90,7 @@ typedef double stats_stat_cb(const double *x, size_t m, const double *y, size_t 
 /* Percentile bootstrap interval of stat: x and y resampled independently b times with
  * rng. Deterministic for a given rng state. -EINVAL on empty samples or b < 10. */
 int stats_bootstrap_ci(const double *x, size_t m, const double *y, size_t n, stats_stat_cb *stat,
-                       void *arg, unsigned b, double conf, struct stats_rng *rng, double *lo,
+                       void *arg, unsigned b, double conf, struct rng *rng, double *lo,
                        double *hi);
 
 /* Holm's step-down adjustment of k p-values in place. */

@@ -43,7 +43,7 @@ struct listener_worker {
     uint64_t generation;
     struct upstream_worker *uw;
     struct mirror_worker *mw;
-    struct sample_rng rng;
+    struct rng rng;
     struct list conns;     /* struct lconn.link */
     struct list lingering; /* struct lconn.link: closed, dropping the client's last bytes */
     size_t nconns;

@@ -125,7 +125,7 @@ static bool header_allowed(const struct rt_mirror *m, const struct http_head *re
 }
 
 enum router_mirror router_mirror_decide(const struct rt_route *route, const struct http_head *req,
-                                        struct sample_rng *rng)
+                                        struct rng *rng)
 {
     const struct rt_mirror *m = &route->mirror;
     if ((req->flags & HTTP_HEAD_UPGRADE) || !method_allowed(m, req))

@@ -49,6 +49,6 @@ enum router_mirror {
     ROUTER_MIRROR_BODY_TOO_LARGE,
 };
 enum router_mirror router_mirror_decide(const struct rt_route *route, const struct http_head *req,
-                                        struct sample_rng *rng);
+                                        struct rng *rng);
 
 #endif

@@ -21,18 +21,18 @@
 #include "analyzer/stats.h"
 #include "testlib.h"
 
-static double uniform01(struct stats_rng *r)
+static double uniform01(struct rng *r)
 {
-    return ((double)(stats_rng_next(r) >> 11) + 0.5) / 9007199254740992.0;
+    return ((double)(rng_next(r) >> 11) + 0.5) / 9007199254740992.0;
 }
 
-static double normal(struct stats_rng *r)
+static double normal(struct rng *r)
 {
     return sqrt(-2 * log(uniform01(r))) * cos(2 * M_PI * uniform01(r));
 }
 
 /* n lognormal latencies with the given median and sigma (caller frees). */
-static double *lognormal(struct stats_rng *r, size_t n, double median, double sigma)
+static double *lognormal(struct rng *r, size_t n, double median, double sigma)
 {
     double *v = malloc(n * sizeof(*v));
     for (size_t i = 0; i < n; i++)
@@ -64,9 +64,9 @@ static void judge_latency(double *b, size_t nb, double *c, size_t nc, struct jud
 static void test_judge_run_identical_process_passes(void **state)
 {
     (void)state;
-    struct stats_rng r;
+    struct rng r;
     struct judge_result res;
-    stats_rng_seed(&r, 11);
+    rng_seed(&r, 11);
     judge_latency(lognormal(&r, 5000, 100, 0.6), 5000, lognormal(&r, 3000, 100, 0.6), 3000, &res);
     assert_int_equal(res.verdict, JUDGE_PASS);
     assert_close(res.score, 100, 0);
@@ -76,9 +76,9 @@ static void test_judge_run_identical_process_passes(void **state)
 static void test_judge_run_shift_within_tolerance_passes(void **state)
 {
     (void)state;
-    struct stats_rng r;
+    struct rng r;
     struct judge_result res;
-    stats_rng_seed(&r, 12);
+    rng_seed(&r, 12);
     /* +2 % everywhere on 20000 requests: detectable, but inside the 4 % tolerance */
     judge_latency(lognormal(&r, 20000, 100, 0.5), 20000, lognormal(&r, 20000, 102, 0.5), 20000,
                   &res);
@@ -92,9 +92,9 @@ static void test_judge_run_shift_within_tolerance_passes(void **state)
 static void test_judge_run_median_regression_fails_with_shift_effect(void **state)
 {
     (void)state;
-    struct stats_rng r;
+    struct rng r;
     struct judge_result res;
-    stats_rng_seed(&r, 13);
+    rng_seed(&r, 13);
     judge_latency(lognormal(&r, 4000, 100, 0.5), 4000, lognormal(&r, 4000, 125, 0.5), 4000, &res);
     assert_int_equal(res.verdict, JUDGE_FAIL);
     const struct judge_metric_result *m = metric(&res, "latency_ms");
@@ -109,9 +109,9 @@ static void test_judge_run_median_regression_fails_with_shift_effect(void **stat
 static void test_judge_run_tail_only_regression_fails(void **state)
 {
     (void)state;
-    struct stats_rng r;
+    struct rng r;
     struct judge_result res;
-    stats_rng_seed(&r, 14);
+    rng_seed(&r, 14);
     size_t n = 10000;
     double *b = lognormal(&r, n, 100, 0.5), *c = lognormal(&r, n, 100, 0.5);
     for (size_t i = 0; i < n; i++)
@@ -130,9 +130,9 @@ static void test_judge_run_tail_only_regression_fails(void **state)
 static void test_judge_run_variance_increase_fails(void **state)
 {
     (void)state;
-    struct stats_rng r;
+    struct rng r;
     struct judge_result res;
-    stats_rng_seed(&r, 15);
+    rng_seed(&r, 15);
     judge_latency(lognormal(&r, 3000, 100, 0.4), 3000, lognormal(&r, 3000, 100, 0.6), 3000, &res);
     assert_int_equal(res.verdict, JUDGE_FAIL);
     const struct judge_metric_result *m = metric(&res, "latency_ms");
@@ -151,10 +151,10 @@ static void test_judge_run_variance_increase_fails(void **state)
 static void test_judge_run_errors_from_zero_fail(void **state)
 {
     (void)state;
-    struct stats_rng r;
+    struct rng r;
     struct judge_result res;
     struct judge_config cfg;
-    stats_rng_seed(&r, 16);
+    rng_seed(&r, 16);
     double *eb = calloc(5000, sizeof(double)), *ec = calloc(5000, sizeof(double));
     for (size_t i = 0; i < 25; i++)
         ec[i * 200] = 1;
@@ -209,11 +209,11 @@ static void test_judge_run_location_p_matches_scipy(void **state)
 static void test_judge_run_missing_metric_follows_rule(void **state)
 {
     (void)state;
-    struct stats_rng r;
+    struct rng r;
     struct judge_metric_config mc;
     struct judge_config cfg;
     struct judge_result res;
-    stats_rng_seed(&r, 17);
+    rng_seed(&r, 17);
     double *b = lognormal(&r, 500, 100, 0.5), *c = lognormal(&r, 500, 100, 0.5);
     struct judge_sample s = {
         .name = "latency_ms", .baseline = b, .nbaseline = 500, .canary = c, .ncanary = 500};
@@ -243,10 +243,10 @@ static void test_judge_run_missing_metric_follows_rule(void **state)
 static void test_judge_run_noncritical_failure_lowers_score(void **state)
 {
     (void)state;
-    struct stats_rng r;
+    struct rng r;
     struct judge_config cfg;
     struct judge_result res;
-    stats_rng_seed(&r, 18);
+    rng_seed(&r, 18);
     double *lb = lognormal(&r, 2000, 100, 0.5), *lc = lognormal(&r, 2000, 100, 0.5);
     double *cb = malloc(30 * sizeof(double)), *cc = malloc(30 * sizeof(double));
     for (size_t i = 0; i < 30; i++) {
@@ -291,11 +291,11 @@ static void test_judge_run_rejects_non_binary_errors(void **state)
 static void test_judge_run_decrease_on_raw_scale_is_relative_to_spread(void **state)
 {
     (void)state;
-    struct stats_rng r;
+    struct rng r;
     struct judge_metric_config mc;
     struct judge_config cfg;
     struct judge_result res;
-    stats_rng_seed(&r, 19);
+    rng_seed(&r, 19);
     double b[2000], c[2000];
     for (size_t i = 0; i < 2000; i++) {
         b[i] = normal(&r);       /* values around zero: no log scale, and a median near 0 */

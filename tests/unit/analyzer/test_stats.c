@@ -120,10 +120,10 @@ static void test_stats_sort_large_matches_qsort_order(void **state)
     (void)state;
     size_t n = 20000;
     double *v = malloc(n * sizeof(*v));
-    struct stats_rng rng;
-    stats_rng_seed(&rng, 7);
+    struct rng rng;
+    rng_seed(&rng, 7);
     for (size_t i = 0; i < n; i++)
-        v[i] = ((double)stats_rng_below(&rng, 2000001) - 1000000.0) / 3.0;
+        v[i] = ((double)rng_below64(&rng, 2000001) - 1000000.0) / 3.0;
     v[5] = -0.0;
     v[6] = 0.0;
     stats_sort(v, n);
@@ -322,19 +322,19 @@ static void test_stats_bootstrap_ci_close_to_scipy_and_deterministic(void **stat
 {
     (void)state;
     struct data d;
-    struct stats_rng rng;
+    struct rng rng;
     double lo, hi, lo2, hi2;
     data_b(&d);
     /* st.bootstrap((np.array(B_x), np.array(B_y)), lambda a, b, axis=-1:
      *   np.median(a, axis=axis) - np.median(b, axis=axis), method='percentile',
      *   n_resamples=20000, random_state=1) -> (-2.0714285714285716, 2.7142857142857135);
      * a different generator agrees to Monte-Carlo error, well inside 0.3 */
-    stats_rng_seed(&rng, 42);
+    rng_seed(&rng, 42);
     assert_int_equal(
         stats_bootstrap_ci(d.x, d.m, d.y, d.n, median_diff, NULL, 20000, 0.95, &rng, &lo, &hi), 0);
     assert_close(lo, -2.0714285714285716, 0.3);
     assert_close(hi, 2.7142857142857135, 0.3);
-    stats_rng_seed(&rng, 42);
+    rng_seed(&rng, 42);
     assert_int_equal(
         stats_bootstrap_ci(d.x, d.m, d.y, d.n, median_diff, NULL, 20000, 0.95, &rng, &lo2, &hi2),
         0);
@@ -374,18 +374,18 @@ static void test_stats_holm_weighted_matches_r_definition(void **state)
     assert_close(p[4], 0.5, 1e-15);
 }
 
-static void test_stats_rng_below_is_seeded(void **state)
+static void test_rng_below64_is_seeded(void **state)
 {
     (void)state;
-    struct stats_rng a, b, c;
-    stats_rng_seed(&a, 1);
-    stats_rng_seed(&b, 1);
-    stats_rng_seed(&c, 2);
+    struct rng a, b, c;
+    rng_seed(&a, 1);
+    rng_seed(&b, 1);
+    rng_seed(&c, 2);
     int same = 1, differ = 0;
     for (int i = 0; i < 100; i++) {
-        uint64_t va = stats_rng_below(&a, 1000), vb = stats_rng_below(&b, 1000);
+        uint64_t va = rng_below64(&a, 1000), vb = rng_below64(&b, 1000);
         same &= va == vb && va < 1000;
-        differ |= va != stats_rng_below(&c, 1000);
+        differ |= va != rng_below64(&c, 1000);
     }
     assert_true(same);
     assert_true(differ);
@@ -412,7 +412,7 @@ int main(void)
         cmocka_unit_test(test_stats_bootstrap_ci_close_to_scipy_and_deterministic),
         cmocka_unit_test(test_stats_holm_matches_r),
         cmocka_unit_test(test_stats_holm_weighted_matches_r_definition),
-        cmocka_unit_test(test_stats_rng_below_is_seeded),
+        cmocka_unit_test(test_rng_below64_is_seeded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -91,16 +91,16 @@ static int run(const char **argv, char **out, char **errtext)
  * the requests above the median get 1 s more (p99 up, median unchanged). */
 static char *samples_csv(const char *name, size_t n, uint64_t seed, int slow)
 {
-    struct stats_rng r;
+    struct rng r;
     struct buf b;
-    stats_rng_seed(&r, seed);
+    rng_seed(&r, seed);
     buf_init(&b, 1 << 24);
     buf_appends(&b, "metric,value\n");
     for (size_t i = 0; i < n; i++) {
-        double u1 = ((double)(stats_rng_next(&r) >> 11) + 0.5) / 9007199254740992.0;
-        double u2 = ((double)(stats_rng_next(&r) >> 11) + 0.5) / 9007199254740992.0;
+        double u1 = ((double)(rng_next(&r) >> 11) + 0.5) / 9007199254740992.0;
+        double u2 = ((double)(rng_next(&r) >> 11) + 0.5) / 9007199254740992.0;
         double v = 100 * exp(0.5 * sqrt(-2 * log(u1)) * cos(2 * M_PI * u2));
-        if (slow && v > 100 && stats_rng_below(&r, 100) < 3)
+        if (slow && v > 100 && rng_below64(&r, 100) < 3)
             v += 1000;
         buf_printf(&b, "latency_ms,%.3f\n", v);
     }

@@ -87,8 +87,8 @@ static void test_router_mirror_decide_filters_in_order(void **state)
     route.mirror.npath_prefixes = 1;
     route.mirror.percent_bp = 10000;
     route.mirror.max_body = 10;
-    struct sample_rng rng;
-    sample_rng_seed(&rng, 1);
+    struct rng rng;
+    rng_seed(&rng, 1);
     struct http_head h = parse("GET /api/x?q=1 HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_int_equal(router_mirror_decide(&route, &h, &rng), ROUTER_MIRROR_SAMPLED);
     http_head_release(&h);

@@ -36,38 +36,38 @@
  *   PY
  * printed ['0xce37efc44147fcbe', '0x48f528fb0ba84bfc', '0xb1be854d50a90d36',
  *          '0x721324eaaf1ee466', '0x79f44ac63e04ec81'] */
-static void test_sample_rng_next_matches_reference(void **state)
+static void test_rng_next_matches_reference(void **state)
 {
     (void)state;
     static const uint64_t want[] = {0xce37efc44147fcbeULL, 0x48f528fb0ba84bfcULL,
                                     0xb1be854d50a90d36ULL, 0x721324eaaf1ee466ULL,
                                     0x79f44ac63e04ec81ULL};
-    struct sample_rng rng;
-    sample_rng_seed(&rng, 20261122);
+    struct rng rng;
+    rng_seed(&rng, 20261122);
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
-        assert_int_equal(sample_rng_next(&rng), want[i]);
+        assert_int_equal(rng_next(&rng), want[i]);
 }
 
-static void test_sample_rng_seed_zero_gives_nonzero_state(void **state)
+static void test_rng_seed_zero_gives_nonzero_state(void **state)
 {
     (void)state;
-    struct sample_rng rng;
-    sample_rng_seed(&rng, 0);
+    struct rng rng;
+    rng_seed(&rng, 0);
     assert_true(rng.s[0] | rng.s[1] | rng.s[2] | rng.s[3]);
-    uint64_t a = sample_rng_next(&rng), b = sample_rng_next(&rng);
+    uint64_t a = rng_next(&rng), b = rng_next(&rng);
     assert_true(a != b);
 }
 
-static void test_sample_rng_seed_different_seeds_differ(void **state)
+static void test_rng_seed_different_seeds_differ(void **state)
 {
     (void)state;
-    struct sample_rng a, b, c;
-    sample_rng_seed(&a, 1);
-    sample_rng_seed(&b, 2);
-    sample_rng_seed(&c, 1);
+    struct rng a, b, c;
+    rng_seed(&a, 1);
+    rng_seed(&b, 2);
+    rng_seed(&c, 1);
     int same_ab = 0;
     for (int i = 0; i < 64; i++) {
-        uint64_t x = sample_rng_next(&a), y = sample_rng_next(&b), z = sample_rng_next(&c);
+        uint64_t x = rng_next(&a), y = rng_next(&b), z = rng_next(&c);
         same_ab += x == y;
         assert_int_equal(x, z); /* the same seed replays the same stream */
     }
@@ -78,14 +78,14 @@ static void test_sample_rng_seed_different_seeds_differ(void **state)
  * quantile of chi-square with 9 degrees of freedom,
  *   /usr/bin/python3 -c 'from scipy.stats import chi2; print(chi2.ppf(0.999, 9))'
  *   -> 27.877164871256568 */
-static void test_sample_rng_below_uniform_chi_square(void **state)
+static void test_rng_below32_uniform_chi_square(void **state)
 {
     (void)state;
     unsigned counts[10] = {0};
-    struct sample_rng rng;
-    sample_rng_seed(&rng, 7);
+    struct rng rng;
+    rng_seed(&rng, 7);
     for (int i = 0; i < DRAWS; i++) {
-        uint32_t v = sample_rng_below(&rng, 10);
+        uint32_t v = rng_below32(&rng, 10);
         assert_true(v < 10);
         counts[v]++;
     }
@@ -95,17 +95,17 @@ static void test_sample_rng_below_uniform_chi_square(void **state)
     assert_true(stat < 27.877164871256568);
 }
 
-static void test_sample_rng_below_bounds(void **state)
+static void test_rng_below32_bounds(void **state)
 {
     (void)state;
-    struct sample_rng rng;
-    sample_rng_seed(&rng, 99);
+    struct rng rng;
+    rng_seed(&rng, 99);
     for (int i = 0; i < 1000; i++)
-        assert_int_equal(sample_rng_below(&rng, 1), 0);
+        assert_int_equal(rng_below32(&rng, 1), 0);
     /* n close to 2^32 exercises the rejection path (threshold 2^32 mod n is large). */
     uint32_t n = 0xC0000001u, top = 0;
     for (int i = 0; i < 10000; i++) {
-        uint32_t v = sample_rng_below(&rng, n);
+        uint32_t v = rng_below32(&rng, n);
         assert_true(v < n);
         top += v >= 0x80000000u;
     }
@@ -119,8 +119,8 @@ static void test_sample_rng_below_bounds(void **state)
 
 static unsigned count_taken(uint32_t bp, uint64_t seed)
 {
-    struct sample_rng rng;
-    sample_rng_seed(&rng, seed);
+    struct rng rng;
+    rng_seed(&rng, seed);
     unsigned taken = 0;
     for (int i = 0; i < DRAWS; i++)
         taken += sample_take(&rng, bp);
@@ -152,22 +152,22 @@ static void test_sample_take_zero_never_full_always(void **state)
 static void test_sample_take_edges_consume_no_randomness(void **state)
 {
     (void)state;
-    struct sample_rng a, b;
-    sample_rng_seed(&a, 5);
-    sample_rng_seed(&b, 5);
+    struct rng a, b;
+    rng_seed(&a, 5);
+    rng_seed(&b, 5);
     sample_take(&a, 0);
     sample_take(&a, SAMPLE_BP_ALL);
-    assert_int_equal(sample_rng_next(&a), sample_rng_next(&b));
+    assert_int_equal(rng_next(&a), rng_next(&b));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sample_rng_next_matches_reference),
-        cmocka_unit_test(test_sample_rng_seed_zero_gives_nonzero_state),
-        cmocka_unit_test(test_sample_rng_seed_different_seeds_differ),
-        cmocka_unit_test(test_sample_rng_below_uniform_chi_square),
-        cmocka_unit_test(test_sample_rng_below_bounds),
+        cmocka_unit_test(test_rng_next_matches_reference),
+        cmocka_unit_test(test_rng_seed_zero_gives_nonzero_state),
+        cmocka_unit_test(test_rng_seed_different_seeds_differ),
+        cmocka_unit_test(test_rng_below32_uniform_chi_square),
+        cmocka_unit_test(test_rng_below32_bounds),
         cmocka_unit_test(test_sample_take_rate_in_binomial_interval),
         cmocka_unit_test(test_sample_take_zero_never_full_always),
         cmocka_unit_test(test_sample_take_edges_consume_no_randomness),
