@@ -412,6 +412,41 @@ static void test_anomaly_params_check_rejects_bad(void **state)
     anomaly_params_default(&p);
     p.fire = NAN;
     assert_int_equal(anomaly_params_check(&p, &err), -EINVAL);
+    anomaly_params_default(&p);
+    p.season_slots = ANOMALY_MAX_SLOTS + 1;
+    assert_int_equal(anomaly_params_check(&p, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "season_slots"));
+    p.season_slots = 0;
+    assert_int_equal(anomaly_params_check(&p, &err), -EINVAL);
+    anomaly_params_default(&p);
+    p.w_season = 1.5;
+    assert_int_equal(anomaly_params_check(&p, &err), -EINVAL);
+    anomaly_params_default(&p);
+    p.season_rate = 0;
+    assert_int_equal(anomaly_params_check(&p, &err), -EINVAL);
+}
+
+/* Pure noise has no daily cycle: its time-of-day slots are as spread as the whole, so
+ * the season feature never drives a notable score there. */
+static void test_anomaly_update_season_quiet_without_daily_cycle(void **state)
+{
+    (void)state;
+    static double x[3 * N];
+    struct anomaly_params p;
+    anomaly_params_default(&p);
+    noise(x, 3 * N, 19);
+    struct anomaly *a = anomaly_new(&p);
+    assert_non_null(a);
+    double worst = 0;
+    for (size_t i = 0; i < 3 * N; i++) {
+        double s = anomaly_update(a, 1.4e9 + 300.0 * (double)i, x[i]);
+        struct anomaly_reason why;
+        anomaly_explain(a, &why);
+        if (why.feature == ANOMALY_FEATURE_SEASON)
+            worst = fmax(worst, s);
+    }
+    anomaly_free(a);
+    assert_true(worst < 0.5);
 }
 
 int main(void)
@@ -432,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_anomaly_update_skips_non_finite),
         cmocka_unit_test(test_anomaly_update_rest_extend_restarts_rest),
         cmocka_unit_test(test_anomaly_update_flags_missing_daily_peak),
+        cmocka_unit_test(test_anomaly_update_season_quiet_without_daily_cycle),
         cmocka_unit_test(test_anomaly_params_check_rejects_bad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
