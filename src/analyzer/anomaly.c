@@ -261,7 +261,7 @@ static double pattern_learn(struct anomaly *a, double x, double timestamp)
     uint32_t novel = 0;
     uint64_t h = mix64(a->p.seed ^ 0x9e3779b97f4a7c15ULL);
     /* the hour of day joins the shortest contexts: "this level, at this time of day" */
-    double hours = floor(timestamp / 3600.0);
+    double hours = isfinite(timestamp) ? floor(timestamp / 3600.0) : 0.0;
     uint64_t hour = (uint64_t)(hours - 24.0 * floor(hours / 24.0));
     uint64_t ht = mix64(h ^ (hour << 48) ^ 0x5bd1e995ULL);
     for (uint32_t l = 0; l < a->nbins; l++) {
@@ -383,7 +383,8 @@ static void season_update(struct anomaly *a, double timestamp, double x, double 
     if (a->p.w_season <= 0)
         return;
     double day = timestamp / 86400.0;
-    uint32_t h = (uint32_t)((day - floor(day)) * a->p.season_slots) % a->p.season_slots;
+    double frac = isfinite(day) ? day - floor(day) : 0.0; /* a bad clock: all in slot 0 */
+    uint32_t h = (uint32_t)(frac * a->p.season_slots) % a->p.season_slots;
     struct anomaly_stat *s = &a->slot[h];
     double f = dmax(min_scale, a->p.season_floor * a->level.mad * SQRT_PI_2);
     a->slot_now = h;
