@@ -426,6 +426,24 @@ static void test_anomaly_params_check_rejects_bad(void **state)
     assert_int_equal(anomaly_params_check(&p, &err), -EINVAL);
 }
 
+/* A broken clock (NaN or infinite timestamps) must not break the time-of-day features:
+ * the points are still scored, in [0, 1]. */
+static void test_anomaly_update_survives_non_finite_timestamp(void **state)
+{
+    (void)state;
+    struct anomaly_params p;
+    anomaly_params_default(&p);
+    struct anomaly *a = anomaly_new(&p);
+    assert_non_null(a);
+    struct rng r = {23};
+    const double bad[] = {NAN, INFINITY, -INFINITY};
+    for (int i = 0; i < 1000; i++) {
+        double s = anomaly_update(a, bad[i % 3], 50.0 + rng_normal(&r));
+        assert_true(s >= 0.0 && s <= 1.0);
+    }
+    anomaly_free(a);
+}
+
 /* Pure noise has no daily cycle: its time-of-day slots are as spread as the whole, so
  * the season feature never drives a notable score there. */
 static void test_anomaly_update_season_quiet_without_daily_cycle(void **state)
@@ -468,6 +486,7 @@ int main(void)
         cmocka_unit_test(test_anomaly_update_rest_extend_restarts_rest),
         cmocka_unit_test(test_anomaly_update_flags_missing_daily_peak),
         cmocka_unit_test(test_anomaly_update_season_quiet_without_daily_cycle),
+        cmocka_unit_test(test_anomaly_update_survives_non_finite_timestamp),
         cmocka_unit_test(test_anomaly_params_check_rejects_bad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
