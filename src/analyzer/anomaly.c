@@ -33,6 +33,13 @@ struct anomaly {
     double recent;     /* fast EW mean of the values (rate shift_rate) */
     double shift_peak; /* decaying maximum of the shift z-scores */
     double zs;         /* the last shift z-score */
+    struct anomaly_stat slot[ANOMALY_MAX_SLOTS]; /* the level at each time of day (UTC) */
+    uint32_t slot_n[ANOMALY_MAX_SLOTS];          /* points seen in each slot */
+    struct anomaly_stat season; /* only .peak: the recent worst slot z-score */
+    double zh;                  /* the last slot z-score */
+    uint32_t slot_now;          /* slot of the last point */
+    uint64_t season_n;          /* points that compared a slot's scale with the overall */
+    double season_ratio;        /* their mean slot/overall scale ratio */
     /* pattern grid and memory */
     double lo, hi; /* range seen before the grid is fixed */
     double grid_lo, grid_step;
@@ -69,21 +76,27 @@ void anomaly_params_default(struct anomaly_params *p)
         .alpha_fast = 0.05,
         .clip = 3.0,
         .persist = 10,
-        .levels = 8,
-        .context_len = 4,
+        .levels = 6,
+        .context_len = 5,
         .table_bits = 14,
         .tod_contexts = 1,
         .z_level = 4.0,
         .z_change = 4.0,
         .w_pattern = 0.8,
-        .fire = 0.8,
+        .fire = 0.75,
         .rest = 100,
         .rest_damp = 0.1,
         .blend = 0.3,
         .shift_rate = 0.2,
         .z_power = 2.0,
-        .z_pattern = 6.0,
+        .z_pattern = 4.0,
         .seed = 1,
+        .rest_extend = 1,
+        .w_season = 1.0,
+        .season_rate = 0.1,
+        .season_floor = 0.0,
+        .season_slots = 96,
+        .season_prior = 0.0,
     };
 }
 
@@ -113,6 +126,12 @@ int anomaly_params_check(const struct anomaly_params *p, struct err *err)
         return err_set(err, -EINVAL, "shift_rate must be in [0, 1)");
     if (!(p->blend >= 0 && p->blend <= 1))
         return err_set(err, -EINVAL, "blend must be in [0, 1]");
+    if (!(p->w_season >= 0 && p->w_season <= 1) || !(p->season_rate > 0 && p->season_rate <= 1) ||
+        !(p->season_floor >= 0) || !(p->season_prior >= 0) || p->season_slots < 1 || p->season_slots > ANOMALY_MAX_SLOTS)
+        return err_set(err, -EINVAL,
+                       "w_season must be in [0, 1], season_rate in (0, 1], season_floor, season_prior >= 0 "
+                       "and season_slots in 1..%d",
+                       ANOMALY_MAX_SLOTS);
     if (!(p->fire > 0 && p->fire <= 1))
         return err_set(err, -EINVAL, "fire must be in (0, 1]");
     return 0;
@@ -160,6 +179,8 @@ const char *anomaly_feature_name(enum anomaly_feature f)
         return "pattern";
     case ANOMALY_FEATURE_SHIFT:
         return "shift";
+    case ANOMALY_FEATURE_SEASON:
+        return "season";
     case ANOMALY_FEATURE_NONE:
         break;
     }
@@ -240,7 +261,7 @@ static double pattern_learn(struct anomaly *a, double x, double timestamp)
     uint32_t novel = 0;
     uint64_t h = mix64(a->p.seed ^ 0x9e3779b97f4a7c15ULL);
     /* the hour of day joins the shortest contexts: "this level, at this time of day" */
-    double hours = floor(timestamp / 3600.0);
+    double hours = isfinite(timestamp) ? floor(timestamp / 3600.0) : 0.0;
     uint64_t hour = (uint64_t)(hours - 24.0 * floor(hours / 24.0));
     uint64_t ht = mix64(h ^ (hour << 48) ^ 0x5bd1e995ULL);
     for (uint32_t l = 0; l < a->nbins; l++) {
@@ -284,6 +305,8 @@ static double score_point(struct anomaly *a, double x, double d, double zl, doub
     double rs = a->zs / dmax(a->shift_peak, a->p.z_level);
     rs *= rs;
     double ss = a->p.shift_rate > 0 ? rs / (1.0 + rs) : 0.0;
+    double sh = a->p.w_season * dmax(0.0, 1.0 - a->season_ratio) *
+                z_surprise(&a->season, a->zh, a->p.z_level, a->p.z_power);
     /* novelty beyond the stream's usual share of new contexts */
     double sp = a->p.w_pattern * dmax(0.0, nov - a->nov_mean) / (1.0 - a->nov_mean + 1e-9);
     if (a->p.z_pattern > 0)
@@ -298,6 +321,10 @@ static double score_point(struct anomaly *a, double x, double d, double zl, doub
         best = ss;
         explain_stat(a, ANOMALY_FEATURE_SHIFT, &a->level, a->zs, a->recent, floor, ANOMALY_RING);
     }
+    if (sh > best) {
+        best = sh;
+        explain_stat(a, ANOMALY_FEATURE_SEASON, &a->slot[a->slot_now], a->zh, x, floor, 1);
+    }
     if (sp > best) {
         best = sp;
         a->why.feature = ANOMALY_FEATURE_PATTERN;
@@ -310,7 +337,7 @@ static double score_point(struct anomaly *a, double x, double d, double zl, doub
     }
     /* the largest surprise decides; the others, joined as independent evidence, order
      * the points where it saturates */
-    double any = 1.0 - (1.0 - sl) * (1.0 - sc) * (1.0 - sp) * (1.0 - ss);
+    double any = 1.0 - (1.0 - sl) * (1.0 - sc) * (1.0 - sp) * (1.0 - ss) * (1.0 - sh);
     return (1.0 - a->p.blend) * best + a->p.blend * any;
 }
 
@@ -319,6 +346,8 @@ static double rest_apply(struct anomaly *a, double score)
     if (a->rest_left > 0) {
         a->rest_left--;
         a->why.resting = 1;
+        if (a->p.rest_extend && score >= a->p.fire)
+            a->rest_left = a->p.rest;
         return score * a->p.rest_damp;
     }
     if (score >= a->p.fire)
@@ -343,7 +372,43 @@ static void learn_stats(struct anomaly *a, double x, double d, double zl, double
         a->level.peak = dmax(zl, a->level.peak * a->peak_decay);
         a->change.peak = dmax(zc, a->change.peak * a->peak_decay);
         a->shift_peak = dmax(a->zs, a->shift_peak * a->peak_decay);
+        a->season.peak = dmax(a->zh, a->season.peak * a->peak_decay);
     }
+}
+
+/* The value's z-score against the usual level in its slot of the day (0 until the slot
+ * has seen a few points); then the slot learns the value. */
+static void season_update(struct anomaly *a, double timestamp, double x, double min_scale)
+{
+    if (a->p.w_season <= 0)
+        return;
+    double day = timestamp / 86400.0;
+    double frac = isfinite(day) ? day - floor(day) : 0.0; /* a bad clock: all in slot 0 */
+    uint32_t h = (uint32_t)(frac * a->p.season_slots) % a->p.season_slots;
+    struct anomaly_stat *s = &a->slot[h];
+    double f = dmax(min_scale, a->p.season_floor * a->level.mad * SQRT_PI_2);
+    a->slot_now = h;
+    uint32_t n = a->slot_n[h];
+    /* the slot's scale, shrunk towards the overall one by season_prior points of it, and
+     * widened for the error of a mean of n points */
+    double ss = s->mad * SQRT_PI_2, gs = a->level.mad * SQRT_PI_2, k = a->p.season_prior;
+    double sc = sqrt((n * ss * ss + k * gs * gs) / (n + k) * (1.0 + 1.0 / (n + 1)));
+    a->zh = n >= 3 ? fabs(x - s->mean) / dmax(sc, f) : 0.0;
+    /* how much of the spread the time of day explains: the slots' scale against the
+     * overall one, averaged over the points seen (near 1 when there is no daily cycle) */
+    if (n >= 3 && gs > 0) {
+        a->season_n++;
+        double rate = dmax(a->p.alpha, 1.0 / (double)a->season_n);
+        a->season_ratio += rate * (dmin(1.0, sc / gs) - a->season_ratio);
+    }
+    if (n == 0) {
+        s->mean = x;
+        s->mad = a->level.mad; /* until the slot knows better, the overall spread */
+    } else
+        /* a young slot learns unclipped: its scale is not known yet */
+        stat_learn(s, &a->p, x, a->zh, dmax(a->p.season_rate, 1.0 / (n + 1)),
+                   n * a->p.season_rate < 1.0 ? INFINITY : f);
+    a->slot_n[h] = n < UINT32_MAX ? n + 1 : n;
 }
 
 double anomaly_update(struct anomaly *a, double timestamp, double x)
@@ -363,6 +428,7 @@ double anomaly_update(struct anomaly *a, double timestamp, double x)
     double r = a->p.shift_rate;
     a->recent = a->n == 0 ? x : a->recent + r * (x - a->recent);
     a->zs = a->n > 0 && r > 0 ? stat_z(&a->level, a->recent, floor) / sqrt(r / (2.0 - r)) : 0.0;
+    season_update(a, timestamp, x, floor);
     double nov = 0.0, score = 0.0;
     if (a->n < a->p.grid_after) {
         a->lo = a->n == 0 ? x : dmin(a->lo, x);

@@ -7,17 +7,20 @@
  * parameters) and owned by the caller until anomaly_free. No I/O, no globals; the only
  * source of randomness (the hash salt of the pattern table) comes from params.seed.
  *
- * Method (docs/cli-analyze-detect.md has the long form): an ensemble of four cheap
+ * Method (docs/cli-analyze-detect.md has the long form): an ensemble of five cheap
  * online detectors, each turned into a "surprise" relative to its own recent history:
  *   level   robust z-score of the value against an exponentially forgetting location and
  *           scale (Huber-clipped updates, fast re-learning after a sustained shift);
  *   change  the same on the first differences (spikes, drops, variance changes);
  *   shift   a fast moving mean against the level (sustained small shifts);
  *   pattern novelty of the last 1..context_len quantized values (a CAD-style context
- *           memory: a fixed-size hash table of seen contexts).
+ *           memory: a fixed-size hash table of seen contexts);
+ *   season  robust z-score of the value against its time-of-day slot (a daily peak that
+ *           does not come), weighted by how much of the spread the time of day explains.
  * The largest surprise, blended with their noisy-or, becomes the score. After a score
  * reaches params.fire the detector rests for params.rest points (scores there are
- * damped), because a streaming alarm is worth most the first time it fires. Points
+ * damped; with rest_extend, a score reaching fire meanwhile restarts the rest), because
+ * a streaming alarm is worth most the first time it fires. Points
  * before params.warmup score 0.
  */
 #ifndef DOPPEL_ANALYZER_ANOMALY_H
@@ -45,6 +48,12 @@ struct anomaly_params {
     double fire;           /* score at which an alarm fires and the rest begins */
     uint32_t rest;         /* points after an alarm whose scores are damped */
     double rest_damp;      /* factor applied to scores during the rest, [0, 1] */
+    uint32_t rest_extend;  /* 1: a score reaching fire during the rest restarts it */
+    double w_season;       /* weight of the time-of-day level surprise, [0, 1]; 0: off */
+    double season_rate;    /* forgetting rate of each slot's statistics, (0, 1] */
+    double season_floor;   /* least slot scale, as a share of the overall level scale */
+    uint32_t season_slots; /* the day is cut into this many slots, 1..ANOMALY_MAX_SLOTS */
+    double season_prior;   /* points of the overall scale mixed into each slot's scale */
     double z_pattern;      /* >0: pattern novelty counts fully only with a z-score this big */
     double z_power;        /* steepness of the z-score surprise: r^k / (1 + r^k) */
     double shift_rate;     /* rate of the recent mean the shift detector watches; 0: off */
@@ -53,6 +62,7 @@ struct anomaly_params {
 };
 
 #define ANOMALY_MAX_CONTEXT 8
+#define ANOMALY_MAX_SLOTS 288 /* five-minute slots of a day */
 #define ANOMALY_RING 8 /* recent points kept for explanations (>= ANOMALY_MAX_CONTEXT) */
 
 enum anomaly_feature {
@@ -61,6 +71,7 @@ enum anomaly_feature {
     ANOMALY_FEATURE_CHANGE,   /* the step from the previous value is unusual */
     ANOMALY_FEATURE_PATTERN,  /* the recent sequence of levels was never seen */
     ANOMALY_FEATURE_SHIFT,    /* the recent mean moved away from the usual level */
+    ANOMALY_FEATURE_SEASON,   /* the value is far from its usual level at this time of day */
 };
 
 /* Why the last score is what it is. */

@@ -58,6 +58,8 @@ static const struct detect_param detect_params[] = {
     P_U32(persist),   P_U32(levels),     P_U32(context_len), P_U32(table_bits), P_U32(tod_contexts),
     P_DBL(z_level),   P_DBL(z_change),   P_DBL(w_pattern),   P_DBL(fire),       P_U32(rest),
     P_DBL(rest_damp), P_DBL(blend),      P_DBL(shift_rate),  P_DBL(z_power),    P_DBL(z_pattern),
+    P_U32(rest_extend), P_DBL(w_season), P_DBL(season_rate), P_DBL(season_floor),
+    P_U32(season_slots), P_DBL(season_prior),
     {"seed", 0, 2},
 };
 #define NPARAMS (sizeof(detect_params) / sizeof(detect_params[0]))
@@ -278,6 +280,10 @@ static void reason_text(const struct anomaly_reason *w, char *out, size_t n)
     case ANOMALY_FEATURE_SHIFT:
         snprintf(out, n, "shift: recent mean %g vs usual %g +- %g (z %.1f over ~%u points)",
                  w->observed, w->expected, w->scale, w->strength, w->span);
+        break;
+    case ANOMALY_FEATURE_SEASON:
+        snprintf(out, n, "season: value %g vs usual %g +- %g at this time of day (z %.1f)",
+                 w->observed, w->expected, w->scale, w->strength);
         break;
     case ANOMALY_FEATURE_PATTERN:
         snprintf(out, n,
