@@ -4,10 +4,9 @@
  *
  *            bytes arrive                 request complete            response complete
  *   IDLE ───────────────▶ READING ─────────────────────▶ WAITING ──────────────────────▶ IDLE
- *    │  keepalive_timeout    │ client_timeout: 408         │ 101 from primary              (or close:
- *    ▼                       │ limits: 413 / 431 / 400      ▼                              Connection:
- *  closed                    ▼                            TUNNEL ── either side closes ─▶ close, error)
- *                          closed
+ *    │  keepalive_timeout    │ client_timeout: 408         │ 101 from primary              (or
+ * close: ▼                       │ limits: 413 / 431 / 400      ▼ Connection: closed ▼ TUNNEL ──
+ * either side closes ─▶ close, error) closed
  *
  * READING: a request's head or body is arriving; the body streams to the primary as it
  * comes (read stops while the primary's write queue is over HIGH_WATER). WAITING: the
@@ -48,7 +47,9 @@ struct lconn {
     struct list link;
     enum lconn_state state;
     struct http_reader reader;
-    struct buf in; /* bytes received but not parsed yet (pipelined, or while throttled) */
+    struct buf in;       /* bytes received but not parsed yet (pipelined, or while throttled) */
+    struct buf head_out; /* the response head, held back to go out with the first body bytes
+                            (one system call instead of two); empty once sent */
     struct exchange *ex;
     struct upstream_req *ureq;
     struct rt_limits limits; /* of the service, from the table current at accept / request */
@@ -103,6 +104,40 @@ static int send_bytes(struct lconn *c, const void *a, size_t alen, const void *b
     return 0;
 }
 
+/* Sends the held response head (if any) and body bytes framed as the response needs (a
+ * chunk head and trailer when chunked; the last chunk when last), in one system call. */
+static int send_response(struct lconn *c, const char *data, size_t len, bool last)
+{
+    uv_buf_t iov[5];
+    unsigned n = 0;
+    char chunk[24];
+    if (c->head_out.len)
+        iov[n++] = uv_buf_init(c->head_out.data, (unsigned)c->head_out.len);
+    if (len) {
+        if (c->resp_chunked)
+            iov[n++] = uv_buf_init(chunk, (unsigned)snprintf(chunk, sizeof(chunk), "%zx\r\n", len));
+        iov[n++] = uv_buf_init((char *)data, (unsigned)len);
+        if (c->resp_chunked)
+            iov[n++] = uv_buf_init("\r\n", 2);
+    }
+    if (last && c->resp_chunked)
+        iov[n++] = uv_buf_init("0\r\n\r\n", 5);
+    if (n == 0)
+        return 0;
+    size_t total = 0;
+    for (unsigned i = 0; i < n; i++)
+        total += iov[i].len;
+    int rc = net_writev((uv_stream_t *)&c->tcp, iov, n, on_client_written, c);
+    buf_release(&c->head_out);
+    if (rc < 0)
+        return rc;
+    if (c->ex)
+        c->ex->bytes_out += total;
+    if (c->tcp.write_queue_size > HIGH_WATER && c->ureq)
+        upstream_req_pause(c->ureq);
+    return 0;
+}
+
 static void start_reading(struct lconn *c);
 static void stop_reading(struct lconn *c)
 {
@@ -116,11 +151,16 @@ static void stop_reading(struct lconn *c)
 static enum metrics_upstream_error uerr_of(enum exchange_error e)
 {
     switch (e) {
-    case EXCHANGE_E_REFUSED: return METRICS_UPSTREAM_REFUSED;
-    case EXCHANGE_E_TIMEOUT: return METRICS_UPSTREAM_TIMEOUT;
-    case EXCHANGE_E_RESET: return METRICS_UPSTREAM_RESET;
-    case EXCHANGE_E_BAD_RESPONSE: return METRICS_UPSTREAM_BAD_RESPONSE;
-    default: return METRICS_UPSTREAM_OTHER;
+    case EXCHANGE_E_REFUSED:
+        return METRICS_UPSTREAM_REFUSED;
+    case EXCHANGE_E_TIMEOUT:
+        return METRICS_UPSTREAM_TIMEOUT;
+    case EXCHANGE_E_RESET:
+        return METRICS_UPSTREAM_RESET;
+    case EXCHANGE_E_BAD_RESPONSE:
+        return METRICS_UPSTREAM_BAD_RESPONSE;
+    default:
+        return METRICS_UPSTREAM_OTHER;
     }
 }
 
@@ -135,8 +175,7 @@ static void finish_exchange(struct lconn *c)
     struct metrics_series *s = ex->route->primary_series;
     if (ex->error != EXCHANGE_OK && ex->error != EXCHANGE_E_CLIENT_GONE)
         metrics_upstream_error(s, c->w->idx, uerr_of(ex->error));
-    metrics_record(s, c->w->idx, ex->t_done - ex->t_start, ex->status, ex->bytes_in,
-                   ex->bytes_out);
+    metrics_record(s, c->w->idx, ex->t_done - ex->t_start, ex->status, ex->bytes_in, ex->bytes_out);
     if (ex->on_done)
         ex->on_done(ex, ex->hook_ctx);
     exchange_unref(ex);
@@ -194,7 +233,7 @@ static int u_on_head(void *ctx, struct http_head *head)
     bool has_len = head->flags & HTTP_HEAD_HAS_LENGTH;
     if ((ex->req.flags & HTTP_HEAD_UPGRADE) && !tunnel)
         c->close_after = true; /* what follows the request is not HTTP: say so now */
-    struct buf out;
+    struct buf *out_ = &c->head_out, out;
     buf_init(&out, 1 << 20);
     http_write_status_line(&out, head->status, head->reason, head->reason_len);
     http_write_end_to_end(&out, head, resp_skip);
@@ -220,9 +259,9 @@ static int u_on_head(void *ctx, struct http_head *head)
     }
     http_write_end_head(&out);
     c->resp_started = true;
-    int rc = send_bytes(c, out.data, out.len, NULL, 0);
-    buf_release(&out);
-    if (rc != 0) {
+    buf_release(out_);
+    *out_ = out; /* held until the first body bytes, the end, or (tunnel) now */
+    if (tunnel && send_response(c, NULL, 0, false) != 0) {
         conn_close(c); /* the client is gone; the primary is not to blame */
         return 0;
     }
@@ -250,14 +289,7 @@ static int u_on_body(void *ctx, const char *data, size_t len)
         struct exchange *ex = c->ex;
         if (!ex->resp_body_truncated && buf_append(&ex->resp_body, data, len) != 0)
             ex->resp_body_truncated = true;
-        if (!c->resp_chunked) {
-            rc = send_bytes(c, data, len, NULL, 0);
-        } else {
-            char head[24];
-            int n = snprintf(head, sizeof(head), "%zx\r\n", len);
-            rc = send_bytes(c, head, (size_t)n, data, len);
-            rc = rc ? rc : send_bytes(c, "\r\n", 2, NULL, 0);
-        }
+        rc = send_response(c, data, len, false);
     }
     if (rc != 0)
         conn_close(c); /* the client is gone: stop reading the primary too */
@@ -274,10 +306,10 @@ static void u_on_complete(void *ctx)
         conn_close(c);
         return;
     }
-    if (c->resp_chunked)
-        send_bytes(c, "0\r\n\r\n", 5, NULL, 0);
-    if (!(c->ex->resp.flags & HTTP_HEAD_KEEP_ALIVE) && c->ex->resp.major == 1 &&
-        !c->resp_chunked && !(c->ex->resp.flags & HTTP_HEAD_HAS_LENGTH) && !c->resp_no_body)
+    if (send_response(c, NULL, 0, true) != 0)
+        c->close_after = true;
+    if (!(c->ex->resp.flags & HTTP_HEAD_KEEP_ALIVE) && c->ex->resp.major == 1 && !c->resp_chunked &&
+        !(c->ex->resp.flags & HTTP_HEAD_HAS_LENGTH) && !c->resp_no_body)
         c->close_after = true; /* the body ended with the primary's close */
     if (c->ex->req.flags & HTTP_HEAD_UPGRADE)
         c->close_after = true; /* the parser already treats what follows as a tunnel */
@@ -289,9 +321,12 @@ static void u_on_error(void *ctx, enum exchange_error e, const char *detail)
     struct lconn *c = ctx;
     c->ureq = NULL;
     c->ex->error = e;
+    if (c->head_out.len) { /* nothing went out yet: the client can still get a 502/504 */
+        buf_release(&c->head_out);
+        c->resp_started = c->resp_chunked = false;
+    }
     if (c->resp_started || c->state == LC_TUNNEL) {
-        log_debug("listener", "request %s: primary failed mid-response: %s", c->ex->id_str,
-                  detail);
+        log_debug("listener", "request %s: primary failed mid-response: %s", c->ex->id_str, detail);
         finish_exchange(c);
         conn_close(c);
         return;
@@ -730,6 +765,7 @@ static void on_closed(uv_handle_t *h)
     struct listener_worker *w = c->w;
     http_reader_release(&c->reader);
     buf_release(&c->in);
+    buf_release(&c->head_out);
     free(c);
     listener_worker_conn_gone(w);
 }
@@ -792,8 +828,8 @@ static void conn_close(struct lconn *c)
 {
     if (c->state == LC_CLOSING)
         return;
-    bool linger = (c->linger || c->resp_started) && !c->req_done && !c->eof &&
-                  c->state != LC_TUNNEL;
+    bool linger =
+        (c->linger || c->resp_started) && !c->req_done && !c->eof && c->state != LC_TUNNEL;
     if (c->ureq) {
         upstream_req_cancel(c->ureq);
         c->ureq = NULL;
@@ -831,6 +867,7 @@ void lconn_start(struct listener_worker *w, struct lsock *ls, uv_tcp_t *server)
     list_insert_tail(&w->conns, &c->link);
     w->nconns++;
     buf_init(&c->in, IN_MAX);
+    buf_init(&c->head_out, 0);
     if (uv_accept((uv_stream_t *)&ls->tcp, (uv_stream_t *)&c->tcp) != 0) {
         atomic_fetch_add(&w->sh->conns[ls->slot], 1); /* conn_close gives it back */
         conn_close(c);

@@ -24,15 +24,13 @@ static void on_written(uv_write_t *req, int status)
     free(w);
 }
 
-int net_write2(uv_stream_t *s, const void *a, size_t alen, const void *b, size_t blen,
-               net_write_cb *cb, void *ctx)
+int net_writev(uv_stream_t *s, const uv_buf_t *bufs, unsigned nbufs, net_write_cb *cb, void *ctx)
 {
-    uv_buf_t bufs[2] = {uv_buf_init((char *)a, (unsigned)alen),
-                        uv_buf_init((char *)b, (unsigned)blen)};
-    unsigned nb = blen ? 2 : 1;
-    size_t total = alen + blen, done = 0;
+    size_t total = 0, done = 0;
+    for (unsigned i = 0; i < nbufs; i++)
+        total += bufs[i].len;
     if (s->write_queue_size == 0) {
-        int n = uv_try_write(s, bufs, nb);
+        int n = uv_try_write(s, bufs, nbufs);
         if (n < 0 && n != UV_EAGAIN)
             return n;
         if (n > 0)
@@ -40,17 +38,14 @@ int net_write2(uv_stream_t *s, const void *a, size_t alen, const void *b, size_t
         if (done == total)
             return 0;
     }
+    /* Copy what the kernel did not take, skipping the done prefix across the pieces. */
     struct wreq *w = xmalloc(sizeof(*w) + (total - done));
-    size_t off = 0;
-    if (done < alen) {
-        memcpy(w->data, (const char *)a + done, alen - done);
-        off = alen - done;
-        if (blen)
-            memcpy(w->data + off, b, blen);
-        off += blen;
-    } else {
-        memcpy(w->data, (const char *)b + (done - alen), total - done);
-        off = total - done;
+    size_t off = 0, skip = done;
+    for (unsigned i = 0; i < nbufs; i++) {
+        size_t len = bufs[i].len, from = skip < len ? skip : len;
+        skip -= from;
+        memcpy(w->data + off, bufs[i].base + from, len - from);
+        off += len - from;
     }
     w->cb = cb;
     w->ctx = ctx;
@@ -61,6 +56,14 @@ int net_write2(uv_stream_t *s, const void *a, size_t alen, const void *b, size_t
         return rc;
     }
     return 1;
+}
+
+int net_write2(uv_stream_t *s, const void *a, size_t alen, const void *b, size_t blen,
+               net_write_cb *cb, void *ctx)
+{
+    uv_buf_t bufs[2] = {uv_buf_init((char *)a, (unsigned)alen),
+                        uv_buf_init((char *)b, (unsigned)blen)};
+    return net_writev(s, bufs, blen ? 2 : 1, cb, ctx);
 }
 
 int net_write(uv_stream_t *s, const void *data, size_t len, net_write_cb *cb, void *ctx)
