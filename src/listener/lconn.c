@@ -148,22 +148,6 @@ static void stop_reading(struct lconn *c)
 
 /* ---- finishing an exchange ----------------------------------------------------------- */
 
-static enum metrics_upstream_error uerr_of(enum exchange_error e)
-{
-    switch (e) {
-    case EXCHANGE_E_REFUSED:
-        return METRICS_UPSTREAM_REFUSED;
-    case EXCHANGE_E_TIMEOUT:
-        return METRICS_UPSTREAM_TIMEOUT;
-    case EXCHANGE_E_RESET:
-        return METRICS_UPSTREAM_RESET;
-    case EXCHANGE_E_BAD_RESPONSE:
-        return METRICS_UPSTREAM_BAD_RESPONSE;
-    default:
-        return METRICS_UPSTREAM_OTHER;
-    }
-}
-
 static void finish_exchange(struct lconn *c)
 {
     struct exchange *ex = c->ex;
@@ -174,7 +158,7 @@ static void finish_exchange(struct lconn *c)
     ex->bytes_in += c->body_in;
     struct metrics_series *s = ex->route->primary_series;
     if (ex->error != EXCHANGE_OK && ex->error != EXCHANGE_E_CLIENT_GONE)
-        metrics_upstream_error(s, c->w->idx, uerr_of(ex->error));
+        metrics_upstream_error(s, c->w->idx, metrics_upstream_error_of(ex->error));
     metrics_record(s, c->w->idx, ex->t_done - ex->t_start, ex->status, ex->bytes_in, ex->bytes_out);
     if (ex->on_done)
         ex->on_done(ex, ex->hook_ctx);
@@ -354,7 +338,7 @@ static void u_on_retry(void *ctx, enum exchange_error e)
 {
     struct lconn *c = ctx;
     if (c->ex)
-        metrics_upstream_error(c->ex->route->primary_series, c->w->idx, uerr_of(e));
+        metrics_upstream_error(c->ex->route->primary_series, c->w->idx, metrics_upstream_error_of(e));
 }
 
 static const struct upstream_cbs primary_cbs = {

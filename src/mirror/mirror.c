@@ -94,22 +94,6 @@ static enum metrics_drop drop_of(enum exchange_error e)
     }
 }
 
-static enum metrics_upstream_error uerr_of(enum exchange_error e)
-{
-    switch (e) {
-    case EXCHANGE_E_REFUSED:
-        return METRICS_UPSTREAM_REFUSED;
-    case EXCHANGE_E_TIMEOUT:
-        return METRICS_UPSTREAM_TIMEOUT;
-    case EXCHANGE_E_RESET:
-        return METRICS_UPSTREAM_RESET;
-    case EXCHANGE_E_BAD_RESPONSE:
-        return METRICS_UPSTREAM_BAD_RESPONSE;
-    default:
-        return METRICS_UPSTREAM_OTHER;
-    }
-}
-
 static void copy_finish(struct mcopy *mc)
 {
     struct mirror_worker *mw = mc->mw;
@@ -126,7 +110,7 @@ static void copy_finish(struct mcopy *mc)
     } else {
         if (!mc->unsent)
             metrics_upstream_error(route->shadow_series[mc->shadow], mw->worker,
-                                   uerr_of(mc->res.error));
+                                   metrics_upstream_error_of(mc->res.error));
         metrics_mirror_drop(route->mirror_series[mc->shadow], mw->worker, drop_of(mc->res.error));
     }
     if (ex->on_shadow_done)

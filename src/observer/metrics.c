@@ -147,6 +147,22 @@ const char *metrics_reject_name(enum metrics_reject r)
     return (unsigned)r < METRICS_REJECT_COUNT ? reject_table[r].name : "other";
 }
 
+enum metrics_upstream_error metrics_upstream_error_of(enum exchange_error e)
+{
+    switch (e) {
+    case EXCHANGE_E_REFUSED:
+        return METRICS_UPSTREAM_REFUSED;
+    case EXCHANGE_E_TIMEOUT:
+        return METRICS_UPSTREAM_TIMEOUT;
+    case EXCHANGE_E_RESET:
+        return METRICS_UPSTREAM_RESET;
+    case EXCHANGE_E_BAD_RESPONSE:
+        return METRICS_UPSTREAM_BAD_RESPONSE;
+    default:
+        return METRICS_UPSTREAM_OTHER;
+    }
+}
+
 enum metrics_class metrics_class_of(int status)
 {
     if (status < 100 || status > 599)

@@ -29,6 +29,7 @@
 
 #include "base/buf.h"
 #include "base/hist.h"
+#include "model/exchange.h"
 
 /* Response status classes; OTHER is a status outside 100..599 (e.g. none was sent). */
 enum metrics_class {
@@ -105,6 +106,8 @@ const char *metrics_decision_name(enum metrics_decision d);
 const char *metrics_drop_name(enum metrics_drop reason);
 const char *metrics_reject_name(enum metrics_reject r);
 enum metrics_class metrics_class_of(int status);
+/* The kind an exchange's upstream failure is counted as. */
+enum metrics_upstream_error metrics_upstream_error_of(enum exchange_error e);
 enum metrics_reject metrics_reject_of(int status);
 
 /* A registry for nworkers (>= 1) worker shards. version goes into doppel_build_info. */
