@@ -30,16 +30,16 @@ struct anomaly {
     double abs_level;  /* running mean of |value|, for the scale floor */
     double peak_decay; /* per-point decay of anomaly_stat.peak */
     struct anomaly_stat level, change;
-    double recent;     /* fast EW mean of the values (rate shift_rate) */
-    double shift_peak; /* decaying maximum of the shift z-scores */
-    double zs;         /* the last shift z-score */
+    double recent;                               /* fast EW mean of the values (rate shift_rate) */
+    double shift_peak;                           /* decaying maximum of the shift z-scores */
+    double zs;                                   /* the last shift z-score */
     struct anomaly_stat slot[ANOMALY_MAX_SLOTS]; /* the level at each time of day (UTC) */
     uint32_t slot_n[ANOMALY_MAX_SLOTS];          /* points seen in each slot */
-    struct anomaly_stat season; /* only .peak: the recent worst slot z-score */
-    double zh;                  /* the last slot z-score */
-    uint32_t slot_now;          /* slot of the last point */
-    uint64_t season_n;          /* points that compared a slot's scale with the overall */
-    double season_ratio;        /* their mean slot/overall scale ratio */
+    struct anomaly_stat season;                  /* only .peak: the recent worst slot z-score */
+    double zh;                                   /* the last slot z-score */
+    uint32_t slot_now;                           /* slot of the last point */
+    uint64_t season_n;   /* points that compared a slot's scale with the overall */
+    double season_ratio; /* their mean slot/overall scale ratio */
     /* pattern grid and memory */
     double lo, hi; /* range seen before the grid is fixed */
     double grid_lo, grid_step;
@@ -127,11 +127,13 @@ int anomaly_params_check(const struct anomaly_params *p, struct err *err)
     if (!(p->blend >= 0 && p->blend <= 1))
         return err_set(err, -EINVAL, "blend must be in [0, 1]");
     if (!(p->w_season >= 0 && p->w_season <= 1) || !(p->season_rate > 0 && p->season_rate <= 1) ||
-        !(p->season_floor >= 0) || !(p->season_prior >= 0) || p->season_slots < 1 || p->season_slots > ANOMALY_MAX_SLOTS)
-        return err_set(err, -EINVAL,
-                       "w_season must be in [0, 1], season_rate in (0, 1], season_floor, season_prior >= 0 "
-                       "and season_slots in 1..%d",
-                       ANOMALY_MAX_SLOTS);
+        !(p->season_floor >= 0) || !(p->season_prior >= 0) || p->season_slots < 1 ||
+        p->season_slots > ANOMALY_MAX_SLOTS)
+        return err_set(
+            err, -EINVAL,
+            "w_season must be in [0, 1], season_rate in (0, 1], season_floor, season_prior >= 0 "
+            "and season_slots in 1..%d",
+            ANOMALY_MAX_SLOTS);
     if (!(p->fire > 0 && p->fire <= 1))
         return err_set(err, -EINVAL, "fire must be in (0, 1]");
     return 0;

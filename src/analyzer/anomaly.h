@@ -63,7 +63,7 @@ struct anomaly_params {
 
 #define ANOMALY_MAX_CONTEXT 8
 #define ANOMALY_MAX_SLOTS 288 /* five-minute slots of a day */
-#define ANOMALY_RING 8 /* recent points kept for explanations (>= ANOMALY_MAX_CONTEXT) */
+#define ANOMALY_RING 8        /* recent points kept for explanations (>= ANOMALY_MAX_CONTEXT) */
 
 enum anomaly_feature {
     ANOMALY_FEATURE_NONE = 0, /* warm-up, or nothing stood out */

@@ -17,7 +17,6 @@
 
 /* ---- random numbers ---------------------------------------------------------------- */
 
-
 /* ---- distributions ----------------------------------------------------------------- */
 
 double stats_norm_cdf(double z)
@@ -610,8 +609,7 @@ static void resample(const double *v, size_t n, double *out, struct rng *rng)
 }
 
 int stats_bootstrap_ci(const double *x, size_t m, const double *y, size_t n, stats_stat_cb *stat,
-                       void *arg, unsigned b, double conf, struct rng *rng, double *lo,
-                       double *hi)
+                       void *arg, unsigned b, double conf, struct rng *rng, double *lo, double *hi)
 {
     if (m == 0 || n == 0 || b < 10 || !(conf > 0 && conf < 1))
         return -EINVAL;

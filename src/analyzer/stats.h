@@ -90,8 +90,7 @@ typedef double stats_stat_cb(const double *x, size_t m, const double *y, size_t 
 /* Percentile bootstrap interval of stat: x and y resampled independently b times with
  * rng. Deterministic for a given rng state. -EINVAL on empty samples or b < 10. */
 int stats_bootstrap_ci(const double *x, size_t m, const double *y, size_t n, stats_stat_cb *stat,
-                       void *arg, unsigned b, double conf, struct rng *rng, double *lo,
-                       double *hi);
+                       void *arg, unsigned b, double conf, struct rng *rng, double *lo, double *hi);
 
 /* Holm's step-down adjustment of k p-values in place. */
 void stats_holm(double *p, size_t k);

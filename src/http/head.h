@@ -38,8 +38,8 @@ struct http_head {
     const char *reason; /* response */
     size_t reason_len;
     unsigned short major, minor;
-    unsigned flags;          /* enum http_head_flag */
-    uint64_t content_length; /* valid with HTTP_HEAD_HAS_LENGTH */
+    unsigned flags;              /* enum http_head_flag */
+    uint64_t content_length;     /* valid with HTTP_HEAD_HAS_LENGTH */
     struct http_header *headers; /* owned array */
     size_t nheaders;
     char *raw;      /* owned: every string above points into it */

@@ -340,11 +340,16 @@ bool http_reader_upgraded(const struct http_reader *r)
 const char *http_reader_strerror(int error)
 {
     switch (error) {
-    case HTTP_READER_E_MALFORMED: return "malformed HTTP message";
-    case HTTP_READER_E_HEAD_TOO_LARGE: return "header section too large";
-    case HTTP_READER_E_TRUNCATED: return "stream ended inside a message";
-    case HTTP_READER_E_ABORTED: return "message rejected";
-    default: return "no error";
+    case HTTP_READER_E_MALFORMED:
+        return "malformed HTTP message";
+    case HTTP_READER_E_HEAD_TOO_LARGE:
+        return "header section too large";
+    case HTTP_READER_E_TRUNCATED:
+        return "stream ended inside a message";
+    case HTTP_READER_E_ABORTED:
+        return "message rejected";
+    default:
+        return "no error";
     }
 }
 

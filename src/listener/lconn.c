@@ -338,7 +338,8 @@ static void u_on_retry(void *ctx, enum exchange_error e)
 {
     struct lconn *c = ctx;
     if (c->ex)
-        metrics_upstream_error(c->ex->route->primary_series, c->w->idx, metrics_upstream_error_of(e));
+        metrics_upstream_error(c->ex->route->primary_series, c->w->idx,
+                               metrics_upstream_error_of(e));
 }
 
 static const struct upstream_cbs primary_cbs = {

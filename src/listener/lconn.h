@@ -23,9 +23,9 @@ struct metrics_service;
 struct lsock {
     uv_tcp_t tcp;
     struct listener_worker *w;
-    char *service;     /* owned */
+    char *service; /* owned */
     uint32_t service_id;
-    size_t slot;       /* index into listener_shared.conns */
+    size_t slot; /* index into listener_shared.conns */
     struct metrics_service *ms;
 };
 

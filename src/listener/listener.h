@@ -29,9 +29,9 @@ struct listener_worker;
 
 /* What the workers share; owned by the app. */
 struct listener_shared {
-    struct router *router;   /* borrowed */
-    struct metrics *metrics; /* borrowed */
-    exchange_done_cb *on_done;          /* hooks stored on every exchange */
+    struct router *router;     /* borrowed */
+    struct metrics *metrics;   /* borrowed */
+    exchange_done_cb *on_done; /* hooks stored on every exchange */
     exchange_shadow_cb *on_shadow_done;
     void *hook_ctx;
     atomic_uint conns[LISTENER_MAX_SERVICES]; /* open client connections per service */

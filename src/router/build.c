@@ -96,8 +96,8 @@ static void build_route(struct rt_route *r, const struct rt_service *s,
     }
 }
 
-static int build_service(struct rt_service *s, const struct config_service *cs,
-                         struct metrics *m, struct err *err)
+static int build_service(struct rt_service *s, const struct config_service *cs, struct metrics *m,
+                         struct err *err)
 {
     s->service_id = router_id_service(cs->name);
     s->name = xstrdup(cs->name);

@@ -119,9 +119,8 @@ static bool header_allowed(const struct rt_mirror *m, const struct http_head *re
     const struct http_header *h = http_head_find(req, m->header_name);
     if (!h)
         return false;
-    return !m->header_value ||
-           (h->value_len == strlen(m->header_value) &&
-            memcmp(h->value, m->header_value, h->value_len) == 0);
+    return !m->header_value || (h->value_len == strlen(m->header_value) &&
+                                memcmp(h->value, m->header_value, h->value_len) == 0);
 }
 
 enum router_mirror router_mirror_decide(const struct rt_route *route, const struct http_head *req,

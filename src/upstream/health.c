@@ -76,8 +76,7 @@ static void probe_finish(struct probe *p, bool ok, const char *why)
     if (t) {
         t->probing = false;
         if (ok != !t->down)
-            log_warn("upstream", "host '%s' is now %s (%s)", t->address, ok ? "up" : "down",
-                     why);
+            log_warn("upstream", "host '%s' is now %s (%s)", t->address, ok ? "up" : "down", why);
         t->down = !ok;
         upstream_host_set_down(t->host_id, !ok);
     }

@@ -40,8 +40,8 @@ struct uhost {
     struct list idle;    /* struct uconn.link */
     struct list waiters; /* struct upstream_req.wait_link: waiting for a connection */
     uint32_t nidle, nopen;
-    uint32_t fails;          /* consecutive failures */
-    uint64_t ejected_until;  /* monotonic ns */
+    uint32_t fails;         /* consecutive failures */
+    uint64_t ejected_until; /* monotonic ns */
 };
 
 struct upool {
@@ -70,13 +70,13 @@ struct uconn {
     struct upstream_worker *uw;
     uint32_t host_id;
     enum uconn_state state;
-    struct list link;     /* host idle list */
-    struct list all;      /* worker's conns */
+    struct list link; /* host idle list */
+    struct list all;  /* worker's conns */
     struct http_reader reader;
     struct upstream_req *req;
-    bool reused;          /* served a request before this one */
-    bool got_bytes;       /* response bytes arrived for the current request */
-    bool keep_alive;      /* the current response allows reuse */
+    bool reused;     /* served a request before this one */
+    bool got_bytes;  /* response bytes arrived for the current request */
+    bool keep_alive; /* the current response allows reuse */
     bool tunnel;
     bool interim; /* a 1xx head was just read: its "complete" is not the response's */
     int handles;
@@ -434,8 +434,8 @@ static void req_fail(struct upstream_req *r, enum exchange_error e, const char *
 {
     struct uconn *c = r->conn;
     bool connect_failed = c && c->state == UCONN_CONNECTING;
-    bool stale = c && c->reused && !c->got_bytes && !r->sent_body &&
-                 (e == EXCHANGE_E_RESET) && r->stale_retries == 0;
+    bool stale = c && c->reused && !c->got_bytes && !r->sent_body && (e == EXCHANGE_E_RESET) &&
+                 r->stale_retries == 0;
     bool idem = r->flags & UPSTREAM_F_IDEMPOTENT;
     int failed_idx = (int)r->up_idx;
     if (!stale)
@@ -700,10 +700,8 @@ static void handle_bytes(struct uconn *c, const char *data, size_t len)
         if (n < 0) {
             if (c->req) {
                 host_result(c->uw, c->req->pool, c->host_id, false);
-                req_finish_error(c->req, EXCHANGE_E_BAD_RESPONSE,
-                                 http_reader_strerror((int)n));
-            }
-            else
+                req_finish_error(c->req, EXCHANGE_E_BAD_RESPONSE, http_reader_strerror((int)n));
+            } else
                 conn_close(c);
             return;
         }
@@ -758,8 +756,8 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
             return; /* a body delimited by the close completed */
     }
     if (!c->got_bytes) {
-        req_fail(r, EXCHANGE_E_RESET, nread == UV_EOF ? "upstream closed the connection"
-                                                      : uv_strerror((int)nread));
+        req_fail(r, EXCHANGE_E_RESET,
+                 nread == UV_EOF ? "upstream closed the connection" : uv_strerror((int)nread));
         return;
     }
     host_result(uw, r->pool, c->host_id, false);
