@@ -10,7 +10,7 @@
 #include <math.h>
 #include <string.h>
 
-#define CLIP_SIGMA 4.0
+#define CLIP_SIGMA 3.0
 #define ERR_TAU_S 43200.0  /* memory of the measured forecast errors */
 #define NOISE_TAU_S 7200.0 /* memory of the one-step residual variance */
 #define PRIOR_WEIGHT 0.02  /* evidence the prior error model is worth (~15 min) */

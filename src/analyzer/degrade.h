@@ -9,7 +9,7 @@
  * Method (docs/cli-analyze-degrade.md has the whole story):
  *   - robust Holt filters on irregular time at two time scales tied to the horizon (a
  *     fast one for ramps, a slow one for leaks that move in steps), residuals clipped at
- *     4 sigma so spikes do not move them;
+ *     3 sigma so spikes do not move them;
  *   - the forecast error is measured, not assumed: snapshots of the filter are kept in a
  *     ring, and when the time a snapshot forecast for arrives, the error against the
  *     level then is folded into an exponentially weighted variance per lead time;

@@ -24,7 +24,7 @@
 
 static const char *const cols[] = {"load_rps", "latency_p99_ms", "cpu_cores", "memory_mb"};
 
-struct capacity_opts {
+struct cli_analyze_capacity_opts {
     const char *input;
     double target, peak, margin;
     int json;
@@ -37,7 +37,7 @@ static int parse_num(const char *flag, const char *s, double *out)
     return 0;
 }
 
-static int parse_opts(int argc, char **argv, struct capacity_opts *o)
+static int parse_opts(int argc, char **argv, struct cli_analyze_capacity_opts *o)
 {
     static const struct option longopts[] = {
         {"input", required_argument, 0, 'i'},
@@ -109,7 +109,7 @@ static int read_obs(const struct csv *csv, struct capacity_obs *obs, struct err 
     return 0;
 }
 
-static void print_json(const struct capacity_opts *o, const struct capacity_fit *f,
+static void print_json(const struct cli_analyze_capacity_opts *o, const struct capacity_fit *f,
                        const struct capacity_plan *p)
 {
     cJSON *j = cJSON_CreateObject(), *m = cJSON_AddObjectToObject(j, "model");
@@ -139,7 +139,7 @@ static void print_json(const struct capacity_opts *o, const struct capacity_fit 
     cJSON_Delete(j);
 }
 
-static void print_text(const struct capacity_opts *o, const struct capacity_fit *f,
+static void print_text(const struct cli_analyze_capacity_opts *o, const struct capacity_fit *f,
                        const struct capacity_plan *p)
 {
     printf("recommendation: %d instance%s, %.2f CPU cores and %.0f MB memory each\n\n",
@@ -165,7 +165,8 @@ static void print_text(const struct capacity_opts *o, const struct capacity_fit 
            f->mem0, f->mem_per_rps, p->load_per_instance, f->mem_resid_p95, 1 + o->margin);
 }
 
-static int analyze(const struct capacity_opts *o, const struct csv *csv, struct err *err)
+static int analyze(const struct cli_analyze_capacity_opts *o, const struct csv *csv,
+                   struct err *err)
 {
     size_t n = csv->nrows;
     struct capacity_obs *obs = xcalloc(n ? n : 1, sizeof(*obs));
@@ -203,7 +204,7 @@ out:
 
 static int run(int argc, char **argv)
 {
-    struct capacity_opts o = {0};
+    struct cli_analyze_capacity_opts o = {0};
     struct csv csv;
     struct err err;
     err_clear(&err);

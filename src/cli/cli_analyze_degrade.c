@@ -22,13 +22,13 @@
 
 #define MAX_INPUT_BYTES (512u << 20)
 
-struct degrade_opts {
+struct cli_analyze_degrade_opts {
     const char *input, *output;
     double threshold, horizon_s;
     int have_threshold, json;
 };
 
-static int parse_opts(int argc, char **argv, struct degrade_opts *o)
+static int parse_opts(int argc, char **argv, struct cli_analyze_degrade_opts *o)
 {
     static const struct option longopts[] = {
         {"input", required_argument, 0, 'i'},   {"threshold", required_argument, 0, 't'},
@@ -92,7 +92,8 @@ static void print_ttb(FILE *f, double ttb)
         fprintf(f, "%.0f", ttb);
 }
 
-static void print_summary(const struct degrade_opts *o, const struct degrade_result *r, size_t rows)
+static void print_summary(const struct cli_analyze_degrade_opts *o, const struct degrade_result *r,
+                          size_t rows)
 {
     if (o->json) {
         cJSON *j = cJSON_CreateObject();
@@ -125,7 +126,7 @@ static void print_summary(const struct degrade_opts *o, const struct degrade_res
            r->trend_per_s * 3600, r->sd_horizon);
 }
 
-static int run_rows(const struct degrade_opts *o, const struct csv *csv, FILE *out,
+static int run_rows(const struct cli_analyze_degrade_opts *o, const struct csv *csv, FILE *out,
                     struct degrade_result *last, struct err *err)
 {
     struct degrade d;
@@ -160,7 +161,7 @@ static int run_rows(const struct degrade_opts *o, const struct csv *csv, FILE *o
 
 static int run(int argc, char **argv)
 {
-    struct degrade_opts o = {0};
+    struct cli_analyze_degrade_opts o = {0};
     struct csv csv;
     struct err err;
     struct degrade_result last = {0};

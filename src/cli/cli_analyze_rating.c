@@ -84,14 +84,14 @@ static int parse_run(const cJSON *o, struct rating_run *run, const char *where, 
     return rc;
 }
 
-struct rated {
+struct cli_analyze_rating_row {
     const char *name; /* borrowed from the cJSON tree */
     double target_s;
     struct rating_result r;
 };
 
 static int rate_service(const cJSON *svc, size_t i, double dflt, const char *path,
-                        struct rated *out, struct err *err)
+                        struct cli_analyze_rating_row *out, struct err *err)
 {
     char where[160];
     snprintf(where, sizeof(where), "%s: services[%zu]", path, i);
@@ -121,7 +121,7 @@ out:
     return rc;
 }
 
-static void print_results(const struct rated *s, size_t n, int json)
+static void print_results(const struct cli_analyze_rating_row *s, size_t n, int json)
 {
     if (!json) {
         printf("%-20s %5s %6s %8s %9s %8s %8s %7s %s\n", "service", "runs", "failed", "survival",
@@ -166,7 +166,7 @@ static int rate_file(const char *path, int json, struct err *err)
 {
     struct buf b;
     cJSON *root = NULL;
-    struct rated *s = NULL;
+    struct cli_analyze_rating_row *s = NULL;
     buf_init(&b, MAX_INPUT_BYTES);
     int rc = read_text(path, &b, err);
     if (rc)
