@@ -203,14 +203,6 @@ static void send_copy(struct mirror_worker *mw, struct exchange *ex, size_t i, c
     const struct rt_pool *pool = &svc->shadows[i];
     struct metrics_mirror *ms = ex->route->mirror_series[i];
     struct mpool *mp = mpool_get(mw, pool->pool_id);
-    if (mw->draining) {
-        metrics_mirror_drop(ms, mw->worker, METRICS_DROP_DRAINING);
-        return;
-    }
-    if (mp->inflight >= pool->max_inflight) {
-        metrics_mirror_drop(ms, mw->worker, METRICS_DROP_INFLIGHT_LIMIT);
-        return;
-    }
     if (mp->bytes + len > pool->max_bytes) {
         metrics_mirror_drop(ms, mw->worker, METRICS_DROP_BYTES_LIMIT);
         return;
@@ -241,21 +233,44 @@ static void send_copy(struct mirror_worker *mw, struct exchange *ex, size_t i, c
     upstream_req_end(r);
 }
 
+/* Whether shadow i can take one more copy now (counted as a drop when not). Checked before
+ * the copy is built, so a saturated or draining shadow costs a counter, not a copy. */
+static bool admit(struct mirror_worker *mw, const struct exchange *ex, size_t i)
+{
+    const struct rt_pool *pool = &ex->service->shadows[i];
+    struct metrics_mirror *ms = ex->route->mirror_series[i];
+    if (mw->draining) {
+        metrics_mirror_drop(ms, mw->worker, METRICS_DROP_DRAINING);
+        return false;
+    }
+    if (mpool_get(mw, pool->pool_id)->inflight >= pool->max_inflight) {
+        metrics_mirror_drop(ms, mw->worker, METRICS_DROP_INFLIGHT_LIMIT);
+        return false;
+    }
+    return true;
+}
+
 void mirror_submit(struct mirror_worker *mw, struct exchange *ex)
 {
     const struct rt_service *svc = ex->service;
-    if (!svc->nshadows)
+    bool take[RT_MAX_SHADOWS];
+    size_t n = 0;
+    for (size_t i = 0; i < svc->nshadows && i < RT_MAX_SHADOWS; i++)
+        n += take[i] = admit(mw, ex, i);
+    if (n == 0)
         return;
     struct buf req;
     buf_init(&req, MIRROR_HEAD_MAX + ex->req_body.len);
     if (build_request(ex, &req) != 0 || buf_append(&req, ex->req_body.data, ex->req_body.len)) {
-        for (size_t i = 0; i < svc->nshadows; i++)
-            metrics_mirror_drop(ex->route->mirror_series[i], mw->worker, METRICS_DROP_OTHER);
+        for (size_t i = 0; i < svc->nshadows && i < RT_MAX_SHADOWS; i++)
+            if (take[i])
+                metrics_mirror_drop(ex->route->mirror_series[i], mw->worker, METRICS_DROP_OTHER);
         log_debug("mirror", "request %s: copy head too large, not mirrored", ex->id_str);
         buf_release(&req);
         return;
     }
-    for (size_t i = 0; i < svc->nshadows; i++)
-        send_copy(mw, ex, i, req.data, req.len);
+    for (size_t i = 0; i < svc->nshadows && i < RT_MAX_SHADOWS; i++)
+        if (take[i])
+            send_copy(mw, ex, i, req.data, req.len);
     buf_release(&req);
 }

@@ -97,6 +97,8 @@ struct rt_limits {
     uint64_t client_timeout_ns, keepalive_timeout_ns, drain_timeout_ns;
 };
 
+#define RT_MAX_SHADOWS 8 /* shadow pools per service (the config's limit) */
+
 struct rt_service {
     uint32_t service_id; /* stable for the same name */
     char *name;

@@ -124,6 +124,9 @@ static int build_service(struct rt_service *s, const struct config_service *cs, 
     return 0;
 }
 
+_Static_assert(CONFIG_MAX_SHADOWS <= RT_MAX_SHADOWS,
+               "the mirror sizes per-request arrays by RT_MAX_SHADOWS");
+
 struct route_table *router_build(const struct config *cfg, struct metrics *m, struct err *err)
 {
     struct route_table *t = route_table_new(cfg->nservices);
