@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/xalloc.h"
 
 char *testlib_tmpdir(void)
@@ -40,4 +41,24 @@ char *testlib_write_file(const char *dir, const char *name, const char *text)
     fputs(text, f);
     fclose(f);
     return path;
+}
+
+char *testlib_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        perror(path);
+        abort();
+    }
+    struct buf b;
+    buf_init(&b, 1 << 24);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        if (buf_append(&b, chunk, n) != 0) {
+            fprintf(stderr, "testlib: %s is larger than 16 MiB\n", path);
+            abort();
+        }
+    fclose(f);
+    return b.data ? buf_steal(&b, NULL) : xstrdup("");
 }

@@ -38,22 +38,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    struct buf b;
-    buf_init(&b, 1 << 24);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        assert_int_equal(buf_append(&b, chunk, n), 0);
-    fclose(f);
-    if (!b.data)
-        return xstrdup("");
-    return buf_steal(&b, NULL);
-}
-
 /* Runs doppel with argv (NULL-terminated); stderr goes to *errtext (caller frees). */
 static int run(const char **argv, char **errtext)
 {
@@ -69,7 +53,7 @@ static int run(const char **argv, char **errtext)
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
-    *errtext = slurp(errpath);
+    *errtext = testlib_read_file(errpath);
     free(errpath);
     return rc;
 }
@@ -95,7 +79,7 @@ static void test_cli_analyze_forecast_single_series_json(void **state)
     const char *argv[] = {"doppel",  "analyze", "forecast", "--input",  in,  "--horizon", "12",
                           "--level", "90",      "--json",   "--output", out, NULL};
     assert_int_equal(run(argv, &err), CLI_OK);
-    char *json = slurp(out);
+    char *json = testlib_read_file(out);
     cJSON *root = cJSON_Parse(json);
     assert_non_null(root);
     cJSON *fc = cJSON_GetObjectItem(root, "forecast");
@@ -134,7 +118,7 @@ static void test_cli_analyze_forecast_wide_layout_and_jobs(void **state)
     assert_int_equal(run(a1, &err), CLI_OK);
     free(err);
     assert_int_equal(run(a4, &err), CLI_OK);
-    char *t1 = slurp(o1), *t4 = slurp(o4);
+    char *t1 = testlib_read_file(o1), *t4 = testlib_read_file(o4);
     assert_string_equal(t1, t4);
     assert_int_equal(strncmp(t1, "id,F1,F2,F3\nS1,", 15), 0);
     assert_non_null(strstr(t1, "\nS2,"));

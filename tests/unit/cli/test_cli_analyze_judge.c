@@ -40,20 +40,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    struct buf b;
-    buf_init(&b, 1 << 24);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        assert_int_equal(buf_append(&b, chunk, n), 0);
-    fclose(f);
-    return b.data ? buf_steal(&b, NULL) : xstrdup("");
-}
-
 /* Points fd at a fresh file; returns the saved descriptor. */
 static int redirect(int fd, const char *path)
 {
@@ -80,8 +66,8 @@ static int run(const char **argv, char **out, char **errtext)
     dup2(se, 2);
     close(so);
     close(se);
-    *out = slurp(op);
-    *errtext = slurp(ep);
+    *out = testlib_read_file(op);
+    *errtext = testlib_read_file(ep);
     free(op);
     free(ep);
     return rc;
