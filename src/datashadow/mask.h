@@ -34,13 +34,18 @@ enum mask_kind {
 /* The column types rules know, from pg_type (the catalog's type OID decides). */
 enum mask_type {
     MASK_T_TEXT = 0, /* text, varchar, bpchar, name, citext */
-    MASK_T_INT,      /* int2, int4, int8 */
-    MASK_T_NUMERIC,  /* numeric, float4, float8 */
+    MASK_T_INT,      /* int4 */
+    MASK_T_NUMERIC,  /* numeric */
     MASK_T_UUID,
     MASK_T_DATE,
     MASK_T_TIMESTAMP, /* timestamp, timestamptz */
     MASK_T_BOOL,
     MASK_T_OTHER,
+    /* Integer widths apart, so a hashed or noisy int2 stays within int2; floats apart from
+     * numeric, whose text keeps its scale. */
+    MASK_T_INT2,
+    MASK_T_INT8,
+    MASK_T_FLOAT, /* float4, float8 */
 };
 
 struct mask_rule {
