@@ -107,10 +107,11 @@ static int parse_generalize(const char *spec, const char *arg, struct mask_rule 
         }
     if (arg && parse_positive(arg, &r->step) == 0 && mask_num_step_ok(r->step))
         return 0;
-    return err_set(err, -EINVAL,
-                   "mask rule '%s': want generalize:STEP (a number above 0 with at most 9 "
-                   "decimals) or generalize:year|month|day|hour",
-                   spec);
+    return err_set(
+        err, -EINVAL,
+        "mask rule '%s': want generalize:STEP (a number above 0 with at most 15 digits, 9 of them "
+        "decimals) or generalize:year|month|day|hour",
+        spec);
 }
 
 static int parse_truncate(const char *spec, const char *arg, struct mask_rule *r, struct err *err)
