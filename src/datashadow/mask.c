@@ -125,48 +125,62 @@ static int parse_truncate(const char *spec, const char *arg, struct mask_rule *r
     return 0;
 }
 
-static int parse_arg(const char *spec, const char *name, const char *arg, struct mask_rule *r,
-                     struct err *err)
+static int parse_none(const char *spec, const char *arg, struct mask_rule *r, struct err *err)
 {
-    if (strcmp(name, "keep") == 0 || strcmp(name, "null") == 0) {
-        r->kind = name[0] == 'k' ? MASK_KEEP : MASK_NULL;
-        return arg ? err_set(err, -EINVAL, "mask rule '%s': '%s' takes no argument", spec, name)
-                   : 0;
-    }
-    if (strcmp(name, "redact") == 0) {
-        r->kind = MASK_REDACT;
-        r->value = arg ? xstrdup(arg) : NULL;
-        return 0;
-    }
-    if (strcmp(name, "hash") == 0) {
-        r->kind = MASK_HASH;
-        r->email = arg != NULL;
-        return arg && strcmp(arg, "email") != 0
-                   ? err_set(err, -EINVAL, "mask rule '%s': want hash or hash:email", spec)
-                   : 0;
-    }
-    if (strcmp(name, "truncate") == 0)
-        return r->kind = MASK_TRUNCATE, parse_truncate(spec, arg, r, err);
-    if (strcmp(name, "shift") == 0)
-        return r->kind = MASK_SHIFT, parse_shift(spec, arg, r, err);
-    if (strcmp(name, "noise") == 0)
-        return r->kind = MASK_NOISE, parse_noise(spec, arg, r, err);
-    if (strcmp(name, "generalize") == 0)
-        return r->kind = MASK_GENERALIZE, parse_generalize(spec, arg, r, err);
-    return err_set(err, -EINVAL,
-                   "mask rule '%s': unknown rule '%s' (want keep, null, redact, hash, "
-                   "truncate, shift, noise or generalize)",
-                   spec, name);
+    (void)r;
+    return arg ? err_set(err, -EINVAL, "mask rule '%s': takes no argument", spec) : 0;
 }
+
+static int parse_redact(const char *spec, const char *arg, struct mask_rule *r, struct err *err)
+{
+    (void)spec;
+    (void)err;
+    r->value = arg ? xstrdup(arg) : NULL;
+    return 0;
+}
+
+static int parse_hash(const char *spec, const char *arg, struct mask_rule *r, struct err *err)
+{
+    r->email = arg != NULL;
+    if (arg && strcmp(arg, "email") != 0)
+        return err_set(err, -EINVAL, "mask rule '%s': want hash or hash:email", spec);
+    return 0;
+}
+
+typedef int mask_arg_cb(const char *spec, const char *arg, struct mask_rule *r, struct err *err);
+
+static const struct {
+    const char *name;
+    enum mask_kind kind;
+    mask_arg_cb *parse;
+} rule_table[] = {
+    {"keep", MASK_KEEP, parse_none},
+    {"null", MASK_NULL, parse_none},
+    {"redact", MASK_REDACT, parse_redact},
+    {"hash", MASK_HASH, parse_hash},
+    {"truncate", MASK_TRUNCATE, parse_truncate},
+    {"shift", MASK_SHIFT, parse_shift},
+    {"noise", MASK_NOISE, parse_noise},
+    {"generalize", MASK_GENERALIZE, parse_generalize},
+};
 
 int mask_rule_parse(const char *spec, struct mask_rule *out, struct err *err)
 {
     const char *colon = strchr(spec, ':');
-    char *name = colon ? xstrndup(spec, (size_t)(colon - spec)) : xstrdup(spec);
+    size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+    int rc = 1;
 
     memset(out, 0, sizeof(*out));
-    int rc = parse_arg(spec, name, colon ? colon + 1 : NULL, out, err);
-    free(name);
+    for (size_t i = 0; i < sizeof(rule_table) / sizeof(rule_table[0]) && rc > 0; i++)
+        if (strlen(rule_table[i].name) == n && memcmp(rule_table[i].name, spec, n) == 0) {
+            out->kind = rule_table[i].kind;
+            rc = rule_table[i].parse(spec, colon ? colon + 1 : NULL, out, err);
+        }
+    if (rc > 0)
+        rc = err_set(err, -EINVAL,
+                     "mask rule '%s': unknown rule '%.*s' (want keep, null, redact, hash, "
+                     "truncate, shift, noise or generalize)",
+                     spec, (int)n, spec);
     if (rc < 0)
         mask_rule_release(out);
     return rc;
