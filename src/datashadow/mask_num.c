@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mask_num: `noise` and `generalize:STEP` on numbers in PostgreSQL text form. Integers
- * are exact (int64 arithmetic, saturated to the column type's range); numeric and float
- * values are rounded to a multiple of the step in scaled integers when the decimal text
- * allows it (so generalize:0.1 of 0.3 is 0.3, not 0.2), in doubles past 18 digits. Noise
- * is added in doubles and written back with the input's scale for numeric, rounded for
- * integers. Pure apart from the caller's generator.
+ * are exact (int64 arithmetic, saturated to the column type's range); numeric and plain
+ * decimal float text is floored to a multiple of the step exactly, in OpenSSL big
+ * integers scaled by a power of ten (so generalize:0.1 of 0.3 is 0.3, not 0.2, and a
+ * 30-digit numeric keeps every digit); float text with an exponent goes through doubles.
+ * Noise is added in doubles and written back with the input's scale for numeric, rounded
+ * for integers. Pure apart from the caller's generator.
  */
 #include "datashadow/mask_num.h"
 
@@ -184,11 +185,10 @@ static int64_t int_floor(enum mask_type t, int64_t x, int64_t s)
  * the text's decimals; NULL when the text is not of that form. */
 static BIGNUM *scaled_bn(const char *in, size_t len, int d)
 {
-    char *digits = malloc(len + (size_t)d + 1), *p = digits;
+    char *digits = xmalloc(len + (size_t)d + 1), *p = digits;
     BIGNUM *v = NULL;
     int frac = -1;
 
-    BUG_ON(!digits);
     for (size_t i = in[0] == '-' ? 1 : 0; i < len; i++) {
         if (in[i] == '.' && frac < 0) {
             frac = 0;
