@@ -77,6 +77,12 @@ static int parse_noise(const char *spec, const char *arg, struct mask_rule *r, s
     for (char *kv = strtok_r(copy, ",", &save); kv && rc == 0; kv = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(kv, '=');
         double *dst = NULL;
+        if (strcmp(kv, "stable") == 0) {
+            if (r->stable)
+                rc = err_set(err, -EINVAL, "mask rule '%s': 'stable' given twice", spec);
+            r->stable = true;
+            continue;
+        }
         if (eq) {
             *eq = '\0';
             dst = strcmp(kv, "epsilon") == 0       ? &r->epsilon
@@ -92,7 +98,9 @@ static int parse_noise(const char *spec, const char *arg, struct mask_rule *r, s
     }
     if (rc == 0 && (r->epsilon == 0 || r->sensitivity == 0))
         rc = err_set(err, -EINVAL,
-                     "mask rule '%s': want noise:epsilon=E,sensitivity=S (both above 0)", spec);
+                     "mask rule '%s': want noise:epsilon=E,sensitivity=S[,stable] (E and S "
+                     "above 0)",
+                     spec);
     free(copy);
     return rc;
 }
@@ -497,6 +505,31 @@ static int shift_value(const struct mask_rule *r, enum mask_type t, const struct
     return mask_time_format(&tm, out);
 }
 
+/* Noise from the caller's generator, or with `stable` from one seeded by
+ * HMAC(key, len(row_key) || row_key || value): the same value of the same row always gets
+ * the same noise, distinct values and rows independent noise. */
+static int noise_value(const struct mask_rule *r, enum mask_type t, const struct mask_key *key,
+                       const char *in, size_t len, const char *row_key, size_t row_key_len,
+                       struct rng *rng, struct buf *out)
+{
+    struct rng keyed;
+
+    if (r->stable) {
+        struct mask_mac m;
+        unsigned char *msg = xmalloc(8 + row_key_len + len);
+        for (int i = 0; i < 8; i++)
+            msg[i] = (unsigned char)((uint64_t)row_key_len >> (56 - 8 * i));
+        memcpy(msg + 8, row_key, row_key_len);
+        memcpy(msg + 8 + row_key_len, in, len);
+        mask_mac_init(&m, key);
+        rng_seed(&keyed, mask_mac_u64(&m, "doppel-mask/noise", msg, 8 + row_key_len + len));
+        mask_mac_release(&m);
+        free(msg);
+        rng = &keyed;
+    }
+    return mask_num_noise(t, in, len, r->sensitivity / r->epsilon, rng, out);
+}
+
 static int generalize_time(const struct mask_rule *r, enum mask_type t, const char *in, size_t len,
                            struct buf *out)
 {
@@ -526,7 +559,7 @@ static int apply(const struct mask_rule *r, enum mask_type t, const struct mask_
     case MASK_SHIFT:
         return shift_value(r, t, key, in, len, row_key, row_key_len, out);
     case MASK_NOISE:
-        return mask_num_noise(t, in, len, r->sensitivity / r->epsilon, rng, out);
+        return noise_value(r, t, key, in, len, row_key, row_key_len, rng, out);
     case MASK_GENERALIZE:
         if (r->unit[0])
             return generalize_time(r, t, in, len, out);
@@ -544,10 +577,12 @@ int mask_value(const struct mask_rule *r, enum mask_type t, const struct mask_ke
     if (rule_accepts(r, t))
         return err_set(err, -EINVAL, "rule '%s' cannot handle type %s", rule_label(r->kind),
                        type_label(t));
-    BUG_ON((r->kind == MASK_HASH || r->kind == MASK_SHIFT) && !key);
-    BUG_ON(r->kind == MASK_NOISE && !rng);
-    if (r->kind == MASK_SHIFT && !row_key)
-        return err_set(err, -EINVAL, "rule 'shift' needs the row's key");
+    bool keyed =
+        r->kind == MASK_HASH || r->kind == MASK_SHIFT || (r->kind == MASK_NOISE && r->stable);
+    BUG_ON(keyed && !key);
+    BUG_ON(r->kind == MASK_NOISE && !r->stable && !rng);
+    if (keyed && r->kind != MASK_HASH && !row_key)
+        return err_set(err, -EINVAL, "rule '%s' needs the row's key", rule_label(r->kind));
     int rc = apply(r, t, key, in, len, row_key, row_key_len, rng, out, is_null);
     if (rc == -ENOSPC)
         return err_set(err, rc, "masked value longer than %zu bytes", out->max);

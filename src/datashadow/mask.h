@@ -58,11 +58,13 @@ struct mask_rule {
     double step;        /* MASK_GENERALIZE on numbers */
     char unit[8];       /* MASK_GENERALIZE on dates: "year", "month", "day", "hour" */
     bool email;         /* MASK_HASH on text: keep the e-mail shape (local@domain.tld) */
+    bool stable;        /* MASK_NOISE ",stable": noise keyed on (row key, value) instead of
+                           drawn from the caller's generator, so a re-sent value repeats it */
 };
 
 /* Parses one rule as written in the config ("hash", "truncate:4", "redact:***",
  * "shift:30d", "noise:epsilon=1,sensitivity=100", "generalize:10", "generalize:month",
- * "hash:email", "keep", "null"). */
+ * "hash:email", "keep", "null"; "noise:epsilon=1,sensitivity=100,stable"). */
 int mask_rule_parse(const char *spec, struct mask_rule *out, struct err *err);
 void mask_rule_release(struct mask_rule *r);
 /* Type of a column from its pg_type OID (and type name, for extension types like citext). */

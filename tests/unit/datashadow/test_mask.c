@@ -108,6 +108,9 @@ static void test_mask_rule_parse_accepts_every_rule(void **state)
     rule(f, "noise:sensitivity=100,epsilon=0.5");
     assert_close(f->rule.epsilon, 0.5, 0);
     assert_close(f->rule.sensitivity, 100, 0);
+    assert_false(f->rule.stable);
+    rule(f, "noise:epsilon=1,stable,sensitivity=2");
+    assert_true(f->rule.stable);
     rule(f, "generalize:0.25");
     assert_close(f->rule.step, 0.25, 0);
     rule(f, "generalize:month");
@@ -138,6 +141,8 @@ static void test_mask_rule_parse_rejects_bad_specs(void **state)
         {"noise:epsilon=1,sensitivity=x", "sensitivity must be a number above 0"},
         {"noise:epsilon=1,epsilon=2,sensitivity=1", "'epsilon' given twice"},
         {"noise:epsilon=1,delta=2,sensitivity=1", "unknown noise parameter 'delta'"},
+        {"noise:epsilon=1,sensitivity=1,stable,stable", "'stable' given twice"},
+        {"noise:epsilon=1,sensitivity=1,stable=1", "unknown noise parameter 'stable'"},
         {"generalize", "want generalize:STEP"},
         {"generalize:week", "want generalize:STEP"},
         {"generalize:0", "want generalize:STEP"},
@@ -421,6 +426,38 @@ static void test_mask_value_noise_matches_scipy_moments(void **state)
     assert_true(matches("^-?[0-9]+\\.[0-9]{2}$", mask(f, MASK_T_NUMERIC, "250.00", NULL)));
 }
 
+static void test_mask_value_stable_noise_repeats_per_row_and_value(void **state)
+{
+    struct fx *f = *state;
+    enum { N = 20000 };
+    double sum = 0, sq = 0;
+    char rk[16], first[32];
+
+    rule(f, "noise:epsilon=0.5,sensitivity=2,stable");
+    snprintf(first, sizeof(first), "%s", mask(f, MASK_T_FLOAT, "250", "7"));
+    rng_seed(&f->rng, 12345); /* the caller's generator plays no part */
+    assert_string_equal(mask(f, MASK_T_FLOAT, "250", "7"), first);
+    assert_string_not_equal(mask(f, MASK_T_FLOAT, "250", "8"), first);
+    assert_true(strtod(mask(f, MASK_T_FLOAT, "251", "7"), NULL) - 1 != strtod(first, NULL));
+    /* Across rows the draws are Laplace(0, 4): the moments of
+     *   /usr/bin/python3 -c 'from scipy.stats import laplace;
+     *     print(laplace(scale=4).stats(moments="mv"), laplace(scale=4).moment(4))'
+     *   -> mean 0, variance 32, 4th moment 6144; 5 standard errors as tolerance */
+    for (int i = 0; i < N; i++) {
+        snprintf(rk, sizeof(rk), "%d", i);
+        double x = strtod(mask(f, MASK_T_FLOAT, "250", rk), NULL) - 250;
+        sum += x;
+        sq += x * x;
+    }
+    double mean = sum / N, var = sq / N - mean * mean;
+    assert_close(mean, 0, 5 * sqrt(32.0 / N));
+    assert_close(var, 32, 5 * sqrt((6144 - 32 * 32) / (double)N));
+    assert_int_equal(mask_value(&f->rule, MASK_T_INT, &f->key, "5", 1, NULL, 0, NULL, &f->out,
+                                &f->is_null, &f->err),
+                     -EINVAL);
+    assert_non_null(strstr(f->err.msg, "needs the row's key"));
+}
+
 static void test_mask_value_generalize_gives_exact_answers(void **state)
 {
     struct fx *f = *state;
@@ -513,6 +550,7 @@ int main(void)
         cmocka_unit_test(test_mask_value_shift_stays_within_range_per_row),
         cmocka_unit_test(test_mask_value_truncate_counts_utf8_characters),
         cmocka_unit_test(test_mask_value_noise_matches_scipy_moments),
+        cmocka_unit_test(test_mask_value_stable_noise_repeats_per_row_and_value),
         cmocka_unit_test(test_mask_value_generalize_gives_exact_answers),
         cmocka_unit_test(test_mask_value_rejects_bad_values),
         cmocka_unit_test(test_mask_value_caps_output),
