@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Tests for datashadow/mask_hash: the HMAC core against OpenSSL's command line and
- * Python's hmac module, the integer and UUID permutations against an independent Python
- * model (tests/unit/datashadow/mask_ref.py), bijection checked exhaustively where the
+ * Python's hmac module, the integer, UUID, text and e-mail permutations against an
+ * independent Python model (tests/unit/datashadow/mask_ref.py), bijection checked exhaustively where the
  * domain allows (all of int2, all two-letter and three-digit texts), and the formats
  * each permutation keeps.
  */
@@ -254,6 +254,39 @@ static const char *text_hash(void **state, const char *label, enum mask_text_mod
     return b->data;
 }
 
+static void test_mask_hash_text_matches_python_model(void **state)
+{
+    /* /usr/bin/python3 tests/unit/datashadow/mask_ref.py doppel-test-key text text VALUE,
+     * ... numeric VALUE and ... email VALUE; the second text passes 63 bits (digit-wise
+     * Feistel), the third uses the Latin, Han and Greek classes. */
+    static const char *const cases[][3] = {
+        {"text", "Alice Smith-Jones 42", "Njebc Mefuo-Dsndv 45"},
+        {"text", "This is a much longer sentence with many words, 12345 and more text to exceed.",
+         "Ggwi bk v vsmc xrqyrx dfcxtzdt lizi cmzn evsdf, 90887 rdt sprq mdza yu tlgtvi."},
+        {"text",
+         "Jos\xc3\xa9 M\xc3\xbcller \xe6\x9d\xb1\xe4\xba\xac "
+         "\xce\xa9\xce\xbc\xce\xad\xce\xb3\xce\xb1",
+         "Csn\xc5\xbd S\xc4\xa3wqbj \xe6\xb2\xae\xe6\xa3\xab "
+         "\xce\xa6\xcf\x87\xce\xad\xce\x9b\xce\xa3"},
+        {"numeric", "1234.50", "6486.70"},
+        {"numeric", "0.05", "0.55"},
+    };
+    struct buf b;
+
+    buf_init(&b, 1024);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        enum mask_text_mode mode = cases[i][0][0] == 'n' ? MASK_TEXT_NUMERIC : MASK_TEXT_PLAIN;
+        assert_string_equal(text_hash(state, cases[i][0], mode, cases[i][1], &b), cases[i][2]);
+    }
+    buf_reset(&b);
+    assert_int_equal(mask_hash_email(*state, "alice@example.com", 17, &b), 0);
+    assert_string_equal(b.data, "ncspl@nwadevc.com");
+    buf_reset(&b);
+    assert_int_equal(mask_hash_email(*state, "bob@mail.example.co.uk", 22, &b), 0);
+    assert_string_equal(b.data, "idk@zxwm.nwadevc.ms.uk");
+    buf_release(&b);
+}
+
 static char ascii_class(char c)
 {
     return c >= 'a' && c <= 'z' ? 'a' : c >= 'A' && c <= 'Z' ? 'A' : c >= '0' && c <= '9' ? '0' : c;
@@ -452,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_mask_permute_small_ranges_are_bijections),
         cmocka_unit_test(test_mask_hash_uuid_matches_python_model),
         cmocka_unit_test(test_mask_hash_uuid_keeps_version_and_variant_and_stays_distinct),
+        cmocka_unit_test(test_mask_hash_text_matches_python_model),
         cmocka_unit_test(test_mask_hash_text_keeps_classes_and_literals),
         cmocka_unit_test(test_mask_hash_text_keeps_script_and_character_count),
         cmocka_unit_test(test_mask_hash_text_is_a_bijection_on_small_shapes),
