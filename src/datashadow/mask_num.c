@@ -22,7 +22,7 @@
 #include "base/str.h"
 #include "base/xalloc.h"
 
-#define NUM_TEXT_MAX 64 /* integers and floats are shorter; numeric goes through the heap */
+#define NUM_TEXT_MAX 64 /* integers are shorter */
 
 static int decimals_of(double step)
 {
@@ -110,7 +110,7 @@ static int to_double(enum mask_type t, const char *in, size_t len, double *v, in
     *scale = 0;
     if (len == 0 || (t == MASK_T_NUMERIC && !numeric_syntax(in, len, scale)))
         return -EINVAL;
-    if (t == MASK_T_FLOAT && (len >= NUM_TEXT_MAX || in[0] == ' '))
+    if (t == MASK_T_FLOAT && in[0] == ' ')
         return -EINVAL;
     char *copy = xstrndup(in, len);
     int rc = str_to_double(copy, v) == 0 ? 0 : -EINVAL;
@@ -273,5 +273,9 @@ int mask_num_generalize(enum mask_type t, const char *in, size_t len, double ste
         return -EINVAL;
     if (decimal_floor(in, len, step, dstep, out, &rc))
         return rc;
-    return buf_printf(out, "%.*f", dstep, floor(v / step) * step);
+    double r = floor(v / step) * step;
+    /* Past 2^53 a double's decimals are noise: the shortest exact form says it all. */
+    if (fabs(r) >= 9007199254740992.0)
+        return buf_printf(out, "%.17g", r);
+    return buf_printf(out, "%.*f", dstep, r);
 }

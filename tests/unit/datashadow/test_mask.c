@@ -520,6 +520,92 @@ static void test_mask_value_rejects_bad_values(void **state)
     assert_non_null(strstr(f->err.msg, "needs the row's key"));
 }
 
+/* A valid value of type t, mutated (a byte replaced, deleted or inserted) half the time,
+ * so the rules see both well-formed values and near misses. */
+static size_t random_value(struct rng *g, enum mask_type t, char *s, size_t cap)
+{
+    static const char *const seeds[][3] = {
+        [MASK_T_TEXT] = {"Alice Smith", "bob@example.com", "Zo\xc3\xab \xe6\x9d\xb1"},
+        [MASK_T_INT] = {"12345", "-7", "0"},
+        [MASK_T_NUMERIC] = {"1234.50", "-0.05", "NaN"},
+        [MASK_T_UUID] = {"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+                         "{A0EEBC999C0B4EF8BB6D6BB9BD380A11}",
+                         "00000000-0000-0000-0000-000000000000"},
+        [MASK_T_DATE] = {"2024-02-29", "0044-03-15 BC", "infinity"},
+        [MASK_T_TIMESTAMP] = {"2024-02-29 12:34:56.5+05:30", "2024-01-01 00:00:00",
+                              "0001-12-31 23:59:59+00 BC"},
+        [MASK_T_BOOL] = {"t", "f", "true"},
+        [MASK_T_OTHER] = {"{}", "[1,2]", "x"},
+        [MASK_T_INT2] = {"-32768", "32767", "123"},
+        [MASK_T_INT8] = {"9223372036854775807", "-9223372036854775808", "42"},
+        [MASK_T_FLOAT] = {"1.5e+20", "-0.25", "Infinity"},
+    };
+    static const char alpha[] = "0123456789-.: +eEaf{}BCNIT\xc3\xa9\xff@";
+    const char *seed = seeds[t][rng_below32(g, 3)];
+    size_t n = strlen(seed);
+
+    memcpy(s, seed, n);
+    for (uint32_t k = rng_below32(g, 2) ? 0 : 1 + rng_below32(g, 2); k > 0 && n > 0; k--) {
+        size_t at = rng_below32(g, (uint32_t)n);
+        char c = alpha[rng_below32(g, sizeof(alpha) - 1)];
+        uint32_t op = rng_below32(g, 3);
+        if (op == 0)
+            s[at] = c;
+        else if (op == 1)
+            memmove(s + at, s + at + 1, --n - at);
+        else if (n + 1 < cap) {
+            memmove(s + at + 1, s + at, n++ - at);
+            s[at] = c;
+        }
+    }
+    return n;
+}
+
+static void test_mask_value_random_input_never_crashes(void **state)
+{
+    struct fx *f = *state;
+    static const char *const specs[] = {"keep",
+                                        "null",
+                                        "redact",
+                                        "hash",
+                                        "hash:email",
+                                        "truncate:3",
+                                        "shift:3d",
+                                        "noise:epsilon=1,sensitivity=5",
+                                        "noise:epsilon=1,sensitivity=5,stable",
+                                        "generalize:0.5",
+                                        "generalize:7",
+                                        "generalize:month"};
+    char v[48];
+    struct rng g;
+
+    rng_seed(&g, 2024);
+    for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+        rule(f, specs[i]);
+        for (int t = MASK_T_TEXT; t <= MASK_T_FLOAT; t++) {
+            if (mask_rule_check(&f->rule, (enum mask_type)t, "t.c", NULL) != 0)
+                continue;
+            for (int k = 0; k < 300; k++) {
+                size_t n = random_value(&g, (enum mask_type)t, v, sizeof(v));
+                int rc = mask_value(&f->rule, (enum mask_type)t, &f->key, v, n, "rk", 2, &f->rng,
+                                    &f->out, &f->is_null, &f->err);
+                assert_true(rc == 0 || rc == -EINVAL);
+                if (rc != 0 || f->is_null || f->rule.kind == MASK_KEEP)
+                    continue;
+                /* what a rule writes is a valid value of the type: it masks again */
+                char *again = strndup(f->out.data ? f->out.data : "", f->out.len);
+                assert_int_equal(strlen(again), f->out.len);
+                rc = mask_value(&f->rule, (enum mask_type)t, &f->key, again, strlen(again), "rk", 2,
+                                &f->rng, &f->out, &f->is_null, &f->err);
+                if (rc != 0)
+                    print_error("%s on type %d: '%s' from '%.*s'\n", specs[i], t, again, (int)n, v);
+                assert_int_equal(rc, 0);
+                free(again);
+            }
+        }
+    }
+}
+
 static void test_mask_value_caps_output(void **state)
 {
     struct fx *f = *state;
@@ -553,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_mask_value_stable_noise_repeats_per_row_and_value),
         cmocka_unit_test(test_mask_value_generalize_gives_exact_answers),
         cmocka_unit_test(test_mask_value_rejects_bad_values),
+        cmocka_unit_test(test_mask_value_random_input_never_crashes),
         cmocka_unit_test(test_mask_value_caps_output),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

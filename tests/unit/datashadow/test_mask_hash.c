@@ -2,9 +2,9 @@
 /*
  * Tests for datashadow/mask_hash: the HMAC core against OpenSSL's command line and
  * Python's hmac module, the integer, UUID, text and e-mail permutations against an
- * independent Python model (tests/unit/datashadow/mask_ref.py), bijection checked exhaustively where the
- * domain allows (all of int2, all two-letter and three-digit texts), and the formats
- * each permutation keeps.
+ * independent Python model (tests/unit/datashadow/mask_ref.py), bijection checked exhaustively
+ * where the domain allows (all of int2, all two-letter and three-digit texts), and the formats each
+ * permutation keeps.
  */
 #include <setjmp.h>
 #include <stdarg.h>
