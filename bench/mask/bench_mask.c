@@ -56,8 +56,8 @@ static double run_case(const struct bcase *c, const struct mask_key *key, struct
     double t0 = cpu_now();
     for (int i = 0; i < c->calls; i++) {
         int n = snprintf(rk, sizeof(rk), "%d", i);
-        if (mask_value(&r, c->type, key, c->value, len, rk, (size_t)n, rng, &out, &is_null,
-                       &err) != 0) {
+        if (mask_value(&r, c->type, key, c->value, len, rk, (size_t)n, rng, &out, &is_null, &err) !=
+            0) {
             fprintf(stderr, "%s: %s\n", c->spec, err.msg);
             exit(1);
         }
@@ -103,9 +103,10 @@ int main(void)
          50000},
         {"noise:epsilon=1,sensitivity=10", MASK_T_INT, "noise, int4", "1000", 200000},
         {"noise:epsilon=1,sensitivity=10", MASK_T_NUMERIC, "noise, numeric", "1000.25", 200000},
+        {"noise:epsilon=1,sensitivity=10,stable", MASK_T_INT, "noise stable, int4", "1000", 50000},
         {"generalize:10", MASK_T_NUMERIC, "generalize:10, numeric", "1234.56", 100000},
-        {"generalize:month", MASK_T_TIMESTAMP, "generalize:month, timestamp",
-         "2024-05-17 13:14:15", 200000},
+        {"generalize:month", MASK_T_TIMESTAMP, "generalize:month, timestamp", "2024-05-17 13:14:15",
+         200000},
     };
     struct mask_key key = {.len = 32};
     struct rng rng;
