@@ -16,6 +16,16 @@
 
 #include "base/log.h"
 
+/* Writes line ("<pid>\n") to a cgroup.procs file: async-signal-safe calls only. */
+static void join_cgroup(const char *procs, const char *line, size_t len)
+{
+    int fd = open(procs, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)!write(fd, line, len);
+        close(fd);
+    }
+}
+
 /* The helper's body, after fork in a threaded process: async-signal-safe calls only. */
 static _Noreturn void helper_main(uint64_t memory, const char *procs, pid_t pgid, pid_t parent)
 {
@@ -23,11 +33,7 @@ static _Noreturn void helper_main(uint64_t memory, const char *procs, pid_t pgid
     if (getppid() != parent)
         _exit(0);
     if (procs) {
-        int fd = open(procs, O_WRONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            (void)!write(fd, "0\n", 2); /* "0": the writing process itself */
-            close(fd);
-        }
+        join_cgroup(procs, "0\n", 2); /* "0": the writing process itself */
     } else if (pgid > 0) {
         setpgid(0, pgid);
     }
@@ -58,6 +64,13 @@ pid_t chaos_helper_spawn(uint64_t memory, const char *cgroup, pid_t pgid)
         return -errno;
     if (pid == 0)
         helper_main(memory, in_cgroup ? procs : NULL, pgid, parent);
+    /* Placed from both sides (the shell's idiom), so it holds when this returns. */
+    if (in_cgroup) {
+        char line[32];
+        int n = snprintf(line, sizeof(line), "%d\n", (int)pid);
+        join_cgroup(procs, line, (size_t)n);
+    } else if (pgid > 0)
+        setpgid(pid, pgid);
     return pid;
 }
 
