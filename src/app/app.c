@@ -255,14 +255,61 @@ static int start_workers(struct app *a, struct err *err)
     return 0;
 }
 
+static void fault_of_config(struct fault *f, const struct config_fault *cf)
+{
+    *f = (struct fault){
+        .direction = cf->direction ? FAULT_DIR_RESPONSE : FAULT_DIR_REQUEST,
+        .probability = cf->probability,
+        .service = cf->service,
+        .pool = cf->pool,
+        .instance = cf->instance,
+        .route_prefix = cf->route,
+        .header = cf->header,
+        .header_value = cf->header_value,
+        .latency_ns = cf->latency_ns,
+        .jitter_ns = cf->jitter_ns,
+        .rate = cf->rate,
+        .status = (int)cf->status,
+        .slice_size = cf->slice_size,
+        .slice_delay_ns = cf->slice_delay_ns,
+        .delay_ns = cf->delay_ns,
+        .memory = cf->memory,
+        .start_ns = cf->start_ns,
+        .duration_ns = cf->duration_ns,
+        .every_ns = cf->every_ns,
+        .active_ns = cf->for_ns,
+    };
+    fault_kind_parse(config_fault_kinds[cf->kind], &f->kind);
+    f->dist = (enum fault_dist)cf->distribution;
+}
+
 /* Fault injection: the registry, and the experiments the config starts with. Instance
  * faults need the provisioner's ops (chaos_set_instance_ops); until they are set, such
  * faults are refused with a clear message. */
 static int start_chaos(struct app *a, struct err *err)
 {
-    (void)err;
-    chaos_init(&a->chaos, false);
+    const struct config_chaos *cc = &a->cfg->chaos;
+    chaos_init(&a->chaos, cc->allow_primary_faults);
     a->chaos_ready = true;
+    for (size_t i = 0; i < cc->nexperiments; i++) {
+        const struct config_experiment *ce = &cc->experiments[i];
+        struct fault faults[CHAOS_MAX_FAULTS];
+        size_t n = ce->nfaults < CHAOS_MAX_FAULTS ? ce->nfaults : CHAOS_MAX_FAULTS;
+        for (size_t k = 0; k < n; k++)
+            fault_of_config(&faults[k], &ce->faults[k]);
+        struct chaos_experiment_spec spec = {.name = ce->name,
+                                             .start_ns = ce->start_ns,
+                                             .duration_ns = ce->duration_ns,
+                                             .max_affected = ce->max_affected,
+                                             .faults = faults,
+                                             .nfaults = n};
+        char id[CHAOS_ID_MAX];
+        int rc = chaos_experiment_add(&a->chaos, &spec, clock_mono_ns(), id, err);
+        if (rc) {
+            err_prefix(err, "%s: chaos.experiments[%zu] '%s'", a->config_path, i, ce->name);
+            return rc;
+        }
+    }
     return 0;
 }
 

@@ -145,10 +145,13 @@ static int check_spec(const struct chaos *c, const struct chaos_experiment_spec 
             err_prefix(err, "faults[%zu]", i);
             return rc;
         }
-        if (f.pool && strcmp(f.pool, "primary") == 0 && !c->allow_primary)
-            return err_set(err, -EPERM,
-                           "faults[%zu]: faults on the primary pool need "
-                           "chaos.allow_primary_faults: true",
+        if (f.pool && strcmp(f.pool, "primary") == 0)
+            return err_set(err, c->allow_primary ? -ENOTSUP : -EPERM,
+                           c->allow_primary
+                               ? "faults[%zu]: faults on the primary pool are not applied yet: "
+                                 "the primary path has no fault hook in this version"
+                               : "faults[%zu]: faults on the primary pool need "
+                                 "chaos.allow_primary_faults: true",
                            i);
         if (fault_kind_is_instance(f.kind) && !c->ops.list)
             return err_set(err, -ENOTSUP,

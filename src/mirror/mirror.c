@@ -47,8 +47,9 @@ struct mfault {
     struct upstream_req *r; /* NULL before the start and after the end */
     struct buf out;         /* the copy's bytes; `sent` of them written */
     size_t sent;
-    uint64_t resp_bytes; /* since the last response slice */
-    bool reset_hit;      /* the connection was closed by the reset fault */
+    uint64_t resp_bytes;     /* response bytes not yet paid for by a throttle pause */
+    uint64_t throttle_until; /* monotonic ns: the response's bytes are "received" by then */
+    bool reset_hit;          /* the connection was closed by the reset fault */
     bool ended;
 };
 
@@ -419,15 +420,25 @@ static void on_resp_timer(uv_timer_t *t)
         copy_finish(mc); /* the response delay is over */
 }
 
+/* Throttled answer: each `chunk` bytes read cost `delay`; reading pauses until the bytes
+ * read so far are paid for, and the end of the copy waits for the last of them. So the
+ * copy takes bytes / rate however the kernel happened to batch them. */
 static void fault_resp_slice(struct mcopy *mc, size_t len)
 {
     struct mfault *fx = mc->fx;
-    fx->resp_bytes += len;
-    if (!fx->d.resp.chunk || fx->resp_bytes < fx->d.resp.chunk || !fx->r || fx->d.hang)
+    if (!fx->d.resp.chunk || !fx->r || fx->d.hang)
         return;
-    fx->resp_bytes = 0;
+    fx->resp_bytes += len;
+    uint64_t steps = fx->resp_bytes / fx->d.resp.chunk;
+    if (steps == 0)
+        return;
+    fx->resp_bytes -= steps * fx->d.resp.chunk;
+    uint64_t now = clock_mono_ns();
+    if (fx->throttle_until < now)
+        fx->throttle_until = now;
+    fx->throttle_until += steps * fx->d.resp.delay_ns;
     upstream_req_pause(fx->r);
-    uv_timer_start(&fx->tresp, on_resp_timer, fx->d.resp.delay_ns / CLOCK_NS_PER_MS, 0);
+    uv_timer_start(&fx->tresp, on_resp_timer, (fx->throttle_until - now) / CLOCK_NS_PER_MS, 0);
 }
 
 static void fault_complete(struct mcopy *mc)
@@ -439,8 +450,11 @@ static void fault_complete(struct mcopy *mc)
     uv_timer_stop(&fx->tresp);
     if (fx->d.abort_status && fx->d.abort_after)
         mc->res.status = fx->d.abort_status; /* answered, and replaced by the status */
-    if (fx->d.resp_delay_ns)
-        uv_timer_start(&fx->tresp, on_resp_timer, fx->d.resp_delay_ns / CLOCK_NS_PER_MS, 0);
+    uint64_t now = clock_mono_ns(), wait = fx->d.resp_delay_ns;
+    if (fx->throttle_until > now)
+        wait += fx->throttle_until - now;
+    if (wait >= CLOCK_NS_PER_MS)
+        uv_timer_start(&fx->tresp, on_resp_timer, wait / CLOCK_NS_PER_MS, 0);
     else
         copy_finish(mc);
 }

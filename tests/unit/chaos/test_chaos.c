@@ -207,27 +207,40 @@ static void test_chaos_tick_ends_on_stop_condition(void **state_)
     chaos_release(&c);
 }
 
-static void test_chaos_set_eval_never_touches_primary_unless_allowed(void **state_)
+static void test_chaos_experiment_add_refuses_primary_faults(void **state_)
 {
     (void)state_;
     struct fault f = {.kind = FAULT_HANG, .probability = 1, .pool = "primary"};
-    struct fault_probe p = shadow_probe;
-    p.pool = "primary";
-    p.primary = true;
     for (int allow = 0; allow < 2; allow++) {
         struct chaos c;
         chaos_init(&c, allow);
-        struct chaos_view v = {0};
         char id[CHAOS_ID_MAX];
-        assert_int_equal(add(&c, "p", 0, 0, 0, &f, 1, id), allow ? 0 : -EPERM);
-        struct rng rng;
-        rng_seed(&rng, 1);
-        struct fault_decision d = {0};
-        chaos_set_eval(chaos_view_get(&v, &c), &p, T0 + MS, &rng, &d);
-        assert_int_equal(d.fired, allow);
-        chaos_view_release(&v);
+        /* not allowed: -EPERM; allowed: the primary path has no hook yet, said plainly */
+        assert_int_equal(add(&c, "p", 0, 0, 0, &f, 1, id), allow ? -ENOTSUP : -EPERM);
         chaos_release(&c);
     }
+}
+
+static void test_chaos_set_eval_skips_the_primary(void **state_)
+{
+    (void)state_;
+    struct chaos c;
+    chaos_init(&c, false);
+    struct chaos_view v = {0};
+    char id[CHAOS_ID_MAX];
+    struct fault f = {.kind = FAULT_HANG, .probability = 1};
+    assert_int_equal(add(&c, "p", 0, 0, 0, &f, 1, id), 0);
+    struct fault_probe p = shadow_probe;
+    p.pool = "primary";
+    p.primary = true;
+    struct rng rng;
+    rng_seed(&rng, 1);
+    struct fault_decision d = {0};
+    chaos_set_eval(chaos_view_get(&v, &c), &p, T0 + MS, &rng, &d);
+    assert_int_equal(d.fired, 0);
+    assert_int_equal(fired_at(&c, &v, T0 + MS), 1); /* the same fault on a shadow */
+    chaos_view_release(&v);
+    chaos_release(&c);
 }
 
 static void test_chaos_tick_switches_periodic_faults(void **state_)
@@ -313,7 +326,8 @@ int main(void)
         cmocka_unit_test(test_chaos_stop_all_removes_every_fault),
         cmocka_unit_test(test_chaos_experiment_stop_ends_one),
         cmocka_unit_test(test_chaos_tick_ends_on_stop_condition),
-        cmocka_unit_test(test_chaos_set_eval_never_touches_primary_unless_allowed),
+        cmocka_unit_test(test_chaos_experiment_add_refuses_primary_faults),
+        cmocka_unit_test(test_chaos_set_eval_skips_the_primary),
         cmocka_unit_test(test_chaos_tick_switches_periodic_faults),
         cmocka_unit_test(test_chaos_write_prometheus_counts_affected_by_pool),
         cmocka_unit_test(test_chaos_events_ring_keeps_the_newest),
