@@ -102,10 +102,13 @@ static void publish_locked(struct chaos *c)
     chaos_set_unref(old);
 }
 
+static void end_all_locked(struct chaos *c, const char *reason, int *n);
+
 void chaos_release(struct chaos *c)
 {
-    chaos_stop_all(c, clock_mono_ns());
     pthread_mutex_lock(&c->mu);
+    int n = 0;
+    end_all_locked(c, "shutdown", &n); /* resumes paused instances, stops helpers */
     chaos_set_unref(atomic_exchange(&c->current, NULL));
     for (size_t i = 0; i < c->nexps; i++)
         chaos_experiment_unref(c->exps[i]);
@@ -323,16 +326,21 @@ int chaos_experiment_stop(struct chaos *c, const char *id, uint64_t now_ns)
     return rc;
 }
 
+static void end_all_locked(struct chaos *c, const char *reason, int *n)
+{
+    for (size_t i = 0; i < c->nexps; i++)
+        if (c->exps[i]->state != CHAOS_ENDED) {
+            end_locked(c, c->exps[i], reason);
+            (*n)++;
+        }
+}
+
 int chaos_stop_all(struct chaos *c, uint64_t now_ns)
 {
     (void)now_ns;
     int n = 0;
     pthread_mutex_lock(&c->mu);
-    for (size_t i = 0; i < c->nexps; i++)
-        if (c->exps[i]->state != CHAOS_ENDED) {
-            end_locked(c, c->exps[i], "kill switch");
-            n++;
-        }
+    end_all_locked(c, "kill switch", &n);
     c->kill_switches++;
     publish_locked(c);
     prune_locked(c);
