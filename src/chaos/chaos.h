@@ -29,18 +29,20 @@
 #include "base/rng.h"
 #include "chaos/fault.h"
 
-#define CHAOS_ID_MAX 24
-#define CHAOS_EVENTS 1024     /* events kept in memory, oldest dropped first */
-#define CHAOS_MAX_FAULTS 32   /* per experiment */
-#define CHAOS_MAX_FINISHED 64 /* ended experiments kept for GET */
-#define CHAOS_MAX_TARGETS 16  /* instances one instance fault acts on */
+#define CHAOS_ID_MAX 24           /* experiment ids */
+#define CHAOS_INSTANCE_ID_MAX 128 /* instance ids, as the provisioner names them */
+#define CHAOS_EVENTS 1024         /* events kept in memory, oldest dropped first */
+#define CHAOS_MAX_FAULTS 32       /* per experiment */
+#define CHAOS_MAX_FINISHED 64     /* ended experiments kept for GET */
+#define CHAOS_MAX_TARGETS 16      /* instances one instance fault acts on */
 
 /* What the app provides from the provisioner: instances are named by id strings. Each call
- * returns 0 or -errno. list fills up to max ids (CHAOS_ID_MAX bytes each) of the instances
- * a fault's scope names (service, pool, instance: NULL = any) and returns their count. */
+ * returns 0 or -errno. list fills up to max ids (CHAOS_INSTANCE_ID_MAX bytes each) of the
+ * instances a fault's scope names (service, pool, instance: NULL = any) and returns their
+ * count. */
 struct chaos_instance_ops {
     int (*list)(void *ctx, const char *service, const char *pool, const char *instance,
-                char (*ids)[CHAOS_ID_MAX], int max);
+                char (*ids)[CHAOS_INSTANCE_ID_MAX], int max);
     int (*kill)(void *ctx, const char *id);
     int (*pause)(void *ctx, const char *id);
     int (*resume)(void *ctx, const char *id);
@@ -58,7 +60,7 @@ enum chaos_state { CHAOS_PENDING = 0, CHAOS_RUNNING, CHAOS_ENDED };
 struct chaos_fault_run {
     bool on;
     uint64_t started, stopped; /* activation events */
-    char targets[CHAOS_MAX_TARGETS][CHAOS_ID_MAX];
+    char targets[CHAOS_MAX_TARGETS][CHAOS_INSTANCE_ID_MAX];
     int ntargets;
     pid_t helpers[CHAOS_MAX_TARGETS]; /* cpu_burn / memory processes */
 };

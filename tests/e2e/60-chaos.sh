@@ -121,6 +121,7 @@ in_range() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <=
 
 snap b0; load 100 /x; settle b0 s1 100; snap b1
 BASE_P50="$PRIM_P50"
+BASE_S1="$(mean_s b0 b1 s1)"
 expect_eq "baseline: every primary answer is 200" "$PRIM_OK" "100"
 echo "# baseline: primary p50 $BASE_P50 ms, s1 mean $(mean_s b0 b1 s1) s, s2 mean $(mean_s b0 b1 s2) s"
 
@@ -130,8 +131,10 @@ echo "# t=${SECONDS}s"
 start_exp latency '{"name":"lat","faults":[{"kind":"latency","latency":"100ms","direction":"response","scope":{"pool":"s1"}}]}'
 snap l0; load 50 /x; settle l0 s1 50; snap l1
 m1="$(mean_s l0 l1 s1)"; m2="$(mean_s l0 l1 s2)"
-check "latency: s1 copies take 100 ms more (mean $m1 s, base $(mean_s b0 b1 s1) s)" in_range "$m1" 0.100 0.160
-check "latency: s2 is out of scope (mean $m2 s)" in_range "$m2" 0 0.050
+check "latency: s1 copies take 100 ms more (mean $m1 s, base $BASE_S1 s)" \
+    in_range "$m1" "$(awk -v b="$BASE_S1" 'BEGIN { print b + 0.100 }')" "$(awk -v b="$BASE_S1" 'BEGIN { print b + 0.160 }')"
+expect_eq "latency: s2 is out of scope (no s2 copy affected)" \
+    "$(val l1 "doppel_chaos_affected_requests_total{experiment=\"lat\",id=\"$EXP\",fault=\"0\",kind=\"latency\",service=\"api\",pool=\"s2\"}")" "0"
 primary_ok latency 50
 expect_eq "latency: affected requests counted" \
     "$(val l1 "doppel_chaos_affected_requests_total{experiment=\"lat\",id=\"$EXP\",fault=\"0\",kind=\"latency\",service=\"api\",pool=\"s1\"}")" "50"
@@ -241,7 +244,8 @@ expect_eq "kill switch: DELETE /v1/experiments stops both" \
     "$(curl -s -m 5 -X DELETE -H "$AUTH" "http://127.0.0.1:$A/v1/experiments")" '{"stopped":2}'
 snap k0; load 50 /x; settle k0 s1 50; settle k0 s2 50; snap k1
 m1="$(mean_s k0 k1 s1)"
-check "kill switch: s1 latency back to normal (mean $m1 s)" in_range "$m1" 0 0.050
+check "kill switch: s1 latency back to normal (mean $m1 s, base $BASE_S1 s)" \
+    in_range "$m1" 0 "$(awk -v b="$BASE_S1" 'BEGIN { print b + 0.050 }')"
 expect_eq "kill switch: s1 copies all complete" "$(delta k0 k1 "$(dur s1 count)")" "50"
 expect_eq "kill switch: no s2 copy aborted" "$(delta k0 k1 "$(cls s2 5xx)")" "0"
 expect_eq "kill switch: no experiment active" "$(val k1 doppel_chaos_experiments_active)" "0"

@@ -31,7 +31,7 @@
 #define NINST 2
 
 struct procs {
-    char ids[NINST][CHAOS_ID_MAX];
+    char ids[NINST][CHAOS_INSTANCE_ID_MAX];
     pid_t pid[NINST];
     int restarts;
     char cgroup[256]; /* "" = none */
@@ -58,7 +58,7 @@ static int find(struct procs *p, const char *id)
 }
 
 static int ops_list(void *ctx, const char *service, const char *pool, const char *instance,
-                    char (*ids)[CHAOS_ID_MAX], int max)
+                    char (*ids)[CHAOS_INSTANCE_ID_MAX], int max)
 {
     struct procs *p = ctx;
     (void)service;
@@ -66,7 +66,7 @@ static int ops_list(void *ctx, const char *service, const char *pool, const char
     int n = 0;
     for (int i = 0; i < NINST && n < max; i++)
         if (!instance || strcmp(instance, p->ids[i]) == 0)
-            memcpy(ids[n++], p->ids[i], CHAOS_ID_MAX);
+            memcpy(ids[n++], p->ids[i], CHAOS_INSTANCE_ID_MAX);
     return n;
 }
 
@@ -129,7 +129,7 @@ static int setup(void **state)
     (void)state;
     memset(&P, 0, sizeof(P));
     for (int i = 0; i < NINST; i++) {
-        snprintf(P.ids[i], CHAOS_ID_MAX, "i%d", i + 1);
+        snprintf(P.ids[i], CHAOS_INSTANCE_ID_MAX, "i%d", i + 1);
         P.pid[i] = spawn_sleeper();
     }
     return 0;
