@@ -44,15 +44,17 @@ free_port() {
     return 1
 }
 
-backend() {   # NAME -> prints its port
+backend() {   # NAME VAR: starts a backend (not in a subshell, so cleanup knows its pid)
     timeout 3600 "$BUILD/tests/backend" --port 0 --name "$1" >"$WORK/$1.out" 2>/dev/null &
     PIDS+=($!)
-    local i
+    local i port=""
     for i in $(seq 100); do
-        sed -n 's/^port \([0-9]*\)$/\1/p' "$WORK/$1.out" | grep . && return 0
+        port="$(sed -n 's/^port \([0-9]*\)$/\1/p' "$WORK/$1.out")"
+        [ -n "$port" ] && break
         sleep 0.05
     done
-    return 1
+    printf -v "$2" '%s' "$port"
+    [ -n "$port" ]
 }
 
 fault() {   # one fault, as a YAML flow map
@@ -105,7 +107,7 @@ one_run() {   # VARIANT -> prints "requests us_per_req"
         'BEGIN { if (r > 0) printf "%d %.2f\n", r, d / hz * 1e6 / r; else print "0 nan" }'
 }
 
-PRIM="$(backend prim)" && SHAD="$(backend shad)" || { echo "bench/chaos: backends did not start" >&2; exit 1; }
+backend prim PRIM && backend shad SHAD || { echo "bench/chaos: backends did not start" >&2; exit 1; }
 for rep in $(seq "$REPS"); do
     for v in $VARIANTS; do
         r="$(one_run "$v")"
