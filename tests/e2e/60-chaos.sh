@@ -200,8 +200,9 @@ echo "# t=${SECONDS}s"
 start_exp slicer '{"name":"sl","faults":[{"kind":"slicer","slice_size":64,"slice_delay":"10ms","direction":"request","scope":{"pool":"s1"}}]}'
 snap s0; load 20 /x; settle s0 s1 20; snap s1
 m1="$(mean_s s0 s1 s1)"
-# the copy's head is 200..300 bytes: 4 or 5 slices, 30..40 ms of pauses
-check "slicer: s1 copies arrive in slices (mean $m1 s)" in_range "$m1" 0.030 0.080
+# The copy's head is 200..300 bytes: 4 or 5 slices, 3 or 4 pauses of 10 ms. libuv times a
+# timer from the loop's cached clock, so one pause may end a little early: 25 ms at least.
+check "slicer: s1 copies arrive in slices (mean $m1 s)" in_range "$m1" 0.025 "$(awk -v b="$BASE_S1" 'BEGIN { print b + 0.080 }')"
 primary_ok slicer 20
 stop_exp "$EXP"
 
