@@ -3,6 +3,7 @@
  * api: admin endpoints (see api.h). cJSON objects never escape a handler.
  */
 #include "admin/api.h"
+#include "admin/api_chaos.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include "base/clock.h"
 #include "base/str.h"
 #include "base/xalloc.h"
+#include "chaos/chaos.h"
 #include "net/addr.h"
 #include "observer/metrics.h"
 
@@ -26,6 +28,11 @@ const struct admin_route admin_routes[] = {
     {"GET", "/v1/services/{name}", false, "one service, as in /v1/services"},
     {"PATCH", "/v1/services/{name}", true,
      "change mirror percent (whole service or one route), upstream weights, pool membership"},
+    {"GET", "/v1/experiments", false, "fault experiments: state, faults, affected requests"},
+    {"POST", "/v1/experiments", true, "start a fault experiment on the shadow path or instances"},
+    {"DELETE", "/v1/experiments", true, "kill switch: stop every experiment, remove every fault"},
+    {"GET", "/v1/experiments/{id}", false, "one experiment with its event log"},
+    {"DELETE", "/v1/experiments/{id}", true, "stop one experiment"},
 };
 const unsigned admin_nroutes = sizeof(admin_routes) / sizeof(admin_routes[0]);
 
@@ -47,6 +54,16 @@ static void put_error(struct admin_response *resp, int status, const char *code,
     cJSON_AddStringToObject(e, "code", code);
     cJSON_AddStringToObject(e, "message", msg);
     put_json(resp, status, o);
+}
+
+void admin_api_put_json(struct admin_response *resp, int status, void *obj)
+{
+    put_json(resp, status, obj);
+}
+
+void admin_api_put_error(struct admin_response *resp, int status, const char *code, const char *msg)
+{
+    put_error(resp, status, code, msg);
 }
 
 static void put_text(struct admin_response *resp, int status, const char *text)
@@ -301,8 +318,8 @@ static int apply_patch(struct rt_service *s, const cJSON *body, struct err *err)
     return 0;
 }
 
-static void patch_service(struct admin_api *api, const char *name, const struct admin_request *req,
-                          struct admin_response *resp)
+bool admin_api_authorize(struct admin_api *api, const struct admin_request *req,
+                         struct admin_response *resp)
 {
     const struct http_header *authz = http_head_find(req->head, "authorization");
     enum auth_result ar = AUTH_INVALID;
@@ -313,14 +330,22 @@ static void patch_service(struct admin_api *api, const char *name, const struct 
     if (ar == AUTH_MISSING) {
         resp->extra_headers = "WWW-Authenticate: Bearer\r\n";
         put_error(resp, 401, "unauthenticated", "this endpoint needs a bearer token");
-        return;
+        return false;
     }
     if (ar != AUTH_OK) {
         put_error(resp, 403, "permission_denied",
                   api->auth ? "the bearer token is not listed in the tokens file"
                             : "mutations are disabled: admin.tokens_file is not configured");
-        return;
+        return false;
     }
+    return true;
+}
+
+static void patch_service(struct admin_api *api, const char *name, const struct admin_request *req,
+                          struct admin_response *resp)
+{
+    if (!admin_api_authorize(api, req, resp))
+        return;
     cJSON *body = cJSON_ParseWithLength(req->body, req->body_len);
     if (!cJSON_IsObject(body)) {
         cJSON_Delete(body);
@@ -368,7 +393,8 @@ void admin_api_handle(void *ctx, const struct admin_request *req, struct admin_r
     bool get = is(req, "GET") || is(req, "HEAD");
     if (strcmp(p, "/metrics") == 0 && get) {
         resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-        if (metrics_write_prometheus(api->metrics, &resp->body) != 0)
+        if (metrics_write_prometheus(api->metrics, &resp->body) != 0 ||
+            (api->chaos && chaos_write_prometheus(api->chaos, &resp->body) != 0))
             put_error(resp, 500, "internal", "metrics exposition exceeded its size cap");
     } else if (strcmp(p, "/healthz") == 0 && get) {
         put_text(resp, 200, "ok\n");
@@ -388,6 +414,8 @@ void admin_api_handle(void *ctx, const struct admin_request *req, struct admin_r
             put_error(resp, 405, "method_not_allowed", "use GET or PATCH");
             resp->extra_headers = "Allow: GET, PATCH\r\n"; /* RFC 9110 15.5.6 */
         }
+    } else if (admin_chaos_path(p)) {
+        admin_chaos_handle(api, req, resp);
     } else {
         bool known = strcmp(p, "/metrics") == 0 || strcmp(p, "/healthz") == 0 ||
                      strcmp(p, "/readyz") == 0 || strcmp(p, "/v1") == 0 ||

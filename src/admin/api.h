@@ -17,12 +17,14 @@
 #include "base/err.h"
 #include "router/router.h"
 
+struct chaos;
 struct metrics;
 
 struct admin_api {
     struct router *router;   /* borrowed */
     struct metrics *metrics; /* borrowed */
     struct auth *auth;       /* borrowed; NULL = no tokens file: mutations refused */
+    struct chaos *chaos;     /* borrowed; NULL = no fault injection (/v1/experiments 503) */
     const char *version;
     uint64_t started_ns;
     /* Publishes a new table (takes the reference); 0 or -errno with err filled. */
@@ -32,6 +34,13 @@ struct admin_api {
 };
 
 void admin_api_handle(void *api, const struct admin_request *req, struct admin_response *resp);
+/* For handlers in other admin files: the JSON answer (obj is consumed), the error
+ * envelope, and the bearer-token check of a mutation (false: resp holds the 401/403). */
+void admin_api_put_json(struct admin_response *resp, int status, void *obj);
+void admin_api_put_error(struct admin_response *resp, int status, const char *code,
+                         const char *msg);
+bool admin_api_authorize(struct admin_api *api, const struct admin_request *req,
+                         struct admin_response *resp);
 
 /* The API's route table, for `GET /v1` and docs/api.md. */
 struct admin_route {

@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "base/version.h"
 #include "base/xalloc.h"
+#include "chaos/chaos.h"
 #include "config/config.h"
 #include "listener/listener.h"
 #include "net/addr.h"
@@ -42,6 +43,8 @@ struct app {
     bool have_auth;
     struct accesslog *accesslog;
     struct health_checker *health;
+    struct chaos chaos;
+    bool chaos_ready;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t tick;
     bool draining, router_ready;
@@ -186,6 +189,7 @@ static void on_tick(uv_timer_t *t)
     struct app *a = t->data;
     if (a->accesslog)
         accesslog_flush(a->accesslog);
+    chaos_tick(&a->chaos, clock_mono_ns());
     if (!a->draining)
         return;
     if (clock_mono_ns() > a->drain_deadline) {
@@ -208,6 +212,7 @@ static int start_admin(struct app *a, struct err *err)
 {
     a->api = (struct admin_api){.router = &a->router,
                                 .metrics = a->metrics,
+                                .chaos = &a->chaos,
                                 .version = DOPPEL_VERSION,
                                 .started_ns = clock_mono_ns(),
                                 .apply = app_apply,
@@ -250,6 +255,64 @@ static int start_workers(struct app *a, struct err *err)
     return 0;
 }
 
+static void fault_of_config(struct fault *f, const struct config_fault *cf)
+{
+    *f = (struct fault){
+        .direction = cf->direction ? FAULT_DIR_RESPONSE : FAULT_DIR_REQUEST,
+        .probability = cf->probability,
+        .service = cf->service,
+        .pool = cf->pool,
+        .instance = cf->instance,
+        .route_prefix = cf->route,
+        .header = cf->header,
+        .header_value = cf->header_value,
+        .latency_ns = cf->latency_ns,
+        .jitter_ns = cf->jitter_ns,
+        .rate = cf->rate,
+        .status = (int)cf->status,
+        .slice_size = cf->slice_size,
+        .slice_delay_ns = cf->slice_delay_ns,
+        .delay_ns = cf->delay_ns,
+        .memory = cf->memory,
+        .start_ns = cf->start_ns,
+        .duration_ns = cf->duration_ns,
+        .every_ns = cf->every_ns,
+        .active_ns = cf->for_ns,
+    };
+    fault_kind_parse(config_fault_kinds[cf->kind], &f->kind);
+    f->dist = (enum fault_dist)cf->distribution;
+}
+
+/* Fault injection: the registry, and the experiments the config starts with. Instance
+ * faults need the provisioner's ops (chaos_set_instance_ops); until they are set, such
+ * faults are refused with a clear message. */
+static int start_chaos(struct app *a, struct err *err)
+{
+    const struct config_chaos *cc = &a->cfg->chaos;
+    chaos_init(&a->chaos, cc->allow_primary_faults);
+    a->chaos_ready = true;
+    for (size_t i = 0; i < cc->nexperiments; i++) {
+        const struct config_experiment *ce = &cc->experiments[i];
+        struct fault faults[CHAOS_MAX_FAULTS];
+        size_t n = ce->nfaults < CHAOS_MAX_FAULTS ? ce->nfaults : CHAOS_MAX_FAULTS;
+        for (size_t k = 0; k < n; k++)
+            fault_of_config(&faults[k], &ce->faults[k]);
+        struct chaos_experiment_spec spec = {.name = ce->name,
+                                             .start_ns = ce->start_ns,
+                                             .duration_ns = ce->duration_ns,
+                                             .max_affected = ce->max_affected,
+                                             .faults = faults,
+                                             .nfaults = n};
+        char id[CHAOS_ID_MAX];
+        int rc = chaos_experiment_add(&a->chaos, &spec, clock_mono_ns(), id, err);
+        if (rc) {
+            err_prefix(err, "%s: chaos.experiments[%zu] '%s'", a->config_path, i, ce->name);
+            return rc;
+        }
+    }
+    return 0;
+}
+
 static int setup(struct app *a, struct err *err)
 {
     int rc = config_load(a->config_path, &a->cfg, err);
@@ -268,6 +331,9 @@ static int setup(struct app *a, struct err *err)
     router_publish(&a->router, t);
     a->shared.router = &a->router;
     a->shared.metrics = a->metrics;
+    if ((rc = start_chaos(a, err)) != 0)
+        return rc;
+    a->shared.chaos = &a->chaos;
     if (a->cfg->log.access_log != CONFIG_ACCESS_LOG_OFF) {
         a->accesslog = accesslog_open(
             a->cfg->log.access_log_path,
@@ -293,6 +359,8 @@ static void teardown(struct app *a)
             listener_worker_join(a->workers[i]);
         }
     free(a->workers);
+    if (a->chaos_ready)
+        chaos_release(&a->chaos); /* after the workers: they held views of its sets */
     health_checker_free(a->health);
     admin_server_close(a->admin);
     uv_run(&a->loop, UV_RUN_NOWAIT);

@@ -446,6 +446,8 @@ static int load_tree(const char *path, const char *dir, const struct cnode *root
         rc = finish_global(&l, err);
     for (size_t i = 0; i < cfg->nservices && !rc; i++)
         rc = finish_service(&l, i, err);
+    if (!rc)
+        rc = config_chaos_check(cfg, root, err);
     if (rc) {
         config_free(cfg);
         return rc;

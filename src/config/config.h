@@ -132,6 +132,33 @@ struct config_log {
     char *access_log_path; /* "-": stderr */
 };
 
+/* chaos.experiments[].faults[] (the same keys as POST /v1/experiments). */
+struct config_fault {
+    int kind; /* index into config_fault_kinds */
+    double probability;
+    int direction;    /* 0 request, 1 response */
+    int distribution; /* 0 uniform, 1 normal, 2 exponential */
+    char *service, *pool, *instance, *route, *header, *header_value; /* scope; NULL = any */
+    uint64_t latency_ns, jitter_ns, rate, slice_size, slice_delay_ns, delay_ns, memory;
+    uint32_t status;
+    uint64_t start_ns, duration_ns, every_ns, for_ns;
+};
+
+struct config_experiment {
+    char *name;
+    uint64_t start_ns, duration_ns;
+    uint32_t max_affected;
+    struct config_fault *faults;
+    size_t nfaults;
+};
+
+struct config_chaos {
+    bool allow_primary_faults;
+    struct config_experiment *experiments;
+    size_t nexperiments;
+};
+extern const char *const config_fault_kinds[]; /* NULL-terminated, as the chaos room names them */
+
 struct config {
     char *path;       /* as given to config_load */
     char *dir;        /* its directory; relative paths in the file are resolved against it */
@@ -141,6 +168,7 @@ struct config {
     struct config_limits limits; /* global; services hold their resolved copies */
     struct config_service *services;
     size_t nservices;
+    struct config_chaos chaos;
     char **warnings; /* "file:line:col: ..." sentences for `doppel check` */
     size_t nwarnings;
 };

@@ -250,6 +250,8 @@ const struct schema_key config_table_top[] = {
      .max = CONFIG_MAX_SERVICES, .sub = service_keys, .elem_size = sizeof(struct config_service),
      .elem_init = service_init, .offset = CFG(services), .offset_n = CFG(nservices),
      .doc = "the services doppel fronts"},
+    {.name = "chaos", .type = SCHEMA_SECTION, .sub = config_table_chaos, .offset = CFG(chaos),
+     .doc = "fault injection on the shadow path and on instances (docs/chaos.md)"},
     {0},
 };
 /* clang-format on */

@@ -14,4 +14,11 @@ extern const struct schema_key config_table_top[];
 /* services[].mirror (and each route's mirror), describing struct config_mirror. */
 extern const struct schema_key config_table_mirror[];
 
+/* chaos (config_chaos.c), describing struct config_chaos. */
+extern const struct schema_key config_table_chaos[];
+/* The chaos section's cross-field checks (faults complete, scopes naming real pools),
+ * with the fault's position in the file. */
+struct config;
+int config_chaos_check(const struct config *cfg, const struct cnode *root, struct err *err);
+
 #endif

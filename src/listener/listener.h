@@ -22,6 +22,7 @@
 #include "model/exchange.h"
 #include "router/router.h"
 
+struct chaos;
 struct metrics;
 struct listener_worker;
 
@@ -31,6 +32,7 @@ struct listener_worker;
 struct listener_shared {
     struct router *router;     /* borrowed */
     struct metrics *metrics;   /* borrowed */
+    struct chaos *chaos;       /* borrowed; NULL = no fault injection on the shadow path */
     exchange_done_cb *on_done; /* hooks stored on every exchange */
     exchange_shadow_cb *on_shadow_done;
     void *hook_ctx;

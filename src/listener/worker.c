@@ -117,6 +117,7 @@ struct listener_worker *listener_worker_new(unsigned idx, struct listener_shared
     list_init(&w->lingering);
     w->uw = upstream_worker_new(&w->loop);
     w->mw = mirror_worker_new(w->uw, idx);
+    mirror_worker_set_chaos(w->mw, sh->chaos, &w->loop);
     rng_seed(&w->rng, clock_wall_ns() ^ ((uint64_t)idx << 32) ^ (uint64_t)(uintptr_t)w);
     w->socks = xcalloc(nsocks ? nsocks : 1, sizeof(*w->socks));
     w->nsocks = nsocks;

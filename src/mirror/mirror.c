@@ -8,8 +8,11 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/list.h"
 #include "base/log.h"
+#include "base/rng.h"
 #include "base/xalloc.h"
+#include "chaos/chaos.h"
 #include "http/writer.h"
 #include "mirror/anonymize.h"
 #include "observer/metrics.h"
@@ -28,6 +31,26 @@ struct mirror_worker {
     size_t npools;
     unsigned inflight;
     bool draining;
+    struct chaos *chaos; /* borrowed; NULL = no faults */
+    struct chaos_view view;
+    uv_loop_t *loop;
+    struct rng rng;
+    struct list faulted; /* struct mfault.link: copies a fault changed, until freed */
+};
+
+/* The runtime of a copy a fault changed. */
+struct mfault {
+    struct fault_decision d;
+    struct list link;
+    uv_timer_t treq, tresp; /* request side (delay, slices), response side */
+    int handles;            /* timers not yet closed */
+    struct upstream_req *r; /* NULL before the start and after the end */
+    struct buf out;         /* the copy's bytes; `sent` of them written */
+    size_t sent;
+    uint64_t resp_bytes;     /* response bytes not yet paid for by a throttle pause */
+    uint64_t throttle_until; /* monotonic ns: the response's bytes are "received" by then */
+    bool reset_hit;          /* the connection was closed by the reset fault */
+    bool ended;
 };
 
 struct mcopy {
@@ -39,6 +62,7 @@ struct mcopy {
     uint64_t t_start;
     bool unsent; /* the pool had no host to try (all ejected): no instance failed */
     struct shadow_result res;
+    struct mfault *fx; /* owned; NULL when no fault fired */
 };
 
 static struct mpool *mpool_get(struct mirror_worker *mw, uint32_t id)
@@ -57,12 +81,23 @@ struct mirror_worker *mirror_worker_new(struct upstream_worker *uw, unsigned wor
     struct mirror_worker *mw = xcalloc(1, sizeof(*mw));
     mw->uw = uw;
     mw->worker = worker;
+    list_init(&mw->faulted);
+    rng_seed(&mw->rng, clock_wall_ns() ^ ((uint64_t)worker << 40) ^ (uint64_t)(uintptr_t)mw);
     return mw;
 }
+
+void mirror_worker_set_chaos(struct mirror_worker *mw, struct chaos *chaos, uv_loop_t *loop)
+{
+    mw->chaos = chaos;
+    mw->loop = loop;
+}
+
+static void fault_end_all(struct mirror_worker *mw);
 
 void mirror_worker_drain(struct mirror_worker *mw)
 {
     mw->draining = true;
+    fault_end_all(mw);
 }
 
 unsigned mirror_worker_inflight(const struct mirror_worker *mw)
@@ -74,6 +109,7 @@ void mirror_worker_free(struct mirror_worker *mw)
 {
     if (!mw)
         return;
+    chaos_view_release(&mw->view);
     free(mw->pools);
     free(mw);
 }
@@ -92,6 +128,29 @@ static enum metrics_drop drop_of(enum exchange_error e)
     default:
         return METRICS_DROP_OTHER;
     }
+}
+
+static void on_fx_closed(uv_handle_t *h)
+{
+    struct mcopy *mc = h->data;
+    if (--mc->fx->handles > 0)
+        return;
+    buf_release(&mc->fx->out);
+    free(mc->fx);
+    free(mc);
+}
+
+/* A faulted copy is freed once its timers are closed. */
+static void mcopy_free(struct mcopy *mc)
+{
+    struct mfault *fx = mc->fx;
+    if (!fx) {
+        free(mc);
+        return;
+    }
+    list_remove(&fx->link);
+    uv_close((uv_handle_t *)&fx->treq, on_fx_closed);
+    uv_close((uv_handle_t *)&fx->tresp, on_fx_closed);
 }
 
 static void copy_finish(struct mcopy *mc)
@@ -118,28 +177,44 @@ static void copy_finish(struct mcopy *mc)
     http_head_release(&mc->res.head);
     buf_release(&mc->res.body);
     exchange_unref(ex);
-    free(mc);
+    mcopy_free(mc);
 }
 
 static int on_head(void *ctx, struct http_head *head)
 {
     struct mcopy *mc = ctx;
+    if (mc->fx && mc->fx->d.reset_response) {
+        /* the reset fault: the connection is closed as the answer begins */
+        mc->fx->reset_hit = true;
+        http_head_release(head);
+        return -1;
+    }
     mc->res.status = head->status;
     mc->res.head = *head;
     return 0;
 }
 
+static void fault_resp_slice(struct mcopy *mc, size_t len);
+
 static int on_body(void *ctx, const char *data, size_t len)
 {
     struct mcopy *mc = ctx;
+    if (mc->fx)
+        fault_resp_slice(mc, len);
     if (buf_append(&mc->res.body, data, len) != 0)
         buf_append(&mc->res.body, data, mc->res.body.max - mc->res.body.len);
     return 0;
 }
 
+static void fault_complete(struct mcopy *mc);
+
 static void on_complete(void *ctx)
 {
-    copy_finish(ctx);
+    struct mcopy *mc = ctx;
+    if (mc->fx)
+        fault_complete(mc);
+    else
+        copy_finish(mc);
 }
 
 static void on_error(void *ctx, enum exchange_error e, const char *detail)
@@ -147,6 +222,14 @@ static void on_error(void *ctx, enum exchange_error e, const char *detail)
     struct mcopy *mc = ctx;
     (void)detail;
     mc->res.error = e;
+    if (mc->fx) {
+        mc->fx->r = NULL;
+        mc->fx->ended = true;
+        uv_timer_stop(&mc->fx->treq);
+        uv_timer_stop(&mc->fx->tresp);
+        if (mc->fx->reset_hit)
+            mc->res.error = EXCHANGE_E_RESET;
+    }
     copy_finish(mc);
 }
 
@@ -196,6 +279,207 @@ static unsigned copy_flags(const struct http_head *req)
     return 0;
 }
 
+/* ---- faults (chaos room) ------------------------------------------------------------- */
+
+static struct fault_probe probe_of(const struct mcopy *mc)
+{
+    const struct exchange *ex = mc->ex;
+    const struct http_head *req = &ex->req;
+    return (struct fault_probe){
+        .service = ex->service->name,
+        .pool = mc->res.pool->name,
+        .pool_id = mc->pool_id,
+        .primary = !mc->res.pool->shadow,
+        .path = req->target,
+        .path_len = http_target_path_len(req->target, req->target_len),
+        .req = req,
+    };
+}
+
+static void fault_go(struct mcopy *mc);
+
+static void on_req_timer(uv_timer_t *t)
+{
+    struct mcopy *mc = t->data;
+    struct mfault *fx = mc->fx;
+    if (!fx->r) {
+        fault_go(mc); /* the request delay is over */
+        return;
+    }
+    size_t n = fx->out.len - fx->sent;
+    if (n > fx->d.req.chunk)
+        n = fx->d.req.chunk;
+    struct upstream_req *r = fx->r;
+    upstream_req_body(r, fx->out.data + fx->sent, n, NULL, 0);
+    fx->sent += n;
+    if (fx->sent < fx->out.len)
+        uv_timer_start(&fx->treq, on_req_timer, fx->d.req.delay_ns / CLOCK_NS_PER_MS, 0);
+    else
+        upstream_req_end(r);
+}
+
+/* Evaluates the faults for the copy; when one fires, the copy goes the faulted way and
+ * true is returned (the caller is done with it). */
+static bool fault_start(struct mcopy *mc, const char *bytes, size_t len)
+{
+    struct mirror_worker *mw = mc->mw;
+    const struct chaos_set *set = chaos_view_get(&mw->view, mw->chaos);
+    if (!set || set->n == 0)
+        return false;
+    struct fault_decision d = {0};
+    struct fault_probe p = probe_of(mc);
+    chaos_set_eval(set, &p, clock_mono_ns(), &mw->rng, &d);
+    if (!d.fired && !set->has_instance_scope)
+        return false;
+    struct mfault *fx = xcalloc(1, sizeof(*fx));
+    fx->d = d;
+    mc->fx = fx;
+    list_insert_tail(&mw->faulted, &fx->link);
+    uv_timer_init(mw->loop, &fx->treq);
+    uv_timer_init(mw->loop, &fx->tresp);
+    fx->treq.data = fx->tresp.data = mc;
+    fx->handles = 2;
+    buf_init(&fx->out, len);
+    buf_append(&fx->out, bytes, len);
+    if (d.req_delay_ns)
+        uv_timer_start(&fx->treq, on_req_timer, d.req_delay_ns / CLOCK_NS_PER_MS, 0);
+    else
+        fault_go(mc);
+    return true;
+}
+
+/* Faults scoped to one instance are evaluated once the upstream picked the host. */
+static void fault_on_host(struct mcopy *mc)
+{
+    struct mirror_worker *mw = mc->mw;
+    const struct chaos_set *set = mw->view.set;
+    if (!set || !set->has_instance_scope)
+        return;
+    struct fault_probe p = probe_of(mc);
+    p.instance = upstream_req_host(mc->fx->r);
+    chaos_set_eval(set, &p, clock_mono_ns(), &mw->rng, &mc->fx->d);
+}
+
+/* Ends the copy now with the abort status or a reset; the request may be on its way. */
+static void fault_cut(struct mcopy *mc)
+{
+    struct mfault *fx = mc->fx;
+    if (fx->r)
+        upstream_req_cancel(fx->r);
+    fx->r = NULL;
+    fx->ended = true;
+    if (fx->d.abort_status && !fx->d.abort_after)
+        mc->res.status = fx->d.abort_status;
+    else
+        mc->res.error = EXCHANGE_E_RESET;
+    copy_finish(mc);
+}
+
+static void fault_go(struct mcopy *mc)
+{
+    struct mfault *fx = mc->fx;
+    if (fx->d.abort_status && !fx->d.abort_after) {
+        fault_cut(mc); /* not sent: the outcome is the abort status */
+        return;
+    }
+    size_t first = fx->out.len;
+    if (fx->d.req.chunk && first > fx->d.req.chunk)
+        first = fx->d.req.chunk;
+    struct upstream_req *r = upstream_req_start(mc->mw->uw, mc->res.pool, fx->out.data, first,
+                                                copy_flags(&mc->ex->req), &copy_cbs, mc);
+    if (!r) {
+        mc->unsent = true;
+        mc->res.error = EXCHANGE_E_REFUSED;
+        fx->ended = true;
+        copy_finish(mc);
+        return;
+    }
+    fx->r = r;
+    fx->sent = first;
+    fault_on_host(mc);
+    if ((fx->d.abort_status && !fx->d.abort_after) || fx->d.reset_request) {
+        fault_cut(mc);
+        return;
+    }
+    if (fx->d.hang)
+        upstream_req_pause(r); /* never read: the shadow's timeout ends the copy */
+    if (fx->d.close_delay_ns)
+        upstream_req_linger(r, fx->d.close_delay_ns);
+    if (fx->sent < fx->out.len)
+        uv_timer_start(&fx->treq, on_req_timer, fx->d.req.delay_ns / CLOCK_NS_PER_MS, 0);
+    else
+        upstream_req_end(r);
+}
+
+static void on_resp_timer(uv_timer_t *t)
+{
+    struct mcopy *mc = t->data;
+    if (mc->fx->r)
+        upstream_req_resume(mc->fx->r); /* the next slice of the answer */
+    else
+        copy_finish(mc); /* the response delay is over */
+}
+
+/* Throttled answer: each `chunk` bytes read cost `delay`; reading pauses until the bytes
+ * read so far are paid for, and the end of the copy waits for the last of them. So the
+ * copy takes bytes / rate however the kernel happened to batch them. */
+static void fault_resp_slice(struct mcopy *mc, size_t len)
+{
+    struct mfault *fx = mc->fx;
+    if (!fx->d.resp.chunk || !fx->r || fx->d.hang)
+        return;
+    fx->resp_bytes += len;
+    uint64_t steps = fx->resp_bytes / fx->d.resp.chunk;
+    if (steps == 0)
+        return;
+    fx->resp_bytes -= steps * fx->d.resp.chunk;
+    uint64_t now = clock_mono_ns();
+    if (fx->throttle_until < now)
+        fx->throttle_until = now;
+    fx->throttle_until += steps * fx->d.resp.delay_ns;
+    upstream_req_pause(fx->r);
+    uv_timer_start(&fx->tresp, on_resp_timer, (fx->throttle_until - now) / CLOCK_NS_PER_MS, 0);
+}
+
+static void fault_complete(struct mcopy *mc)
+{
+    struct mfault *fx = mc->fx;
+    fx->r = NULL;
+    fx->ended = true;
+    uv_timer_stop(&fx->treq);
+    uv_timer_stop(&fx->tresp);
+    if (fx->d.abort_status && fx->d.abort_after)
+        mc->res.status = fx->d.abort_status; /* answered, and replaced by the status */
+    uint64_t now = clock_mono_ns(), wait = fx->d.resp_delay_ns;
+    if (fx->throttle_until > now)
+        wait += fx->throttle_until - now;
+    if (wait >= CLOCK_NS_PER_MS)
+        uv_timer_start(&fx->tresp, on_resp_timer, wait / CLOCK_NS_PER_MS, 0);
+    else
+        copy_finish(mc);
+}
+
+/* Draining: every copy a fault holds back ends now, counted as "other". */
+static void fault_end_all(struct mirror_worker *mw)
+{
+    struct list *pos, *tmp;
+    list_for_each_safe(pos, tmp, &mw->faulted)
+    {
+        struct mcopy *mc = list_entry(pos, struct mfault, link)->treq.data;
+        struct mfault *fx = mc->fx;
+        if (fx->ended && !uv_is_active((uv_handle_t *)&fx->tresp))
+            continue; /* finished, its timers closing */
+        uv_timer_stop(&fx->treq);
+        uv_timer_stop(&fx->tresp);
+        if (fx->r)
+            upstream_req_cancel(fx->r);
+        fx->r = NULL;
+        fx->ended = true;
+        mc->res.error = EXCHANGE_E_OTHER;
+        copy_finish(mc);
+    }
+}
+
 static void send_copy(struct mirror_worker *mw, struct exchange *ex, size_t i, const char *bytes,
                       size_t len)
 {
@@ -219,6 +503,8 @@ static void send_copy(struct mirror_worker *mw, struct exchange *ex, size_t i, c
     mp->inflight++;
     mp->bytes += len;
     mw->inflight++;
+    if (mw->chaos && fault_start(mc, bytes, len))
+        return;
     struct upstream_req *r =
         upstream_req_start(mw->uw, pool, bytes, len, copy_flags(&ex->req), &copy_cbs, mc);
     if (!r) {

@@ -8,6 +8,11 @@
  * dropped and the drop counted by reason. The shadow's response is read in full (so it is
  * measured), handed to the exchange's on_shadow_done hook, then discarded. Nothing here can
  * delay the primary: the listener calls mirror_submit and never waits for anything it does.
+ *
+ * Faults (chaos room) act here, per copy, after the bounds: the worker's view of the
+ * published fault set decides, without a lock, whether the copy is delayed, throttled or
+ * sliced, aborted with a status, reset, left hanging or closed slowly; the outcome is
+ * measured like any other, so the shadow's metrics show the fault.
  */
 #ifndef DOPPEL_MIRROR_MIRROR_H
 #define DOPPEL_MIRROR_MIRROR_H
@@ -17,6 +22,7 @@
 #include "model/exchange.h"
 #include "upstream/upstream.h"
 
+struct chaos;
 struct mirror_worker;
 
 struct mirror_worker *mirror_worker_new(struct upstream_worker *uw, unsigned worker);
@@ -25,6 +31,10 @@ void mirror_worker_drain(struct mirror_worker *mw);
 /* Copies in flight on this worker. */
 unsigned mirror_worker_inflight(const struct mirror_worker *mw);
 void mirror_worker_free(struct mirror_worker *mw);
+/* Applies the faults chaos publishes to this worker's copies (chaos borrowed, NULL =
+ * none); loop is the worker's, for the timers of delayed and throttled copies. Copies a
+ * fault delays or throttles are ended at once (as "other") when the worker drains. */
+void mirror_worker_set_chaos(struct mirror_worker *mw, struct chaos *chaos, uv_loop_t *loop);
 /* Sends ex's request to every shadow of its service (ex->route must be set). */
 void mirror_submit(struct mirror_worker *mw, struct exchange *ex);
 

@@ -34,7 +34,9 @@
 
 static atomic_bool host_down[MAX_HOSTS]; /* active health verdicts, shared by workers */
 
-enum uconn_state { UCONN_CONNECTING = 1, UCONN_BUSY, UCONN_IDLE, UCONN_CLOSING };
+/* LINGER: the response is complete but the connection is held open, unread, for the
+ * request's linger time and then closed (never reused). */
+enum uconn_state { UCONN_CONNECTING = 1, UCONN_BUSY, UCONN_IDLE, UCONN_LINGER, UCONN_CLOSING };
 
 struct uhost {
     struct list idle;    /* struct uconn.link */
@@ -98,6 +100,7 @@ struct upstream_req {
     bool ended, paused, sent_body, done;
     bool starting; /* inside upstream_req_start: failures are returned, not called back */
     uint64_t t_start;
+    uint64_t linger_ns; /* hold the connection this long after the response, then close */
 };
 
 static void conn_close(struct uconn *c);
@@ -247,6 +250,7 @@ static void arm_timer(struct uconn *c, uv_timer_cb cb, uint64_t ns)
     uv_timer_start(&c->timer, cb, ms ? ms : 1, 0);
 }
 
+static void conn_linger(struct uconn *c, uint64_t ns);
 static int on_resp_head(void *ctx, struct http_head *head);
 static int on_resp_body(void *ctx, const char *data, size_t len);
 static int on_resp_complete(void *ctx);
@@ -577,7 +581,22 @@ const char *upstream_req_host(const struct upstream_req *r)
     return r->pool->nups ? r->pool->ups[r->up_idx].address : "";
 }
 
+void upstream_req_linger(struct upstream_req *r, uint64_t ns)
+{
+    r->linger_ns = ns;
+}
+
 /* ---- response side ------------------------------------------------------------------- */
+
+static void conn_linger(struct uconn *c, uint64_t ns)
+{
+    struct upstream_req *r = c->req;
+    r->conn = NULL;
+    c->req = NULL;
+    c->state = UCONN_LINGER;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    arm_timer(c, on_timeout, ns); /* on_timeout closes a connection without a request */
+}
 
 static void on_timeout(uv_timer_t *t)
 {
@@ -643,7 +662,10 @@ static int on_resp_complete(void *ctx)
     host_result(r->uw, r->pool, c->host_id, true);
     uv_timer_stop(&c->timer);
     r->done = true;
-    req_detach(r, c->keep_alive && r->ended);
+    if (r->linger_ns && !r->uw->closing)
+        conn_linger(c, r->linger_ns);
+    else
+        req_detach(r, c->keep_alive && r->ended);
     req_free(r);
     cbs->on_complete(cctx);
     return 0;

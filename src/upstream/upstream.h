@@ -65,6 +65,9 @@ void upstream_req_pause(struct upstream_req *r);
 void upstream_req_resume(struct upstream_req *r);
 /* The caller lost interest (client gone): no more callbacks; the connection is closed. */
 void upstream_req_cancel(struct upstream_req *r);
+/* After its response, the connection is held open (unread) for ns and then closed instead
+ * of being reused: a slow close, as the chaos room's slow_close fault asks. */
+void upstream_req_linger(struct upstream_req *r, uint64_t ns);
 /* The address of the host the request went to ("" before a host was picked). */
 const char *upstream_req_host(const struct upstream_req *r);
 
