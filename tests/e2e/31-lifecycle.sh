@@ -173,7 +173,7 @@ reload_shadows() {
 # ---- SIGTERM under load ----------------------------------------------------------------------
 drain() {
     local C="$E2E_TMP/drain.yaml" D i codes t0 t1 rc pids=()
-    start_backend SLOWP --name slow --delay-ms 500 --record "$E2E_TMP/slow.jsonl" ||
+    start_backend SLOWP --name slow --delay-ms 1500 --record "$E2E_TMP/slow.jsonl" ||
         { not_ok "slow primary starts"; return; }
     local P_KEEP="$P"; P="$SLOWP"
     L="$(free_port)"; A="$(free_port)"
@@ -186,7 +186,7 @@ drain() {
         pids+=($!)
     done
     # SIGTERM once the primary holds all six (it records a request when it has read it, then
-    # waits 500 ms before answering).
+    # waits 1.5 s before answering: room for a loaded machine).
     for i in $(seq 100); do [ "$(cat "$E2E_TMP/slow.jsonl" 2>/dev/null | wc -l)" -ge 6 ] && break; sleep 0.02; done
     expect_eq "six requests are in flight at the primary" "$(cat "$E2E_TMP/slow.jsonl" | wc -l)" "6"
     t0="$(date +%s.%N)"
