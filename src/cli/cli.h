@@ -35,5 +35,6 @@ extern const struct cli_cmd cli_cmd_serve;
 extern const struct cli_cmd cli_cmd_analyze;
 extern const struct cli_cmd cli_cmd_check;
 extern const struct cli_cmd cli_cmd_capture;
+extern const struct cli_cmd cli_cmd_learn;
 
 #endif

@@ -87,6 +87,11 @@ PYEOF
     expect_eq "records counted on /metrics" "$(metric "$A" doppel_capture_records_total)" "6"
     out="$("$D" capture stats --json "${files[@]}" | $PY -c 'import json,sys; s=json.load(sys.stdin); print(s["requests"], s["methods"]["GET"], s["methods"]["POST"], s["status"]["5xx"])')"
     expect_eq "capture stats: 3 requests, 2 GET, 1 POST, one 5xx" "$out" "3 2 1 1"
+    "$D" learn "${files[@]}" -o "$E2E_TMP/model.json" >/dev/null
+    out="$($PY -c 'import json,sys; m=json.load(open(sys.argv[1])); print(" ".join(sorted(e["method"]+e["path"] for e in m["endpoints"])))' "$E2E_TMP/model.json")"
+    expect_eq "doppel learn: the endpoint mix, paths templated" "$out" "GET/fail GET/users/{id} POST/orders"
+    "$D" learn "$E2E_TMP/cap.yaml" -o "$E2E_TMP/m2.json" 2>"$E2E_TMP/learn.err"
+    expect_eq "doppel learn on a file that is not a capture exits 1" "$?" "1"
     stop_pid "$DOPPEL_PID"
     expect_eq "doppel exits 0 with capture on" "$?" "0"
     stop_pid "$P_PID"; stop_pid "$S_PID"
