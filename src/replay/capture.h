@@ -68,6 +68,9 @@ void capture_scratch_release(struct capture_scratch *s);
 
 /* CRC32C (Castagnoli, reflected 0x82F63B78); crc is 0 for a fresh sum. */
 uint32_t capture_crc32c(uint32_t crc, const void *data, size_t n);
+/* The same sum from the 256-entry table only (capture_crc32c uses the CPU's crc32
+ * instruction where there is one). */
+uint32_t capture_crc32c_portable(uint32_t crc, const void *data, size_t n);
 
 /* The 16-byte file header: "DCAP", u16 version, u16 header length, u64 created wall ns. */
 void capture_file_header(unsigned char out[CAPTURE_FILE_HEADER_LEN], uint64_t created_ns);
