@@ -46,12 +46,23 @@ int main(int argc, char **argv)
     uint64_t t0 = clock_mono_ns(), bytes = 0;
     for (long i = 0; i < n; i++) {
         int tl = snprintf(target, sizeof(target), "/api/v1/users/%ld/orders?limit=20", i % 5000);
-        struct capture_record r = {.ts_ns = clock_wall_ns(), .id = (uint64_t)i, .method = "GET",
-                                   .method_len = 3, .target = target, .target_len = (size_t)tl,
-                                   .headers = rh, .nheaders = 8};
-        r.primary = (struct capture_resp){.present = true, .status = 200, .latency_ns = 1234567,
-                                          .pool = "primary", .pool_len = 7, .headers = ph,
-                                          .nheaders = 4, .body = body, .body_len = (size_t)body_len};
+        struct capture_record r = {.ts_ns = clock_wall_ns(),
+                                   .id = (uint64_t)i,
+                                   .method = "GET",
+                                   .method_len = 3,
+                                   .target = target,
+                                   .target_len = (size_t)tl,
+                                   .headers = rh,
+                                   .nheaders = 8};
+        r.primary = (struct capture_resp){.present = true,
+                                          .status = 200,
+                                          .latency_ns = 1234567,
+                                          .pool = "primary",
+                                          .pool_len = 7,
+                                          .headers = ph,
+                                          .nheaders = 4,
+                                          .body = body,
+                                          .body_len = (size_t)body_len};
         buf_reset(&b);
         capture_encode_payload(&r, &b);
         capture_writer_write(w, r.ts_ns, b.data, b.len);

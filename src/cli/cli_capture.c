@@ -120,8 +120,11 @@ static void print_record_line(const struct capture_record *r)
     char ts[64];
     fmt_time(r->ts_ns, ts, sizeof(ts));
     const struct capture_resp *resp = r->primary.present ? &r->primary : &r->shadow;
-    printf("%s %016" PRIx64 " %.*s %.*s", ts, r->id, (int)r->method_len, r->method,
-           (int)r->target_len, r->target);
+    if (r->method_len)
+        printf("%s %016" PRIx64 " %.*s %.*s", ts, r->id, (int)r->method_len, r->method,
+               (int)r->target_len, r->target);
+    else
+        printf("%s %016" PRIx64 " (request in the primary record)", ts, r->id);
     if (r->body_len)
         printf(" (%zu bytes%s)", r->body_len, r->body_truncated ? ", truncated" : "");
     if (resp->present)

@@ -174,8 +174,10 @@ static void fill_resp(struct capture_resp *out, const struct http_head *head,
     out->body_truncated = truncated;
 }
 
-/* Encodes r's request part from ex plus whatever response the caller filled, and queues it. */
-static void submit(struct capture_tap *t, struct exchange *ex, struct capture_record *r)
+/* Encodes r's request part from ex (unless with_request is false: a shadow record, whose
+ * request is in its primary record) plus the response the caller filled, and queues it. */
+static void submit(struct capture_tap *t, struct exchange *ex, struct capture_record *r,
+                   bool with_request)
 {
     struct tap_queue *q = &t->q[ex->worker % t->cfg.nworkers];
     if (queue_full(q)) {
@@ -187,10 +189,13 @@ static void submit(struct capture_tap *t, struct exchange *ex, struct capture_re
     uint64_t now_mono = clock_mono_ns();
     r->ts_ns = clock_wall_ns() - (now_mono > ex->t_start ? now_mono - ex->t_start : 0);
     r->id = ex->id;
-    r->body = ex->req_body.data;
-    r->body_len = ex->req_body.len;
-    r->body_truncated = ex->req_body_truncated;
-    if (!ex->route || t->cfg.head(ex, &q->head_text) != 0 || parse_head(q, r) != 0 ||
+    if (with_request) {
+        r->body = ex->req_body.data;
+        r->body_len = ex->req_body.len;
+        r->body_truncated = ex->req_body_truncated;
+    }
+    if ((with_request &&
+         (!ex->route || t->cfg.head(ex, &q->head_text) != 0 || parse_head(q, r) != 0)) ||
         capture_encode_payload(r, &q->enc) != 0) {
         atomic_fetch_add_explicit(&q->dropped_large, 1, memory_order_relaxed);
         return;
@@ -210,7 +215,7 @@ void capture_tap_exchange_done(struct exchange *ex, void *ctx)
     r.primary.latency_ns = ex->t_done > ex->t_start ? ex->t_done - ex->t_start : 0;
     r.primary.pool = "primary";
     r.primary.pool_len = 7;
-    submit(t, ex, &r);
+    submit(t, ex, &r, true);
 }
 
 void capture_tap_shadow_done(struct exchange *ex, const struct shadow_result *res, void *ctx)
@@ -225,7 +230,7 @@ void capture_tap_shadow_done(struct exchange *ex, const struct shadow_result *re
     r.shadow.latency_ns = res->latency_ns;
     r.shadow.pool = res->pool && res->pool->name ? res->pool->name : "";
     r.shadow.pool_len = strlen(r.shadow.pool);
-    submit(t, ex, &r);
+    submit(t, ex, &r, false);
 }
 
 /* Writes what the queues hold now; returns how many records it took. */

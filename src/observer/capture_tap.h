@@ -2,7 +2,8 @@
 /*
  * capture_tap: records finished exchanges into capture files (docs/capture-format.md) off
  * the data path. The worker that finishes an exchange (or a shadow's copy of it) encodes a
- * compact record — the anonymized request exactly as the mirror sends it, and the response —
+ * compact record — the anonymized request exactly as the mirror sends it and the primary's
+ * response, or a shadow's response alone (its request is in the primary record, same id) —
  * and pushes it into its own bounded single-producer queue; one writer thread drains every
  * queue to disk (replay/capture_writer.h rotates the files). A full queue drops the record
  * and counts it; nothing on the worker ever waits for the disk. Sampling is decided from the

@@ -346,8 +346,10 @@ static bool get_request(struct cursor *c, struct capture_record *r, uint64_t *fl
     c->what = "timestamp";
     if (!get_int(c, 8, &r->ts_ns) || !get_int(c, 8, &r->id))
         return false;
+    /* Only a shadow record may leave the request out: it is in the primary record. */
+    bool may_omit = (*flags & REC_F_SHADOW) && !(*flags & REC_F_PRIMARY);
     c->what = "method";
-    if (!get_bytes(c, 2, &r->method, &r->method_len) || r->method_len == 0)
+    if (!get_bytes(c, 2, &r->method, &r->method_len) || (r->method_len == 0 && !may_omit))
         return false;
     c->what = "target";
     if (!get_bytes(c, 4, &r->target, &r->target_len) ||

@@ -43,7 +43,9 @@ struct capture_resp {
     bool body_truncated;
 };
 
-/* One record: a request (as sent to shadows, anonymized) and at most one of each response. */
+/* One record: a request (as sent to shadows, anonymized) and at most one of each response.
+ * A record with only a shadow response may leave the request out (empty method, target,
+ * headers and body): it is in the primary record with the same id. */
 struct capture_record {
     uint64_t ts_ns; /* wall clock, ns since the Unix epoch, when the request started */
     uint64_t id;    /* the exchange id: a primary and a shadow record of one request share it */
