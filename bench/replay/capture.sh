@@ -13,6 +13,9 @@
 #    /proc/PID/stat) over the requests wrk completed. Off and on alternate in each repetition
 #    so drift hits both; medians over REPS. Capture writes 2 records per request (primary and
 #    shadow) to a scratch directory.
+# 3. The tap alone (bench/replay/tap_cost.c): CPU per request of the worker side (anonymized
+#    head, encode, queue) and of the whole process (writer thread included), outside the
+#    gateway, for one primary and one shadow record per request; median of REPS.
 # The peer is the same gateway without capture, measured in the same run. Every process is
 # bounded by `timeout` and stopped on exit.
 set -u -o pipefail
@@ -47,6 +50,12 @@ for ph in write read; do
     mb="$(awk -v p=$ph '$1 == p {print $6}' "$WORK/fmt.tsv" | median)"
     echo "$ph: $rs records/s, $mb MB/s"
 done
+
+cc -O2 -std=c11 -D_GNU_SOURCE -Isrc -pthread -o "$BUILD/bench_tap_cost" bench/replay/tap_cost.c \
+    "$BUILD/libdoppel.a" $(pkg-config --libs libuv yaml-0.1 libcjson openssl) -lhttp_parser -lm
+echo "== tap alone: $N requests (a primary and a shadow record each), median of $REPS"
+for r in $(seq "$REPS"); do "$BUILD/bench_tap_cost" "$WORK" "$N"; rm -f "$WORK"/tap-*; done >"$WORK/tap.tsv"
+echo "anonymized head: $(awk '{print $2}' "$WORK/tap.tsv" | median) us; worker side: $(awk '{print $5}' "$WORK/tap.tsv" | median) us/request; whole process: $(awk '{print $8}' "$WORK/tap.tsv" | median) us/request"
 
 start_backend_pinned() {   # VAR NAME
     local out="$WORK/$2.out"
