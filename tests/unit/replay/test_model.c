@@ -214,6 +214,35 @@ static void test_replay_source_model_new_keeps_rate_and_follows_curve(void **sta
     traffic_model_release(&m);
 }
 
+static void test_replay_source_model_new_follows_the_hourly_rates(void **state)
+{
+    (void)state;
+    struct traffic_model m;
+    uint64_t counts[3];
+    learn_synthetic(&m, counts);
+    for (int h = 0; h < 24; h++)
+        m.hour_rate[h] = -1; /* hours not seen run at the mean rate */
+    m.hour_rate[0] = 2;
+    m.mean_rate = 1;
+    struct traffic_gen gen = {0};
+    struct replay_source *s;
+    assert_int_equal(replay_source_model_new(&m, 3, &gen, &s, NULL), 0);
+    size_t per[2] = {0};
+    arrivals(s, 7200, 3600, per, 2);
+    /* /usr/bin/python3 -c "from scipy.stats import poisson;
+     *   print(poisson.ppf([0.0001, 0.9999], 7200), poisson.ppf([0.0001, 0.9999], 3600))"
+     *   -> [6887. 7518.] [3379. 3825.] */
+    assert_true(per[0] >= 6887 && per[0] <= 7518);
+    assert_true(per[1] >= 3379 && per[1] <= 3825);
+    replay_source_free(s);
+    m.mean_rate = 0;
+    m.hour_rate[0] = -1;
+    struct err e = {0};
+    assert_int_equal(replay_source_model_new(&m, 3, &gen, &s, &e), -EINVAL);
+    assert_non_null(strstr(e.msg, "no arrival rate"));
+    traffic_model_release(&m);
+}
+
 static void test_replay_source_model_new_is_deterministic_for_a_seed(void **state)
 {
     (void)state;
@@ -323,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_traffic_model_add_counts_every_request),
         cmocka_unit_test(test_replay_source_model_new_reproduces_the_mix),
         cmocka_unit_test(test_replay_source_model_new_keeps_rate_and_follows_curve),
+        cmocka_unit_test(test_replay_source_model_new_follows_the_hourly_rates),
         cmocka_unit_test(test_replay_source_model_new_is_deterministic_for_a_seed),
         cmocka_unit_test(test_traffic_model_from_json_round_trips),
         cmocka_unit_test(test_traffic_curve_parse_reads_both_forms),
