@@ -26,12 +26,19 @@ BUILD="${BUILD:-build}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/doppel-bench-capture.XXXXXX")"
 PIDS=()
 cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do pkill -TERM -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
     wait 2>/dev/null
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-. tests/lib/e2e.sh >/dev/null 2>&1 || true   # free_port
+free_port() {   # a loopback port nobody listens on, below the ephemeral range
+    local p
+    for _ in $(seq 50); do
+        p=$((10000 + RANDOM % 22000))
+        [ -z "$(ss -Htan "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return 0; }
+    done
+    return 1
+}
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
