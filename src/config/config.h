@@ -159,6 +159,13 @@ struct config_chaos {
 };
 extern const char *const config_fault_kinds[]; /* NULL-terminated, as the chaos room names them */
 
+struct config_capture {
+    char *path; /* strftime pattern; NULL: no capture */
+    uint64_t max_file;
+    uint32_t sample_percent; /* 0..100 */
+    uint32_t queue;          /* records queued per worker */
+};
+
 struct config {
     char *path;       /* as given to config_load */
     char *dir;        /* its directory; relative paths in the file are resolved against it */
@@ -166,6 +173,7 @@ struct config {
     struct config_admin admin;
     struct config_log log;
     struct config_limits limits; /* global; services hold their resolved copies */
+    struct config_capture capture;
     struct config_service *services;
     size_t nservices;
     struct config_chaos chaos;

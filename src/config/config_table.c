@@ -252,6 +252,8 @@ const struct schema_key config_table_top[] = {
      .doc = "the services doppel fronts"},
     {.name = "chaos", .type = SCHEMA_SECTION, .sub = config_table_chaos, .offset = CFG(chaos),
      .doc = "fault injection on the shadow path and on instances (docs/chaos.md)"},
+    {.name = "capture", .type = SCHEMA_SECTION, .sub = config_table_capture, .offset = CFG(capture),
+     .doc = "record anonymized traffic to capture files (docs/capture.md)"},
     {0},
 };
 /* clang-format on */

@@ -13,6 +13,8 @@
 extern const struct schema_key config_table_top[];
 /* services[].mirror (and each route's mirror), describing struct config_mirror. */
 extern const struct schema_key config_table_mirror[];
+/* The top-level capture section, describing struct config_capture (config_capture.c). */
+extern const struct schema_key config_table_capture[];
 
 /* chaos (config_chaos.c), describing struct config_chaos. */
 extern const struct schema_key config_table_chaos[];

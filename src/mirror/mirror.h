@@ -35,6 +35,10 @@ void mirror_worker_free(struct mirror_worker *mw);
  * none); loop is the worker's, for the timers of delayed and throttled copies. Copies a
  * fault delays or throttles are ended at once (as "other") when the worker drains. */
 void mirror_worker_set_chaos(struct mirror_worker *mw, struct chaos *chaos, uv_loop_t *loop);
+/* Appends the head of the copy a shadow is sent of ex's request (ex->route must be set):
+ * request line, anonymized end-to-end headers, X-Forwarded-For, the headers the copy adds,
+ * the empty line. The capture records this same copy (app.c hands it to the observer). */
+int mirror_copy_head(const struct exchange *ex, struct buf *out);
 /* Sends ex's request to every shadow of its service (ex->route must be set). */
 void mirror_submit(struct mirror_worker *mw, struct exchange *ex);
 
