@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "provision/provision.h"
@@ -45,10 +46,10 @@ static void test_provision_selector_match_by_label(void **state)
 {
     (void)state;
     struct provision_instance in = {.role = PROVISION_ROLE_SHADOW};
-    strcpy(in.id, "api-v2-1");
-    strcpy(in.service, "api");
-    strcpy(in.pool, "v2");
-    strcpy(in.change_id, "c1");
+    snprintf(in.id, sizeof(in.id), "api-v2-1");
+    snprintf(in.service, sizeof(in.service), "api");
+    snprintf(in.pool, sizeof(in.pool), "v2");
+    snprintf(in.change_id, sizeof(in.change_id), "c1");
     struct provision_selector any = {.role = -1};
     assert_true(provision_selector_match(&any, &in));
     assert_true(provision_selector_match(NULL, &in));
