@@ -50,7 +50,11 @@ struct config_upstream {
 
 /* A pool's managed instances (`run:`): doppel starts them and their ports become the pool's
  * upstreams. A shadow's starts as a copy of the primary's; its keys override. */
-enum config_run_restart { CONFIG_RESTART_ON_FAILURE = 0, CONFIG_RESTART_ALWAYS, CONFIG_RESTART_NEVER };
+enum config_run_restart {
+    CONFIG_RESTART_ON_FAILURE = 0,
+    CONFIG_RESTART_ALWAYS,
+    CONFIG_RESTART_NEVER
+};
 enum config_run_isolation { CONFIG_ISOLATION_NONE = 0, CONFIG_ISOLATION_NETNS };
 
 struct config_run {
