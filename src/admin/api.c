@@ -26,6 +26,11 @@ const struct admin_route admin_routes[] = {
     {"GET", "/v1/services/{name}", false, "one service, as in /v1/services"},
     {"PATCH", "/v1/services/{name}", true,
      "change mirror percent (whole service or one route), upstream weights, pool membership"},
+    {"GET", "/v1/instances", false,
+     "managed instances with labels, state, pid, port, restarts, OOM kills, last sample"},
+    {"POST", "/v1/services/{name}/shadows", true,
+     "start shadow instances (command, args, env overrides, change id) in a shadow pool"},
+    {"DELETE", "/v1/shadows/{id}", true, "stop one shadow instance"},
 };
 const unsigned admin_nroutes = sizeof(admin_routes) / sizeof(admin_routes[0]);
 
@@ -47,6 +52,16 @@ static void put_error(struct admin_response *resp, int status, const char *code,
     cJSON_AddStringToObject(e, "code", code);
     cJSON_AddStringToObject(e, "message", msg);
     put_json(resp, status, o);
+}
+
+void admin_api_json(struct admin_response *resp, int status, cJSON *obj)
+{
+    put_json(resp, status, obj);
+}
+
+void admin_api_error(struct admin_response *resp, int status, const char *code, const char *msg)
+{
+    put_error(resp, status, code, msg);
 }
 
 static void put_text(struct admin_response *resp, int status, const char *text)
@@ -263,8 +278,10 @@ static int patch_members(struct rt_service *s, const cJSON *ups, struct err *err
                 if (strcmp(p->ups[k].address, a->valuestring) == 0)
                     nu[i].weight = p->ups[k].weight;
         }
-        for (size_t k = 0; k < p->nups; k++)
+        for (size_t k = 0; k < p->nups; k++) {
             free(p->ups[k].address);
+            free(p->ups[k].netns);
+        }
         free(p->ups);
         p->ups = nu;
         p->nups = (size_t)n;
@@ -301,8 +318,8 @@ static int apply_patch(struct rt_service *s, const cJSON *body, struct err *err)
     return 0;
 }
 
-static void patch_service(struct admin_api *api, const char *name, const struct admin_request *req,
-                          struct admin_response *resp)
+bool admin_api_authorize(const struct admin_api *api, const struct admin_request *req,
+                         struct admin_response *resp)
 {
     const struct http_header *authz = http_head_find(req->head, "authorization");
     enum auth_result ar = AUTH_INVALID;
@@ -313,14 +330,22 @@ static void patch_service(struct admin_api *api, const char *name, const struct 
     if (ar == AUTH_MISSING) {
         resp->extra_headers = "WWW-Authenticate: Bearer\r\n";
         put_error(resp, 401, "unauthenticated", "this endpoint needs a bearer token");
-        return;
+        return false;
     }
     if (ar != AUTH_OK) {
         put_error(resp, 403, "permission_denied",
                   api->auth ? "the bearer token is not listed in the tokens file"
                             : "mutations are disabled: admin.tokens_file is not configured");
-        return;
+        return false;
     }
+    return true;
+}
+
+static void patch_service(struct admin_api *api, const char *name, const struct admin_request *req,
+                          struct admin_response *resp)
+{
+    if (!admin_api_authorize(api, req, resp))
+        return;
     cJSON *body = cJSON_ParseWithLength(req->body, req->body_len);
     if (!cJSON_IsObject(body)) {
         cJSON_Delete(body);
@@ -366,9 +391,12 @@ void admin_api_handle(void *ctx, const struct admin_request *req, struct admin_r
     struct admin_api *api = ctx;
     const char *p = req->path;
     bool get = is(req, "GET") || is(req, "HEAD");
+    if (api->extra && api->extra(api->extra_ctx, req, resp))
+        return;
     if (strcmp(p, "/metrics") == 0 && get) {
         resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-        if (metrics_write_prometheus(api->metrics, &resp->body) != 0)
+        if (metrics_write_prometheus(api->metrics, &resp->body) != 0 ||
+            (api->extra_metrics && api->extra_metrics(api->extra_ctx, &resp->body) != 0))
             put_error(resp, 500, "internal", "metrics exposition exceeded its size cap");
     } else if (strcmp(p, "/healthz") == 0 && get) {
         put_text(resp, 200, "ok\n");

@@ -136,8 +136,11 @@ struct provision_instance {
     int last_exit;      /* exit status, or -signal; 0 before any exit */
     bool oom_killed;    /* the last exit was the kernel's OOM killer (cgroup memory.max) */
     uint32_t oom_kills; /* over the instance's life */
-    char cgroup[PROVISION_PATH_MAX]; /* cgroup directory, "" when none (chaos puts burners here) */
-    char netns[PROVISION_PATH_MAX];  /* "/proc/<pid>/ns/net" when sealed, else "" */
+    /* The instance's cgroup directories, ':'-separated: one on cgroup v2, the memory and
+     * cpu ones on v1; "" when none. A process written to each one's cgroup.procs runs
+     * inside the instance's limits (the chaos room's CPU burn and memory pressure). */
+    char cgroup[PROVISION_PATH_MAX * 2];
+    char netns[PROVISION_PATH_MAX]; /* "/proc/<pid>/ns/net" when sealed, else "" */
 };
 
 /* One resource sample (from /proc and the cgroup). */

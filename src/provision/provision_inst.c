@@ -124,7 +124,9 @@ static void setup_cgroup(struct pinst *in)
 {
     struct err e = {0};
     bool limited = in->res.memory_limit || in->res.cpu_limit_milli;
-    if (pcgroup_create(in->pp->cgroup_root, in->info.id, &in->res, &in->cg, &e) == 0) {
+    char name[PROVISION_ID_MAX + 16]; /* the pid keeps two doppels' instances apart */
+    snprintf(name, sizeof(name), "%d-%s", (int)getpid(), in->info.id);
+    if (pcgroup_create(in->pp->cgroup_root, name, &in->res, &in->cg, &e) == 0) {
         pcgroup_describe(&in->cg, in->info.cgroup, sizeof(in->info.cgroup));
         return;
     }

@@ -56,12 +56,12 @@ void pstate_remove(const char *dir, const char *id)
 struct record {
     long owner, pid;
     unsigned long long owner_start, start;
-    char cgroup[PROVISION_PATH_MAX];
+    char cgroup[PROVISION_PATH_MAX * 2];
 };
 
 static void read_record(FILE *f, struct record *r)
 {
-    char line[PROVISION_PATH_MAX + 32];
+    char line[PROVISION_PATH_MAX * 2 + 32];
     memset(r, 0, sizeof(*r));
     while (fgets(line, sizeof(line), f)) {
         line[strcspn(line, "\n")] = '\0';
@@ -85,7 +85,7 @@ static void read_record(FILE *f, struct record *r)
 static void remove_cgroups(const char *list)
 {
     struct pcgroup cg = {.version = 1};
-    char copy[PROVISION_PATH_MAX], *save = NULL;
+    char copy[PROVISION_PATH_MAX * 2], *save = NULL;
     snprintf(copy, sizeof(copy), "%s", list);
     for (char *d = strtok_r(copy, ":", &save); d && cg.ndirs < PCGROUP_MAX_DIRS;
          d = strtok_r(NULL, ":", &save))
