@@ -168,6 +168,14 @@ int pcgroup_create(const char *mount_root, const char *name, const struct provis
     return rc;
 }
 
+void pcgroup_join(const struct pcgroup *cg, int pid)
+{
+    char v[32];
+    snprintf(v, sizeof(v), "%d\n", pid);
+    for (int i = 0; i < cg->ndirs; i++)
+        write_file(cg->dirs[i], "cgroup.procs", v);
+}
+
 uint64_t pcgroup_oom_kills(const struct pcgroup *cg)
 {
     char text[1024];

@@ -29,6 +29,8 @@ struct pcgroup {
  * mount_root is "/sys/fs/cgroup" except in tests. */
 int pcgroup_create(const char *mount_root, const char *name, const struct provision_resources *r,
                    struct pcgroup *cg, struct err *err);
+/* Moves pid into the cgroup (each directory); errors are ignored: accounting only. */
+void pcgroup_join(const struct pcgroup *cg, int pid);
 /* OOM kills counted by the kernel in this cgroup (0 without one). */
 uint64_t pcgroup_oom_kills(const struct pcgroup *cg);
 /* Memory in use (bytes) and CPU used (microseconds; 0 on v1) by the cgroup. */

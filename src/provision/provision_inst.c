@@ -64,9 +64,23 @@ static void push(char ***v, size_t *n, char *s)
     (*v)[*n] = NULL;
 }
 
+/* The exec wrapper is needed for what must happen between fork and exec: rlimits, a
+ * cgroup whose limits must hold from the first allocation, a network namespace. Without
+ * them the command is spawned directly (one exec less) and moved into its cgroup, for
+ * accounting, right after the spawn. */
+static bool needs_wrapper(const struct pinst *in, const struct provision_spec *spec)
+{
+    const struct provision_resources *r = &spec->resources;
+    return in->sealed || r->nofile || r->address_space ||
+           (in->cg.ndirs && (r->memory_limit || r->cpu_limit_milli));
+}
+
 static int build_argv(struct pinst *in, const struct provision_spec *spec, struct err *err)
 {
     size_t n = 0;
+    in->wrapped = needs_wrapper(in, spec);
+    if (!in->wrapped)
+        goto command;
     push(&in->argv, &n, xstrdup(in->pp->exec_path));
     push(&in->argv, &n, xstrdup(PROVISION_EXEC_ARG_STR));
     if (spec->resources.nofile)
@@ -81,6 +95,7 @@ static int build_argv(struct pinst *in, const struct provision_spec *spec, struc
     if (in->sealed && in->negress)
         push(&in->argv, &n, xstrdup("--sync-fd=3"));
     push(&in->argv, &n, xstrdup("--"));
+command:;
     char *s = expand(spec->command, in, err);
     if (!s)
         return err->code;

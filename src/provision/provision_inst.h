@@ -63,6 +63,7 @@ struct pinst {
     uv_timer_t deadline; /* start timeout, backoff delay, stop grace */
     unsigned open_handles;
     bool running, stopping, restart_now, freeing;
+    bool wrapped; /* spawned through the exec wrapper (argv[0] is doppel) */
     uint32_t fail_streak;
     uint64_t oom_before, start_ticks, spawned_ns, ready_ns;
 

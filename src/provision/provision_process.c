@@ -240,6 +240,8 @@ static void after_spawn(struct pinst *in)
     in->start_ticks = st.start_ticks;
     in->spawned_ns = clock_mono_ns();
     in->sample_prev_ticks = 0;
+    if (!in->wrapped)
+        pcgroup_join(&in->cg, in->info.pid);
     if (in->sealed)
         snprintf(in->info.netns, sizeof(in->info.netns), "/proc/%d/ns/net", (int)in->info.pid);
     if (pp->state_dir)
