@@ -102,8 +102,8 @@ static int clean_one(const char *path, const char *name)
     struct record r;
     read_record(f, &r);
     fclose(f);
-    if (r.owner != getpid() && pproc_alive((pid_t)r.owner, r.owner_start))
-        return 0; /* another doppel owns it and runs */
+    if (pproc_alive((pid_t)r.owner, r.owner_start))
+        return 0; /* its owner (another doppel, or this one) runs */
     int killed = 0;
     if (r.pid > 0 && pproc_alive((pid_t)r.pid, r.start)) {
         kill(-(pid_t)r.pid, SIGKILL); /* instances lead their own process group */
