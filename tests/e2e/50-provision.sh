@@ -133,6 +133,8 @@ fi
 # SIGTERM: every instance is stopped, records removed.
 pids="$(instances | jq -r '.instances[].pid')"
 stop_pid "$DOPPEL_PID"
+expect_eq "doppel exits 0 after SIGTERM" "$?" "0"
+check "no sanitizer report in doppel's log" bash -c "! grep -q 'Sanitizer\|runtime error' '$DOPPEL_LOG'"
 alive=0
 for p in $pids; do pid_alive "$p" && alive=$((alive + 1)); done
 expect_eq "SIGTERM stops every instance" "$alive" "0"
