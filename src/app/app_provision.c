@@ -146,9 +146,11 @@ static int wait_primaries(struct app_prov *ap, struct err *err)
 {
     uint64_t longest = 0;
     for (size_t i = 0; i < ap->cfg->nservices; i++) {
+        /* one start timeout per allowed attempt (unlimited restarts: two attempts) */
         const struct config_run *r = &ap->cfg->services[i].primary.run;
-        if (r->enabled && r->start_timeout_ns * (1 + r->max_restarts) > longest)
-            longest = r->start_timeout_ns * (1 + (r->max_restarts ? r->max_restarts : 1));
+        uint64_t w = r->start_timeout_ns * (1 + (r->max_restarts ? r->max_restarts : 1));
+        if (r->enabled && w > longest)
+            longest = w;
     }
     uint64_t end = clock_mono_ns() + longest;
     uv_timer_t tick;
