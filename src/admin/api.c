@@ -33,6 +33,11 @@ const struct admin_route admin_routes[] = {
     {"DELETE", "/v1/experiments", true, "kill switch: stop every experiment, remove every fault"},
     {"GET", "/v1/experiments/{id}", false, "one experiment with its event log"},
     {"DELETE", "/v1/experiments/{id}", true, "stop one experiment"},
+    {"GET", "/v1/instances", false,
+     "managed instances with labels, state, pid, port, restarts, OOM kills, last sample"},
+    {"POST", "/v1/services/{name}/shadows", true,
+     "start shadow instances (command, args, env overrides, change id) in a shadow pool"},
+    {"DELETE", "/v1/shadows/{id}", true, "stop one shadow instance"},
 };
 const unsigned admin_nroutes = sizeof(admin_routes) / sizeof(admin_routes[0]);
 
@@ -56,12 +61,12 @@ static void put_error(struct admin_response *resp, int status, const char *code,
     put_json(resp, status, o);
 }
 
-void admin_api_put_json(struct admin_response *resp, int status, void *obj)
+void admin_api_json(struct admin_response *resp, int status, cJSON *obj)
 {
     put_json(resp, status, obj);
 }
 
-void admin_api_put_error(struct admin_response *resp, int status, const char *code, const char *msg)
+void admin_api_error(struct admin_response *resp, int status, const char *code, const char *msg)
 {
     put_error(resp, status, code, msg);
 }
@@ -280,8 +285,10 @@ static int patch_members(struct rt_service *s, const cJSON *ups, struct err *err
                 if (strcmp(p->ups[k].address, a->valuestring) == 0)
                     nu[i].weight = p->ups[k].weight;
         }
-        for (size_t k = 0; k < p->nups; k++)
+        for (size_t k = 0; k < p->nups; k++) {
             free(p->ups[k].address);
+            free(p->ups[k].netns);
+        }
         free(p->ups);
         p->ups = nu;
         p->nups = (size_t)n;
@@ -318,7 +325,7 @@ static int apply_patch(struct rt_service *s, const cJSON *body, struct err *err)
     return 0;
 }
 
-bool admin_api_authorize(struct admin_api *api, const struct admin_request *req,
+bool admin_api_authorize(const struct admin_api *api, const struct admin_request *req,
                          struct admin_response *resp)
 {
     const struct http_header *authz = http_head_find(req->head, "authorization");
@@ -391,10 +398,13 @@ void admin_api_handle(void *ctx, const struct admin_request *req, struct admin_r
     struct admin_api *api = ctx;
     const char *p = req->path;
     bool get = is(req, "GET") || is(req, "HEAD");
+    if (api->extra && api->extra(api->extra_ctx, req, resp))
+        return;
     if (strcmp(p, "/metrics") == 0 && get) {
         resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
         if (metrics_write_prometheus(api->metrics, &resp->body) != 0 ||
-            (api->chaos && chaos_write_prometheus(api->chaos, &resp->body) != 0))
+            (api->chaos && chaos_write_prometheus(api->chaos, &resp->body) != 0) ||
+            (api->extra_metrics && api->extra_metrics(api->extra_ctx, &resp->body) != 0))
             put_error(resp, 500, "internal", "metrics exposition exceeded its size cap");
     } else if (strcmp(p, "/healthz") == 0 && get) {
         put_text(resp, 200, "ok\n");

@@ -31,15 +31,20 @@ struct admin_api {
     int (*apply)(void *ctx, struct route_table *t, struct err *err);
     bool (*ready)(void *ctx);
     void *ctx;
+    /* Endpoints another room serves through the app (instances and shadows): tried first,
+     * false when the request is not theirs; and series appended to /metrics. May be NULL. */
+    bool (*extra)(void *ctx, const struct admin_request *req, struct admin_response *resp);
+    int (*extra_metrics)(void *ctx, struct buf *out);
+    void *extra_ctx;
 };
 
 void admin_api_handle(void *api, const struct admin_request *req, struct admin_response *resp);
-/* For handlers in other admin files: the JSON answer (obj is consumed), the error
- * envelope, and the bearer-token check of a mutation (false: resp holds the 401/403). */
-void admin_api_put_json(struct admin_response *resp, int status, void *obj);
-void admin_api_put_error(struct admin_response *resp, int status, const char *code,
-                         const char *msg);
-bool admin_api_authorize(struct admin_api *api, const struct admin_request *req,
+/* For the extra endpoints: the JSON answer (takes obj), the error envelope, and the bearer
+ * check of mutating endpoints (false after writing the 401/403 answer). */
+struct cJSON;
+void admin_api_json(struct admin_response *resp, int status, struct cJSON *obj);
+void admin_api_error(struct admin_response *resp, int status, const char *code, const char *msg);
+bool admin_api_authorize(const struct admin_api *api, const struct admin_request *req,
                          struct admin_response *resp);
 
 /* The API's route table, for `GET /v1` and docs/api.md. */

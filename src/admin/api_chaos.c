@@ -289,13 +289,13 @@ static void get_experiments(struct admin_api *api, const char *id, struct admin_
         cJSON *o = cJSON_CreateObject();
         v.out = cJSON_AddArrayToObject(o, "experiments");
         chaos_visit(api->chaos, NULL, visit_cb, &v);
-        admin_api_put_json(resp, 200, o);
+        admin_api_json(resp, 200, o);
         return;
     }
     if (chaos_visit(api->chaos, id, visit_cb, &v) == 0)
-        admin_api_put_error(resp, 404, "not_found", "no such experiment");
+        admin_api_error(resp, 404, "not_found", "no such experiment");
     else
-        admin_api_put_json(resp, 200, v.one);
+        admin_api_json(resp, 200, v.one);
 }
 
 static void post_experiment(struct admin_api *api, const struct admin_request *req,
@@ -308,16 +308,16 @@ static void post_experiment(struct admin_api *api, const struct admin_request *r
     struct err err = {0};
     char id[CHAOS_ID_MAX];
     if (!cJSON_IsObject(body)) {
-        admin_api_put_error(resp, 400, "invalid_argument", "the body must be a JSON object");
+        admin_api_error(resp, 400, "invalid_argument", "the body must be a JSON object");
     } else if (parse_experiment(body, &spec, faults, &err) != 0 ||
                chaos_experiment_add(api->chaos, &spec, clock_mono_ns(), id, &err) != 0) {
         bool perm = err.code == -EPERM || err.code == -ENOTSUP;
-        admin_api_put_error(resp, perm ? 403 : 400,
+        admin_api_error(resp, perm ? 403 : 400,
                             perm ? "failed_precondition" : "invalid_argument", err.msg);
     } else {
         struct visit v = {0};
         chaos_visit(api->chaos, id, visit_cb, &v);
-        admin_api_put_json(resp, 201, v.one);
+        admin_api_json(resp, 201, v.one);
     }
     cJSON_Delete(body); /* the faults' strings pointed into it */
 }
@@ -328,17 +328,17 @@ static void delete_experiments(struct admin_api *api, const char *id, struct adm
     if (!id) {
         int n = chaos_stop_all(api->chaos, clock_mono_ns());
         cJSON_AddNumberToObject(o, "stopped", n);
-        admin_api_put_json(resp, 200, o);
+        admin_api_json(resp, 200, o);
         return;
     }
     if (chaos_experiment_stop(api->chaos, id, clock_mono_ns()) != 0) {
         cJSON_Delete(o);
-        admin_api_put_error(resp, 404, "not_found",
+        admin_api_error(resp, 404, "not_found",
                             "no running or pending experiment with that id");
         return;
     }
     cJSON_AddStringToObject(o, "stopped", id);
-    admin_api_put_json(resp, 200, o);
+    admin_api_json(resp, 200, o);
 }
 
 bool admin_chaos_path(const char *path)
@@ -356,7 +356,7 @@ void admin_chaos_handle(struct admin_api *api, const struct admin_request *req,
     bool post = str_ieqz(req->head->method, req->head->method_len, "POST");
     bool del = str_ieqz(req->head->method, req->head->method_len, "DELETE");
     if (!api->chaos) {
-        admin_api_put_error(resp, 503, "unavailable", "fault injection is not running");
+        admin_api_error(resp, 503, "unavailable", "fault injection is not running");
     } else if (get) {
         get_experiments(api, id, resp);
     } else if ((post && !id) || del) {
@@ -367,7 +367,7 @@ void admin_chaos_handle(struct admin_api *api, const struct admin_request *req,
         else
             delete_experiments(api, id, resp);
     } else {
-        admin_api_put_error(resp, 405, "method_not_allowed",
+        admin_api_error(resp, 405, "method_not_allowed",
                             id ? "use GET or DELETE" : "use GET, POST or DELETE");
         resp->extra_headers = id ? "Allow: GET, DELETE\r\n" : "Allow: GET, POST, DELETE\r\n";
     }

@@ -14,6 +14,7 @@
 #include "admin/api.h"
 #include "admin/auth.h"
 #include "admin/server.h"
+#include "app/app_provision.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/version.h"
@@ -48,6 +49,8 @@ struct app {
     struct health_checker *health;
     struct chaos chaos;
     bool chaos_ready;
+    struct app_prov prov; /* managed instances (pools with `run`) */
+    bool prov_stopping;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t tick;
     bool draining, router_ready;
@@ -75,6 +78,22 @@ static int app_apply(void *ctx, struct route_table *t, struct err *err)
     health_checker_update(a->health, t);
     log_info("app", "route table %llu published", (unsigned long long)gen);
     return 0;
+}
+
+/* A managed pool gained or lost a ready instance: publish a table with the new members. */
+static void prov_changed(void *ctx)
+{
+    struct app *a = ctx;
+    struct err err = {0};
+    if (a->draining)
+        return;
+    struct route_table *cur = router_acquire(&a->router);
+    struct route_table *t = cur ? route_table_clone(cur) : NULL;
+    route_table_unref(cur);
+    if (!t)
+        return;
+    app_prov_fill(&a->prov, t);
+    app_apply(a, t, &err);
 }
 
 static unsigned worker_count(const struct config *cfg)
@@ -153,6 +172,8 @@ static void reload(struct app *a)
     }
     config_free(a->cfg);
     a->cfg = cfg;
+    a->prov.cfg = cfg; /* running instances stay; `run` changes apply to new ones */
+    app_prov_fill(&a->prov, t);
     app_apply(a, t, &err);
     log_info("app", "config '%s' reloaded", a->config_path);
 }
@@ -187,6 +208,23 @@ static void on_signal(uv_signal_t *h, int signum)
         begin_drain(a, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+static void close_control(struct app *a)
+{
+    uv_close((uv_handle_t *)&a->tick, NULL);
+    uv_close((uv_handle_t *)&a->sig_term, NULL);
+    uv_close((uv_handle_t *)&a->sig_int, NULL);
+    uv_close((uv_handle_t *)&a->sig_hup, NULL);
+    admin_server_close(a->admin);
+    a->admin = NULL;
+}
+
+static void on_instances_stopped(void *ctx)
+{
+    struct app *a = ctx;
+    log_info("app", "managed instances stopped");
+    close_control(a);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct app *a = t->data;
@@ -203,12 +241,10 @@ static void on_tick(uv_timer_t *t)
         if (!listener_worker_exited(a->workers[i]))
             return;
     uv_timer_stop(&a->tick);
-    uv_close((uv_handle_t *)&a->tick, NULL);
-    uv_close((uv_handle_t *)&a->sig_term, NULL);
-    uv_close((uv_handle_t *)&a->sig_int, NULL);
-    uv_close((uv_handle_t *)&a->sig_hup, NULL);
-    admin_server_close(a->admin);
-    a->admin = NULL;
+    if (a->prov_stopping)
+        return;
+    a->prov_stopping = true; /* instances outlive the drain: in-flight requests need them */
+    app_prov_stop(&a->prov, on_instances_stopped, a);
 }
 
 /* The exchange hooks of every worker: each observer that is on sees every exchange. */
@@ -263,7 +299,11 @@ static int start_admin(struct app *a, struct err *err)
                                 .started_ns = clock_mono_ns(),
                                 .apply = app_apply,
                                 .ready = app_ready,
-                                .ctx = a};
+                                .ctx = a,
+                                .extra = app_prov_api,
+                                .extra_metrics = app_prov_metrics,
+                                .extra_ctx = &a->prov};
+    a->prov.api = &a->api;
     auth_init(&a->auth);
     if (a->cfg->admin.tokens_file) {
         if (auth_load(&a->auth, a->cfg->admin.tokens_file, err) != 0)
@@ -337,6 +377,9 @@ static int start_chaos(struct app *a, struct err *err)
     const struct config_chaos *cc = &a->cfg->chaos;
     chaos_init(&a->chaos, cc->allow_primary_faults);
     a->chaos_ready = true;
+    struct chaos_instance_ops ops;
+    app_prov_chaos_ops(&a->prov, &ops);
+    chaos_set_instance_ops(&a->chaos, &ops);
     for (size_t i = 0; i < cc->nexperiments; i++) {
         const struct config_experiment *ce = &cc->experiments[i];
         struct fault faults[CHAOS_MAX_FAULTS];
@@ -371,9 +414,14 @@ static int setup(struct app *a, struct err *err)
     a->metrics = metrics_new(a->nworkers, DOPPEL_VERSION);
     router_init(&a->router);
     a->router_ready = true;
+    a->prov.changed = prov_changed;
+    a->prov.ctx = a;
+    if ((rc = app_prov_start(&a->prov, &a->loop, a->cfg, err)) != 0)
+        return rc;
     struct route_table *t = router_build(a->cfg, a->metrics, err);
     if (!t)
         return err->code ? err->code : -EINVAL;
+    app_prov_fill(&a->prov, t);
     router_publish(&a->router, t);
     a->shared.router = &a->router;
     a->shared.metrics = a->metrics;
@@ -410,6 +458,7 @@ static void teardown(struct app *a)
     if (a->chaos_ready)
         chaos_release(&a->chaos); /* after the workers: they held views of its sets */
     health_checker_free(a->health);
+    app_prov_release(&a->prov);
     admin_server_close(a->admin);
     uv_run(&a->loop, UV_RUN_NOWAIT);
     accesslog_close(a->accesslog);

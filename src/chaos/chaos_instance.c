@@ -26,14 +26,37 @@ static void join_cgroup(const char *procs, const char *line, size_t len)
     }
 }
 
+/* The cgroup.procs files of an instance's cgroup directories (one on v2; memory and cpu on
+ * v1, given ':'-separated). */
+struct cgroup_procs {
+    char path[4][1024];
+    int n;
+};
+
+static int cgroup_procs_of(const char *cgroups, struct cgroup_procs *cp)
+{
+    cp->n = 0;
+    for (const char *s = cgroups; s && *s && cp->n < 4;) {
+        size_t len = strcspn(s, ":");
+        if (len > 0 && snprintf(cp->path[cp->n], sizeof(cp->path[0]), "%.*s/cgroup.procs", (int)len,
+                                s) >= (int)sizeof(cp->path[0]))
+            return -ENAMETOOLONG;
+        cp->n += len > 0;
+        s += len + (s[len] == ':');
+    }
+    return 0;
+}
+
 /* The helper's body, after fork in a threaded process: async-signal-safe calls only. */
-static _Noreturn void helper_main(uint64_t memory, const char *procs, pid_t pgid, pid_t parent)
+static _Noreturn void helper_main(uint64_t memory, const struct cgroup_procs *cp, pid_t pgid,
+                                  pid_t parent)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(0);
-    if (procs) {
-        join_cgroup(procs, "0\n", 2); /* "0": the writing process itself */
+    if (cp->n > 0) {
+        for (int i = 0; i < cp->n; i++)
+            join_cgroup(cp->path[i], "0\n", 2); /* "0": the writing process itself */
     } else if (pgid > 0) {
         setpgid(0, pgid);
     }
@@ -53,22 +76,22 @@ static _Noreturn void helper_main(uint64_t memory, const char *procs, pid_t pgid
 
 pid_t chaos_helper_spawn(uint64_t memory, const char *cgroup, pid_t pgid)
 {
-    char procs[4096];
-    bool in_cgroup = cgroup && cgroup[0];
-    if (in_cgroup &&
-        snprintf(procs, sizeof(procs), "%s/cgroup.procs", cgroup) >= (int)sizeof(procs))
-        return -ENAMETOOLONG;
+    struct cgroup_procs cp;
+    int rc = cgroup_procs_of(cgroup, &cp);
+    if (rc)
+        return rc;
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0)
         return -errno;
     if (pid == 0)
-        helper_main(memory, in_cgroup ? procs : NULL, pgid, parent);
+        helper_main(memory, &cp, pgid, parent);
     /* Placed from both sides (the shell's idiom), so it holds when this returns. */
-    if (in_cgroup) {
+    if (cp.n > 0) {
         char line[32];
         int n = snprintf(line, sizeof(line), "%d\n", (int)pid);
-        join_cgroup(procs, line, (size_t)n);
+        for (int i = 0; i < cp.n; i++)
+            join_cgroup(cp.path[i], line, (size_t)n);
     } else if (pgid > 0)
         setpgid(pid, pgid);
     return pid;

@@ -36,5 +36,6 @@ extern const struct cli_cmd cli_cmd_analyze;
 extern const struct cli_cmd cli_cmd_check;
 extern const struct cli_cmd cli_cmd_capture;
 extern const struct cli_cmd cli_cmd_learn;
+extern const struct cli_cmd cli_cmd_status;
 
 #endif

@@ -364,6 +364,8 @@ static int finish_service(struct loader *l, size_t idx, struct err *err)
     if (!rc)
         rc = finish_routes(map, svc, err);
     if (!rc)
+        rc = config_provision_finish(map, svc, l->cfg, err);
+    if (!rc)
         service_warnings(l, map, svc);
     return rc;
 }

@@ -48,6 +48,43 @@ struct config_upstream {
     uint32_t weight;
 };
 
+/* A pool's managed instances (`run:`): doppel starts them and their ports become the pool's
+ * upstreams. A shadow's starts as a copy of the primary's; its keys override. */
+enum config_run_restart {
+    CONFIG_RESTART_ON_FAILURE = 0,
+    CONFIG_RESTART_ALWAYS,
+    CONFIG_RESTART_NEVER
+};
+enum config_run_isolation { CONFIG_ISOLATION_NONE = 0, CONFIG_ISOLATION_NETNS };
+
+struct config_run {
+    bool enabled; /* the pool has `run:` (else the other fields are unused) */
+    char *command;
+    char **args;
+    size_t nargs;
+    char **env; /* "KEY=VALUE"; a shadow's are merged over the primary's by KEY */
+    size_t nenv;
+    char *cwd;          /* resolved; default: the config file's directory */
+    uint32_t instances; /* resolved: for a shadow with `scale`, from the primary's count */
+    uint32_t scale_pm;  /* shadows: per mille of the primary's instances; 0: not set */
+    char *ready_path;   /* HTTP readiness path; NULL: TCP connect */
+    uint64_t ready_interval_ns, ready_timeout_ns;
+    uint64_t start_timeout_ns, stop_timeout_ns;
+    int restart; /* enum config_run_restart */
+    uint64_t backoff_ns, max_backoff_ns;
+    uint32_t max_restarts;
+    uint32_t cpu_limit_milli, cpu_request_milli;
+    uint64_t memory_limit, memory_request, address_space;
+    uint32_t nofile;
+    int isolation; /* enum config_run_isolation (shadows) */
+    char **egress; /* "host:port" (shadows) */
+    size_t negress;
+    char *change_id; /* shadows: the proposed change they carry, or NULL */
+    char *log_dir;   /* resolved; NULL: under provision.state_dir */
+    uint64_t log_max_bytes;
+    uint32_t log_keep;
+};
+
 struct config_pool {
     char *name; /* "primary" or the shadow's name */
     struct config_upstream *upstreams;
@@ -63,6 +100,7 @@ struct config_pool {
     uint64_t check_timeout_ns;
     uint32_t max_inflight; /* shadows only: mirrored requests in flight per worker */
     uint64_t max_bytes;    /* shadows only: mirrored request bytes in flight per worker */
+    struct config_run run; /* managed instances, or run.enabled == false */
 };
 
 struct config_anonymize {
@@ -166,6 +204,11 @@ struct config_capture {
     uint32_t queue;          /* records queued per worker */
 };
 
+struct config_provision {
+    char *state_dir; /* resolved: instance records (orphan cleanup) and default log dir */
+    uint64_t sample_interval_ns;
+};
+
 struct config {
     char *path;       /* as given to config_load */
     char *dir;        /* its directory; relative paths in the file are resolved against it */
@@ -174,6 +217,7 @@ struct config {
     struct config_log log;
     struct config_limits limits; /* global; services hold their resolved copies */
     struct config_capture capture;
+    struct config_provision provision;
     struct config_service *services;
     size_t nservices;
     struct config_chaos chaos;

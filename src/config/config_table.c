@@ -83,10 +83,15 @@ static const struct schema_key health_keys[] = {
 static const struct schema_key pool_keys[] = {
     {.name = "name", .type = SCHEMA_STRING, .variants = V_SHADOW, .required = true,
      .flags = SCHEMA_NAME, .offset = POOL(name), .doc = "unique within the service; not `primary`"},
-    {.name = "upstreams", .type = SCHEMA_LIST, .required = true, .min = 1,
+    {.name = "upstreams", .type = SCHEMA_LIST, .min = 1,
      .max = CONFIG_MAX_UPSTREAMS, .offset = POOL(upstreams), .offset_n = POOL(nupstreams),
      .sub = upstream_keys, .elem_size = sizeof(struct config_upstream), .scalar_key = "address",
-     .doc = "instances: `host:port` or `{address: host:port, weight: N}`"},
+     .doc = "instances: `host:port` or `{address: host:port, weight: N}` (or `run`)"},
+    {.name = "run", .type = SCHEMA_SECTION, .variants = V_PRIMARY, .sub = config_table_run,
+     .offset = POOL(run), .doc = "instances doppel starts itself instead of `upstreams`"},
+    {.name = "run", .type = SCHEMA_SECTION, .variants = V_SHADOW, .flags = SCHEMA_OVERLAY,
+     .sub = config_table_run, .offset = POOL(run),
+     .doc = "instances doppel starts itself: the primary's `run` with these keys changed"},
     {.name = "connect_timeout", .type = SCHEMA_DURATION, .def = "1s", .min = MS, .max = MIN,
      .offset = POOL(connect_timeout_ns), .doc = "TCP connect to an upstream"},
     {.name = "timeout", .type = SCHEMA_DURATION, .variants = V_PRIMARY, .def = "30s", .min = MS,
@@ -198,6 +203,7 @@ static const struct schema_key service_keys[] = {
      .doc = "the production pool; its responses go to clients"},
     {.name = "shadows", .type = SCHEMA_LIST, .min = 0, .max = CONFIG_MAX_SHADOWS, .sub = pool_keys,
      .sub_variant = V_SHADOW, .elem_size = sizeof(struct config_pool), .offset = SVC(shadows),
+     .elem_init = config_shadow_init,
      .offset_n = SVC(nshadows),
      .doc = "pools that receive mirrored copies; their responses are compared, never served"},
     {.name = "mirror", .type = SCHEMA_SECTION, .sub = config_table_mirror, .offset = SVC(mirror),
@@ -246,6 +252,8 @@ const struct schema_key config_table_top[] = {
     {.name = "log", .type = SCHEMA_SECTION, .sub = log_keys, .offset = CFG(log), .doc = "logging"},
     {.name = "limits", .type = SCHEMA_SECTION, .sub = limits_keys, .offset = CFG(limits),
      .doc = "client-side limits of every service (each may override them)"},
+    {.name = "provision", .type = SCHEMA_SECTION, .sub = config_table_provision,
+     .offset = CFG(provision), .doc = "managed instances (pools with `run`)"},
     {.name = "services", .type = SCHEMA_LIST, .required = true, .min = 1,
      .max = CONFIG_MAX_SERVICES, .sub = service_keys, .elem_size = sizeof(struct config_service),
      .elem_init = service_init, .offset = CFG(services), .offset_n = CFG(nservices),
@@ -354,6 +362,10 @@ static const char *const reference_intro =
     "- Listen addresses are unique across services and admin (a wildcard host such as "
     "`0.0.0.0` conflicts with every host on the same port).\n"
     "- Each pool lists an upstream at most once.\n"
+    "- A pool has either `upstreams` or `run` (managed instances). A shadow's `run` starts "
+    "as a copy of its primary's `run`; keys it gives replace the primary's (`env` entries "
+    "by KEY). Mirroring POST, PUT, PATCH or DELETE to a managed shadow is refused unless "
+    "it is sealed (`isolation: netns`).\n"
     "- `key_file` and `key_env` exclude each other; the key is read when the file is loaded "
     "and must be 16 to 1024 bytes, raw or hex (only hex digits, at least 32 of them). With "
     "neither, a random key is made once per process: pseudonyms survive a reload but not a "

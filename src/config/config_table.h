@@ -23,4 +23,15 @@ extern const struct schema_key config_table_chaos[];
 struct config;
 int config_chaos_check(const struct config *cfg, const struct cnode *root, struct err *err);
 
+/* A pool's `run:` and the top-level `provision:` (config_provision.c). */
+extern const struct schema_key config_table_run[];
+extern const struct schema_key config_table_provision[];
+struct config;
+struct config_service;
+/* A shadow's run starts as a copy of its service's primary run. */
+void config_shadow_init(const void *parent, void *elem);
+/* The checks of managed pools, once a service's routes are resolved. */
+int config_provision_finish(const struct cnode *svc_map, struct config_service *svc,
+                            const struct config *cfg, struct err *err);
+
 #endif

@@ -49,8 +49,10 @@ struct route_table *route_table_ref(struct route_table *t)
 void rt_pool_release(struct rt_pool *p)
 {
     free(p->name);
-    for (size_t i = 0; i < p->nups; i++)
+    for (size_t i = 0; i < p->nups; i++) {
         free(p->ups[i].address);
+        free(p->ups[i].netns);
+    }
     free(p->ups);
     free(p->health.check_path);
     memset(p, 0, sizeof(*p));
@@ -65,6 +67,7 @@ void rt_pool_copy(struct rt_pool *dst, const struct rt_pool *src)
     for (size_t i = 0; i < src->nups; i++) {
         dst->ups[i] = src->ups[i];
         dst->ups[i].address = xstrdup(src->ups[i].address);
+        dst->ups[i].netns = str_copy(src->ups[i].netns);
     }
 }
 

@@ -43,6 +43,8 @@ struct rt_upstream {
     char *address;    /* "host:port" */
     struct sockaddr_storage sa;
     uint32_t weight; /* 0 = drained */
+    char *netns;     /* a sealed instance's "/proc/<pid>/ns/net": sockets to it are made in
+                        that network namespace; NULL: doppel's own */
 };
 
 struct rt_health {

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/clock.h"
@@ -26,6 +27,7 @@
 #include "base/xalloc.h"
 #include "http/reader.h"
 #include "net/addr.h"
+#include "net/netns.h"
 #include "net/stream.h"
 
 #define IDLE_TIMEOUT_MS 60000
@@ -207,9 +209,9 @@ static void host_result(struct upstream_worker *uw, const struct rt_pool *p, uin
 
 /* ---- connection plumbing ------------------------------------------------------------- */
 
-static void on_handle_closed(uv_handle_t *h)
+/* Drops one of the connection's references (its handles, a pending namespace socket). */
+static void conn_unref(struct uconn *c)
 {
-    struct uconn *c = h->data;
     struct upstream_worker *uw = c->uw;
     if (--c->handles > 0)
         return;
@@ -222,6 +224,11 @@ static void on_handle_closed(uv_handle_t *h)
         free(uw->pools);
         free(uw);
     }
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    conn_unref(h->data);
 }
 
 static void host_kick(struct upstream_worker *uw, uint32_t host_id);
@@ -380,6 +387,66 @@ static void on_connect_timeout(uv_timer_t *t)
 }
 
 /* Takes an idle connection to the host, or starts a new one. */
+/* A sealed shadow is reached with a socket made in its network namespace. Joining the
+ * namespace takes a thread of its own (tens of microseconds, milliseconds on a busy
+ * machine), so it runs on libuv's thread pool and the worker connects when it is back;
+ * the pending work holds a reference on the connection. */
+struct ns_open {
+    uv_work_t work;
+    struct uconn *c;
+    struct sockaddr_storage sa;
+    char *path;
+    int fd;
+};
+
+static void ns_open_work(uv_work_t *w)
+{
+    struct ns_open *o = w->data;
+    o->fd = net_netns_tcp_socket(o->path);
+}
+
+static void ns_open_done(uv_work_t *w, int status)
+{
+    struct ns_open *o = w->data;
+    struct uconn *c = o->c;
+    int rc = status ? status : o->fd < 0 ? o->fd : 0;
+    if (c->state == UCONN_CLOSING) {
+        rc = rc ? rc : UV_ECANCELED;
+    } else if (!rc && (rc = uv_tcp_open(&c->tcp, o->fd)) == 0) {
+        o->fd = -1; /* the handle's now */
+        rc = uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&o->sa, on_connect);
+    }
+    if (o->fd >= 0)
+        close(o->fd);
+    if (rc && c->state != UCONN_CLOSING) {
+        if (c->req)
+            req_fail(c->req, EXCHANGE_E_REFUSED, uv_strerror(rc));
+        else
+            conn_close(c);
+    }
+    free(o->path);
+    free(o);
+    conn_unref(c);
+}
+
+static int open_in_netns(struct uconn *c, const struct rt_upstream *u)
+{
+    struct ns_open *o = xcalloc(1, sizeof(*o));
+    o->c = c;
+    o->sa = u->sa;
+    o->path = xstrdup(u->netns);
+    o->fd = -1;
+    o->work.data = o;
+    int rc = uv_queue_work(c->uw->loop, &o->work, ns_open_work, ns_open_done);
+    if (rc) {
+        free(o->path);
+        free(o);
+        return rc;
+    }
+    c->handles++;
+    return 0;
+}
+
 static int req_attach(struct upstream_req *r, const struct rt_upstream *u)
 {
     struct upstream_worker *uw = r->uw;
@@ -404,7 +471,9 @@ static int req_attach(struct upstream_req *r, const struct rt_upstream *u)
     c->req = r;
     r->conn = c;
     c->creq.data = c;
-    int rc = uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&u->sa, on_connect);
+    int rc = u->netns
+                 ? open_in_netns(c, u)
+                 : uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&u->sa, on_connect);
     if (rc < 0) {
         r->conn = NULL;
         c->req = NULL;
