@@ -41,6 +41,8 @@ struct anomaly {
     double prev;       /* previous value */
     double abs_level;  /* running mean of |value|, for the scale floor */
     double peak_decay; /* per-point decay of anomaly_stat.peak */
+    double shift_sd;   /* sqrt(r / (2 - r)), r = shift_rate: the recent mean's spread, in
+                        * level scales */
     struct anomaly_stat level, change;
     double recent;                               /* fast EW mean of the values (rate shift_rate) */
     double shift_peak;                           /* decaying maximum of the shift z-scores */
@@ -83,6 +85,13 @@ static inline double dmax(double x, double y)
 static inline double dmin(double x, double y)
 {
     return x < y ? x : y;
+}
+
+/* max(rate, 1/k): the rate of a mean over the last k points until it reaches rate, without
+ * a division once it has */
+static inline double rate_at(double rate, uint64_t k)
+{
+    return (double)k * rate >= 1.0 ? rate : 1.0 / (double)k;
 }
 
 void anomaly_params_default(struct anomaly_params *p)
@@ -182,6 +191,7 @@ struct anomaly *anomaly_new(const struct anomaly_params *p)
         a->lik_tab[k] = anomaly_log_tail(LIK_ZMIN + (LIK_ZMAX - LIK_ZMIN) * k / LIK_TAB);
     /* the peak halves over 1/alpha points: "unusual" means unusual lately */
     a->peak_decay = exp(-M_LN2 * p->alpha);
+    a->shift_sd = sqrt(p->shift_rate / (2.0 - p->shift_rate));
     return a;
 }
 
@@ -323,10 +333,11 @@ static double pattern_surprise(struct anomaly *a, double nov, double zl, double 
     double sp = a->p.w_pattern * dmax(0.0, nov - a->nov_mean) / (1.0 - a->nov_mean + 1e-9);
     if (a->p.z_pattern > 0)
         sp *= dmin(1.0, dmax(zl, zc) / a->p.z_pattern);
-    double share = (double)a->strong_n / (double)(a->n - a->p.grid_after + 1);
+    /* sp / (1 + nov_discount * strong_n / seen), with one division */
+    double seen = (double)(a->n - a->p.grid_after + 1), strong = (double)a->strong_n;
     if (sp >= a->p.nov_strong)
         a->strong_n++;
-    return sp / (1.0 + a->p.nov_discount * share);
+    return sp * seen / (seen + a->p.nov_discount * strong);
 }
 
 double anomaly_log_tail(double z)
@@ -357,7 +368,7 @@ static double likelihood_apply(struct anomaly *a, double raw)
     double lik = 0.0;
     if (a->lik_n >= LIK_WARMUP)
         lik = log_tail_lookup(a, (a->lik_short - a->lik_mean) / sqrt(a->lik_var + 1e-6));
-    double rate = dmax(a->p.lik_rate, 1.0 / (double)(a->lik_n + 1)), d = raw - a->lik_mean;
+    double rate = rate_at(a->p.lik_rate, a->lik_n + 1), d = raw - a->lik_mean;
     a->lik_mean += rate * d;
     a->lik_var = (1.0 - rate) * (a->lik_var + rate * d * d);
     a->lik_n++;
@@ -433,7 +444,7 @@ static double rest_apply(struct anomaly *a, double score)
 
 static void learn_stats(struct anomaly *a, double x, double d, double zl, double zc, double floor)
 {
-    double rate = dmax(a->p.alpha, 1.0 / (double)(a->n + 1));
+    double rate = rate_at(a->p.alpha, a->n + 1);
     if (a->n == 0) {
         a->level.mean = x;
     } else {
@@ -474,7 +485,7 @@ static void season_update(struct anomaly *a, double timestamp, double x, double 
      * overall one, averaged over the points seen (near 1 when there is no daily cycle) */
     if (n >= 3 && gs > 0) {
         a->season_n++;
-        double rate = dmax(a->p.alpha, 1.0 / (double)a->season_n);
+        double rate = rate_at(a->p.alpha, a->season_n);
         a->season_ratio += rate * (dmin(1.0, sc / gs) - a->season_ratio);
     }
     if (n == 0) {
@@ -496,14 +507,14 @@ double anomaly_update(struct anomaly *a, double timestamp, double x)
     memmove(a->ring_t + 1, a->ring_t, (ANOMALY_RING - 1) * sizeof(a->ring_t[0]));
     a->ring_t[0] = timestamp;
     double d = a->n > 0 ? x - a->prev : 0.0;
-    a->abs_level += (fabs(x) - a->abs_level) / (double)(a->n < 100 ? a->n + 1 : 100);
+    a->abs_level += (fabs(x) - a->abs_level) * (a->n < 100 ? 1.0 / (double)(a->n + 1) : 0.01);
     double floor = dmax(1e-6 * a->abs_level, 1e-12);
     double zl = a->n > 0 ? stat_z(&a->level, x, floor) : 0.0;
     double zc = a->n > 1 ? stat_z(&a->change, d, floor) : 0.0;
     /* the recent mean against the level: a shift too small for any single point */
     double r = a->p.shift_rate;
     a->recent = a->n == 0 ? x : a->recent + r * (x - a->recent);
-    a->zs = a->n > 0 && r > 0 ? stat_z(&a->level, a->recent, floor) / sqrt(r / (2.0 - r)) : 0.0;
+    a->zs = a->n > 0 && r > 0 ? stat_z(&a->level, a->recent, floor) / a->shift_sd : 0.0;
     season_update(a, timestamp, x, floor);
     double nov = 0.0, score = 0.0;
     if (a->n < a->p.grid_after) {
@@ -519,7 +530,7 @@ double anomaly_update(struct anomaly *a, double timestamp, double x)
         /* scored from the grid on, so the novelty's mean is learned by the warm-up's end */
         score = likelihood_apply(a, score_point(a, x, d, zl, zc, nov, floor));
         score = a->n >= a->p.warmup ? rest_apply(a, score) : 0.0;
-        double rate = dmax(a->p.alpha, 1.0 / (double)(a->n - a->p.grid_after + 1));
+        double rate = rate_at(a->p.alpha, a->n - a->p.grid_after + 1);
         a->nov_mean += rate * (nov - a->nov_mean);
     }
     learn_stats(a, x, d, zl, zc, floor);
