@@ -13,6 +13,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* rate of the short mean of the raw scores (about the last ten, as in Numenta's) */
+#define LIK_SHORT_RATE 0.2
+/* raw scores seen before their likelihood counts */
+#define LIK_WARMUP 100
+/* anomaly_log_tail is tabulated on [LIK_ZMIN, LIK_ZMAX] in LIK_TAB steps and interpolated
+ * linearly (within 2.2e-6 of it): erfc and log10 at every point would cost about a third
+ * of the update. Below LIK_ZMIN it is under 1.4e-6; from LIK_ZMAX on, where the Gaussian
+ * tail is 1e-10, it is 1. */
+#define LIK_TAB 512
+#define LIK_ZMIN (-4.0)
+#define LIK_ZMAX 6.361340902404056
+
 /* A robust running location/scale: exponentially forgetting mean and mean absolute
  * deviation whose updates are clipped at clip * scale (Huber), so one outlier moves them
  * little; after `persist` clipped points in a row they re-learn fast and unclipped. */
@@ -29,6 +41,8 @@ struct anomaly {
     double prev;       /* previous value */
     double abs_level;  /* running mean of |value|, for the scale floor */
     double peak_decay; /* per-point decay of anomaly_stat.peak */
+    double shift_sd;   /* sqrt(r / (2 - r)), r = shift_rate: the recent mean's spread, in
+                        * level scales */
     struct anomaly_stat level, change;
     double recent;                               /* fast EW mean of the values (rate shift_rate) */
     double shift_peak;                           /* decaying maximum of the shift z-scores */
@@ -47,6 +61,12 @@ struct anomaly {
     uint32_t nbins;
     uint32_t *table; /* owned; 2^table_bits context fingerprints, 0 = empty */
     double nov_mean; /* running mean of the novelty, its usual level */
+    uint64_t strong_n; /* points whose pattern surprise reached nov_strong */
+    /* anomaly likelihood of the raw score */
+    double lik_mean, lik_var; /* long-run mean and variance of the raw scores */
+    double lik_short;         /* short mean of the raw scores */
+    uint64_t lik_n;           /* raw scores seen */
+    double lik_tab[LIK_TAB + 1]; /* anomaly_log_tail on the grid of LIK_ZMIN..LIK_ZMAX */
     /* recent points and the last explanation */
     double ring_t[ANOMALY_RING];
     uint32_t rest_left;
@@ -67,27 +87,34 @@ static inline double dmin(double x, double y)
     return x < y ? x : y;
 }
 
+/* max(rate, 1/k): the rate of a mean over the last k points until it reaches rate, without
+ * a division once it has */
+static inline double rate_at(double rate, uint64_t k)
+{
+    return (double)k * rate >= 1.0 ? rate : 1.0 / (double)k;
+}
+
 void anomaly_params_default(struct anomaly_params *p)
 {
     *p = (struct anomaly_params){
-        .warmup = 200,
+        .warmup = 250,
         .grid_after = 120,
         .alpha = 0.002,
         .alpha_fast = 0.05,
-        .clip = 3.0,
+        .clip = 2.25,
         .persist = 10,
         .levels = 6,
-        .context_len = 5,
+        .context_len = 3,
         .table_bits = 14,
-        .tod_contexts = 1,
+        .tod_contexts = 2,
         .z_level = 4.0,
-        .z_change = 4.0,
-        .w_pattern = 0.8,
-        .fire = 0.75,
+        .z_change = 4.5,
+        .w_pattern = 0.85,
+        .fire = 0.58,
         .rest = 100,
         .rest_damp = 0.1,
-        .blend = 0.3,
-        .shift_rate = 0.2,
+        .blend = 0.2,
+        .shift_rate = 0.15,
         .z_power = 2.0,
         .z_pattern = 4.0,
         .seed = 1,
@@ -97,6 +124,10 @@ void anomaly_params_default(struct anomaly_params *p)
         .season_floor = 0.0,
         .season_slots = 96,
         .season_prior = 0.0,
+        .nov_discount = 1.0,
+        .nov_strong = 0.3,
+        .w_likelihood = 0.3,
+        .lik_rate = 0.0002,
     };
 }
 
@@ -134,6 +165,10 @@ int anomaly_params_check(const struct anomaly_params *p, struct err *err)
             "w_season must be in [0, 1], season_rate in (0, 1], season_floor, season_prior >= 0 "
             "and season_slots in 1..%d",
             ANOMALY_MAX_SLOTS);
+    if (!(p->nov_discount >= 0) || !(p->nov_strong > 0 && p->nov_strong <= 1))
+        return err_set(err, -EINVAL, "nov_discount must be >= 0 and nov_strong in (0, 1]");
+    if (!(p->w_likelihood >= 0 && p->w_likelihood < 1) || !(p->lik_rate > 0 && p->lik_rate < 1))
+        return err_set(err, -EINVAL, "w_likelihood must be in [0, 1) and lik_rate in (0, 1)");
     if (!(p->fire > 0 && p->fire <= 1))
         return err_set(err, -EINVAL, "fire must be in (0, 1]");
     return 0;
@@ -152,8 +187,11 @@ struct anomaly *anomaly_new(const struct anomaly_params *p)
     }
     a->p = *p;
     a->table = table;
+    for (int k = 0; k <= LIK_TAB; k++)
+        a->lik_tab[k] = anomaly_log_tail(LIK_ZMIN + (LIK_ZMAX - LIK_ZMIN) * k / LIK_TAB);
     /* the peak halves over 1/alpha points: "unusual" means unusual lately */
     a->peak_decay = exp(-M_LN2 * p->alpha);
+    a->shift_sd = sqrt(p->shift_rate / (2.0 - p->shift_rate));
     return a;
 }
 
@@ -287,6 +325,56 @@ static double z_surprise(const struct anomaly_stat *s, double z, double z_min, d
     return r / (1.0 + r);
 }
 
+/* Novelty beyond the stream's usual share of new contexts, counted fully only with a big
+ * enough z-score, and discounted by the share of the points so far whose pattern surprise
+ * was strong: where wholly new sequences keep coming, one more tells less. */
+static double pattern_surprise(struct anomaly *a, double nov, double zl, double zc)
+{
+    double sp = a->p.w_pattern * dmax(0.0, nov - a->nov_mean) / (1.0 - a->nov_mean + 1e-9);
+    if (a->p.z_pattern > 0)
+        sp *= dmin(1.0, dmax(zl, zc) / a->p.z_pattern);
+    /* sp / (1 + nov_discount * strong_n / seen), with one division */
+    double seen = (double)(a->n - a->p.grid_after + 1), strong = (double)a->strong_n;
+    if (sp >= a->p.nov_strong)
+        a->strong_n++;
+    return sp * seen / (seen + a->p.nov_discount * strong);
+}
+
+double anomaly_log_tail(double z)
+{
+    double q = 0.5 * erfc(z / M_SQRT2);
+    return q <= 1e-10 ? 1.0 : -log10(q) / 10.0;
+}
+
+static double log_tail_lookup(const struct anomaly *a, double z)
+{
+    double u = (z - LIK_ZMIN) * (LIK_TAB / (LIK_ZMAX - LIK_ZMIN));
+    if (!(u > 0)) /* also NaN */
+        return a->lik_tab[0];
+    if (u >= LIK_TAB)
+        return 1.0;
+    int k = (int)u;
+    return a->lik_tab[k] + (u - k) * (a->lik_tab[k + 1] - a->lik_tab[k]);
+}
+
+/* Blends the anomaly likelihood of the raw score into it: the short mean of the recent raw
+ * scores against their long-run mean and variance (measured before they learn this one),
+ * as a log-scaled Gaussian tail. */
+static double likelihood_apply(struct anomaly *a, double raw)
+{
+    if (a->p.w_likelihood <= 0)
+        return raw;
+    a->lik_short = a->lik_n == 0 ? raw : a->lik_short + LIK_SHORT_RATE * (raw - a->lik_short);
+    double lik = 0.0;
+    if (a->lik_n >= LIK_WARMUP)
+        lik = log_tail_lookup(a, (a->lik_short - a->lik_mean) / sqrt(a->lik_var + 1e-6));
+    double rate = rate_at(a->p.lik_rate, a->lik_n + 1), d = raw - a->lik_mean;
+    a->lik_mean += rate * d;
+    a->lik_var = (1.0 - rate) * (a->lik_var + rate * d * d);
+    a->lik_n++;
+    return (1.0 - a->p.w_likelihood) * raw + a->p.w_likelihood * lik;
+}
+
 static void explain_stat(struct anomaly *a, enum anomaly_feature f, const struct anomaly_stat *s,
                          double z, double observed, double floor, uint32_t span)
 {
@@ -309,10 +397,7 @@ static double score_point(struct anomaly *a, double x, double d, double zl, doub
     double ss = a->p.shift_rate > 0 ? rs / (1.0 + rs) : 0.0;
     double sh = a->p.w_season * dmax(0.0, 1.0 - a->season_ratio) *
                 z_surprise(&a->season, a->zh, a->p.z_level, a->p.z_power);
-    /* novelty beyond the stream's usual share of new contexts */
-    double sp = a->p.w_pattern * dmax(0.0, nov - a->nov_mean) / (1.0 - a->nov_mean + 1e-9);
-    if (a->p.z_pattern > 0)
-        sp *= dmin(1.0, dmax(zl, zc) / a->p.z_pattern);
+    double sp = pattern_surprise(a, nov, zl, zc);
     double best = sl;
     explain_stat(a, ANOMALY_FEATURE_LEVEL, &a->level, zl, x, floor, 1);
     if (sc > best) {
@@ -359,7 +444,7 @@ static double rest_apply(struct anomaly *a, double score)
 
 static void learn_stats(struct anomaly *a, double x, double d, double zl, double zc, double floor)
 {
-    double rate = dmax(a->p.alpha, 1.0 / (double)(a->n + 1));
+    double rate = rate_at(a->p.alpha, a->n + 1);
     if (a->n == 0) {
         a->level.mean = x;
     } else {
@@ -400,7 +485,7 @@ static void season_update(struct anomaly *a, double timestamp, double x, double 
      * overall one, averaged over the points seen (near 1 when there is no daily cycle) */
     if (n >= 3 && gs > 0) {
         a->season_n++;
-        double rate = dmax(a->p.alpha, 1.0 / (double)a->season_n);
+        double rate = rate_at(a->p.alpha, a->season_n);
         a->season_ratio += rate * (dmin(1.0, sc / gs) - a->season_ratio);
     }
     if (n == 0) {
@@ -422,14 +507,14 @@ double anomaly_update(struct anomaly *a, double timestamp, double x)
     memmove(a->ring_t + 1, a->ring_t, (ANOMALY_RING - 1) * sizeof(a->ring_t[0]));
     a->ring_t[0] = timestamp;
     double d = a->n > 0 ? x - a->prev : 0.0;
-    a->abs_level += (fabs(x) - a->abs_level) / (double)(a->n < 100 ? a->n + 1 : 100);
+    a->abs_level += (fabs(x) - a->abs_level) * (a->n < 100 ? 1.0 / (double)(a->n + 1) : 0.01);
     double floor = dmax(1e-6 * a->abs_level, 1e-12);
     double zl = a->n > 0 ? stat_z(&a->level, x, floor) : 0.0;
     double zc = a->n > 1 ? stat_z(&a->change, d, floor) : 0.0;
     /* the recent mean against the level: a shift too small for any single point */
     double r = a->p.shift_rate;
     a->recent = a->n == 0 ? x : a->recent + r * (x - a->recent);
-    a->zs = a->n > 0 && r > 0 ? stat_z(&a->level, a->recent, floor) / sqrt(r / (2.0 - r)) : 0.0;
+    a->zs = a->n > 0 && r > 0 ? stat_z(&a->level, a->recent, floor) / a->shift_sd : 0.0;
     season_update(a, timestamp, x, floor);
     double nov = 0.0, score = 0.0;
     if (a->n < a->p.grid_after) {
@@ -443,9 +528,9 @@ double anomaly_update(struct anomaly *a, double timestamp, double x)
     a->why = (struct anomaly_reason){.index = a->n, .since = timestamp, .span = 1};
     if (a->n >= a->p.grid_after) {
         /* scored from the grid on, so the novelty's mean is learned by the warm-up's end */
-        score = score_point(a, x, d, zl, zc, nov, floor);
+        score = likelihood_apply(a, score_point(a, x, d, zl, zc, nov, floor));
         score = a->n >= a->p.warmup ? rest_apply(a, score) : 0.0;
-        double rate = dmax(a->p.alpha, 1.0 / (double)(a->n - a->p.grid_after + 1));
+        double rate = rate_at(a->p.alpha, a->n - a->p.grid_after + 1);
         a->nov_mean += rate * (nov - a->nov_mean);
     }
     learn_stats(a, x, d, zl, zc, floor);

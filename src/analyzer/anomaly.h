@@ -17,7 +17,12 @@
  *           memory: a fixed-size hash table of seen contexts);
  *   season  robust z-score of the value against its time-of-day slot (a daily peak that
  *           does not come), weighted by how much of the spread the time of day explains.
- * The largest surprise, blended with their noisy-or, becomes the score. After a score
+ * The pattern surprise is discounted by the share of points whose pattern surprise was
+ * already strong (a stream where new sequences are common makes each less telling).
+ * The largest surprise, blended with their noisy-or, is the raw score; its anomaly
+ * likelihood (Numenta's: a short mean of the raw scores against their long-run mean and
+ * variance, as a Gaussian tail on a log scale) is blended in, so that one raw score
+ * means more in a stream whose raw scores are usually quiet. After a score
  * reaches params.fire the detector rests for params.rest points (scores there are
  * damped; with rest_extend, a score reaching fire meanwhile restarts the rest), because
  * a streaming alarm is worth most the first time it fires. Points
@@ -58,6 +63,10 @@ struct anomaly_params {
     double z_power;        /* steepness of the z-score surprise: r^k / (1 + r^k) */
     double shift_rate;     /* rate of the recent mean the shift detector watches; 0: off */
     double blend;          /* share of the noisy-or of all surprises beside the largest */
+    double nov_discount;   /* pattern surprise / (1 + nov_discount * share of strong ones) */
+    double nov_strong;     /* pattern surprise that counts as strong, (0, 1] */
+    double w_likelihood;   /* weight of the anomaly likelihood of the raw score, [0, 1) */
+    double lik_rate;       /* least forgetting rate of the raw score's mean/variance, (0, 1) */
     uint64_t seed;         /* salt of the pattern hash */
 };
 
@@ -105,7 +114,10 @@ double anomaly_update(struct anomaly *a, double timestamp, double value);
 void anomaly_explain(const struct anomaly *a, struct anomaly_reason *out);
 /* Bytes the detector holds (struct and table); fixed at creation. */
 size_t anomaly_state_size(const struct anomaly *a);
-/* "level", "change", "shift", "pattern", "none". */
+/* The log-scaled Gaussian upper tail the anomaly likelihood uses: min(1, -log10(Q(z)) / 10)
+ * with Q(z) = P(Z > z) for a standard normal Z (so 1 at a tail probability of 1e-10). */
+double anomaly_log_tail(double z);
+/* "level", "change", "shift", "season", "pattern", "none". */
 const char *anomaly_feature_name(enum anomaly_feature f);
 
 #endif

@@ -60,7 +60,8 @@ static const struct detect_param detect_params[] = {
     P_DBL(w_pattern),    P_DBL(fire),         P_U32(rest),        P_DBL(rest_damp),
     P_DBL(blend),        P_DBL(shift_rate),   P_DBL(z_power),     P_DBL(z_pattern),
     P_U32(rest_extend),  P_DBL(w_season),     P_DBL(season_rate), P_DBL(season_floor),
-    P_U32(season_slots), P_DBL(season_prior), {"seed", 0, 2},
+    P_U32(season_slots), P_DBL(season_prior), P_DBL(nov_discount), P_DBL(nov_strong), P_DBL(w_likelihood),
+    P_DBL(lik_rate),     {"seed", 0, 2},
 };
 #define NPARAMS (sizeof(detect_params) / sizeof(detect_params[0]))
 

@@ -65,14 +65,16 @@ static double max_of(const double *s, size_t from, size_t to)
     return m;
 }
 
-/* The highest score in [AT, AT + within) must stand clearly above every score the
- * stationary part [warmup, AT) got. */
+/* The highest score in [AT, AT + within) must fire, every score the stationary part
+ * [warmup, AT) got must not, and the two must differ by 0.05 at least. (The anomaly
+ * likelihood lags a new anomaly by a few points, so the first scores of a step stand
+ * less far above the noise than the raw score alone would.) */
 static void assert_detected(const double *s, size_t within)
 {
     struct anomaly_params p;
     anomaly_params_default(&p);
     double before = max_of(s, p.warmup, AT), at = max_of(s, AT, AT + within);
-    if (!(at > before + 0.1 && at >= p.fire)) {
+    if (!(at >= p.fire && before < p.fire && at > before + 0.05)) {
         print_error("anomaly scored %.3f, stationary part up to %.3f\n", at, before);
         fail();
     }
@@ -424,6 +426,20 @@ static void test_anomaly_params_check_rejects_bad(void **state)
     anomaly_params_default(&p);
     p.season_rate = 0;
     assert_int_equal(anomaly_params_check(&p, &err), -EINVAL);
+    anomaly_params_default(&p);
+    p.w_likelihood = 1.0;
+    assert_int_equal(anomaly_params_check(&p, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "w_likelihood"));
+    anomaly_params_default(&p);
+    p.lik_rate = 0;
+    assert_int_equal(anomaly_params_check(&p, &err), -EINVAL);
+    anomaly_params_default(&p);
+    p.nov_strong = 0;
+    assert_int_equal(anomaly_params_check(&p, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "nov_strong"));
+    anomaly_params_default(&p);
+    p.nov_discount = -1;
+    assert_int_equal(anomaly_params_check(&p, &err), -EINVAL);
 }
 
 /* A broken clock (NaN or infinite timestamps) must not break the time-of-day features:
@@ -467,6 +483,78 @@ static void test_anomaly_update_season_quiet_without_daily_cycle(void **state)
     assert_true(worst < 0.5);
 }
 
+/* anomaly_log_tail against scipy; each value from
+ *   /usr/bin/python3 -c "from scipy.stats import norm; import math;
+ *       print(repr(min(1.0, -math.log10(norm.sf(Z)) / 10)))"
+ * with Z the z below. */
+static void test_anomaly_log_tail_matches_scipy(void **state)
+{
+    (void)state;
+    assert_rel_close(anomaly_log_tail(-1.0), 0.007502601295781802, 1e-12); /* Z = -1.0 */
+    assert_rel_close(anomaly_log_tail(0.0), 0.03010299956639812, 1e-12);   /* Z = 0.0 */
+    assert_rel_close(anomaly_log_tail(1.5), 0.11751767216148164, 1e-12);   /* Z = 1.5 */
+    assert_rel_close(anomaly_log_tail(3.0), 0.28696990359293695, 1e-12);   /* Z = 3.0 */
+    assert_rel_close(anomaly_log_tail(5.0), 0.6542645672390656, 1e-11);    /* Z = 5.0 */
+    assert_rel_close(anomaly_log_tail(6.0), 0.9005864327476706, 1e-11);    /* Z = 6.0 */
+    assert_close(anomaly_log_tail(6.5), 1.0, 0.0);                         /* Z = 6.5: 1 */
+    assert_close(anomaly_log_tail(INFINITY), 1.0, 0.0);
+}
+
+/* Quiet noise with a blip to a level never seen before every 25 points: each blip's
+ * pattern is wholly new, but where that is common, one more tells less: by the last blip
+ * about a tenth of the points have had a strong pattern surprise, and its score is lower
+ * than without the discount, though it still fires. Without the rest, so that every blip
+ * is scored. */
+static void test_anomaly_update_common_novelty_discounted(void **state)
+{
+    (void)state;
+    static double x[N], on[N], off[N];
+    struct anomaly_params p;
+    anomaly_params_default(&p);
+    p.w_likelihood = 0;
+    p.rest = 0;
+    noise(x, N, 37);
+    for (size_t i = 0; i < N; i++)
+        x[i] = i >= 400 && i % 25 == 0 ? 20.0 + 0.5 * (double)(i / 25) : 10.0 + 0.01 * (x[i] - 50.0);
+    run(&p, x, N, on);
+    p.nov_discount = 0;
+    run(&p, x, N, off);
+    print_message("first blip %.4f / %.4f, last %.4f / %.4f (discount on / off)\n", on[400],
+                  off[400], on[N - 25], off[N - 25]);
+    assert_true(off[N - 25] - on[N - 25] > 0.02);
+    assert_true(on[N - 25] >= p.fire);
+}
+
+/* The likelihood part of each score, recovered from two runs without the rest (which are
+ * then the same raw score, blended or not): low in pure noise, high within a few points
+ * of a sustained variance change, when the recent raw scores stay up. */
+static void test_anomaly_update_likelihood_rises_on_sustained_change(void **state)
+{
+    (void)state;
+    static double x[N], with[N], without[N];
+    struct anomaly_params p;
+    anomaly_params_default(&p);
+    p.rest = 0;
+    noise(x, N, 13);
+    for (size_t i = AT; i < N; i++)
+        x[i] = 50.0 + 5.0 * (x[i] - 50.0);
+    double w = p.w_likelihood;
+    run(&p, x, N, with);
+    p.w_likelihood = 0;
+    run(&p, x, N, without);
+    double before = 0, after = 0;
+    for (size_t i = p.warmup; i < AT + 20; i++) {
+        double lik = (with[i] - (1.0 - w) * without[i]) / w;
+        if (i < AT)
+            before = fmax(before, lik);
+        else
+            after = fmax(after, lik);
+    }
+    print_message("likelihood up to %.4f in noise, %.4f after the change\n", before, after);
+    assert_true(before < 0.45);
+    assert_true(after > 0.5); /* a tail probability below 1e-5 */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -488,6 +576,9 @@ int main(void)
         cmocka_unit_test(test_anomaly_update_season_quiet_without_daily_cycle),
         cmocka_unit_test(test_anomaly_update_survives_non_finite_timestamp),
         cmocka_unit_test(test_anomaly_params_check_rejects_bad),
+        cmocka_unit_test(test_anomaly_log_tail_matches_scipy),
+        cmocka_unit_test(test_anomaly_update_common_novelty_discounted),
+        cmocka_unit_test(test_anomaly_update_likelihood_rises_on_sustained_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
