@@ -319,15 +319,44 @@ static size_t count_above(const double *v, size_t n, double s, double t)
     return n - lo;
 }
 
-/* Quantile test (H0: canary q-quantile <= baseline's shifted by the tolerance): exceedances
- * of the pooled q-quantile on each side, Fisher's exact test. b, c oriented and sorted. */
-static double quantile_p(const double *b, size_t nb, const double *c, size_t nc, double q,
-                         double shift)
+/* Exceedance count at the r largest pooled values (canary shifted down by shift): Fisher's
+ * exact test "greater" on each side's count above the (N - r)-th smallest pooled value, the
+ * hypergeometric tail of the canary's share of the top. b, c oriented and sorted. */
+static double top_p(const double *b, size_t nb, const double *c, size_t nc, size_t r, double shift)
 {
-    size_t n = nb + nc, k = (size_t)ceil(q * (double)n);
-    double t = kth_of_two(b, nb, c, nc, shift, k > 0 ? k - 1 : 0);
+    double t = kth_of_two(b, nb, c, nc, shift, nb + nc - r - 1);
     size_t eb = count_above(b, nb, 0, t), ec = count_above(c, nc, shift, t);
     return stats_fisher_exact(ec, nc - ec, eb, nb - eb, STATS_GREATER);
+}
+
+/* Upper-tail fractions of the exceedance ladder; a level needs TAIL_MIN_TOP pooled values. */
+static const double tail_fractions[] = {0.10, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001};
+enum { TAIL_MIN_TOP = 4 };
+
+/* The ladder (H0: the canary's upper tail <= the baseline's shifted by the tolerance): one
+ * exceedance test per fraction f with round(f N) >= TAIL_MIN_TOP, the canary shifted by the
+ * tolerance at that level, the least p-value times the number of levels (Bonferroni). b, c
+ * oriented and sorted (sign < 0: negated); *f_best: the fraction of the least p-value. */
+static double tail_ladder_p(const struct prep *p, const double *b, const double *c, int sign,
+                            double tol, double *f_best)
+{
+    size_t n = p->nb + p->nc, levels = 0;
+    double best = 1;
+    *f_best = tail_fractions[0];
+    for (size_t i = 0; i < sizeof(tail_fractions) / sizeof(tail_fractions[0]); i++) {
+        double f = tail_fractions[i];
+        size_t r = (size_t)llround(f * (double)n);
+        if (r < TAIL_MIN_TOP || r >= n)
+            continue;
+        levels++;
+        double level = stats_quantile_sorted(p->b, p->nb, sign > 0 ? 1 - f : f);
+        double q = top_p(b, p->nb, c, p->nc, r, shift_of(p, tol, level));
+        if (q < best) {
+            best = q;
+            *f_best = f;
+        }
+    }
+    return levels ? fmin(1, best * (double)levels) : 1;
 }
 
 /* Interval of the difference of q-quantiles: delta method on order-statistic intervals. */
@@ -344,31 +373,29 @@ static void quantile_effect(const struct prep *p, double q, double alpha, struct
     k->hi = relative_of(p, d + z * se, qb);
 }
 
-static void check_tail(const struct prep *p, const struct judge_metric_config *m, double q,
-                       int sign, double alpha, struct judge_metric_result *r)
+/* Tail check in one direction (sign < 0: the lower tail, on negated values). Reports the
+ * quantile change at the ladder level that decided. */
+static void check_tail(const struct prep *p, const struct judge_metric_config *m, int sign,
+                       double alpha, struct judge_metric_result *r)
 {
-    size_t nmin = p->nb < p->nc ? p->nb : p->nc;
-    if (m->tail_tolerance < 0 || (double)nmin * (1 - q) < 5)
+    if (m->tail_tolerance < 0 || (double)(p->nb + p->nc) * tail_fractions[0] < TAIL_MIN_TOP)
         return;
-    double qo = sign > 0 ? q : 1 - q; /* the quantile on the original orientation */
-    char test[48], measure[48];
-    snprintf(test, sizeof(test), "quantile-p%g", qo * 100);
-    snprintf(measure, sizeof(measure), "p%g ratio - 1", qo * 100);
-    struct judge_check *k = check_add(r, test, measure, m->tail_tolerance);
-    double level = stats_quantile_sorted(p->b, p->nb, qo);
-    double s = shift_of(p, m->tail_tolerance, level);
+    struct judge_check *k = check_add(r, "tail-exceedance", "", m->tail_tolerance);
+    double f;
     if (sign > 0) {
-        k->p = quantile_p(p->b, p->nb, p->c, p->nc, q, s);
+        k->p = tail_ladder_p(p, p->b, p->c, sign, m->tail_tolerance, &f);
     } else {
         double *b = xmalloc(p->nb * sizeof(*b)), *c = xmalloc(p->nc * sizeof(*c));
         memcpy(b, p->b, p->nb * sizeof(*b));
         memcpy(c, p->c, p->nc * sizeof(*c));
         flip(b, p->nb);
         flip(c, p->nc);
-        k->p = quantile_p(b, p->nb, c, p->nc, q, s);
+        k->p = tail_ladder_p(p, b, c, sign, m->tail_tolerance, &f);
         free(b);
         free(c);
     }
+    double qo = sign > 0 ? 1 - f : f; /* the quantile on the original orientation */
+    snprintf(k->measure, sizeof(k->measure), "p%g ratio - 1", qo * 100);
     quantile_effect(p, qo, alpha, k);
 }
 
@@ -523,9 +550,7 @@ static int judge_metric(const struct judge_config *c, const struct judge_sample 
         if ((sign > 0 && m->direction == JUDGE_DECREASE) ||
             (sign < 0 && m->direction == JUDGE_INCREASE))
             continue;
-        check_tail(&p, m, 0.90, sign, c->alpha, r);
-        check_tail(&p, m, 0.95, sign, c->alpha, r);
-        check_tail(&p, m, 0.99, sign, c->alpha, r);
+        check_tail(&p, m, sign, c->alpha, r);
     }
     check_spread(&p, c, m, r);
     prep_release(&p);

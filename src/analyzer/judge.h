@@ -8,9 +8,9 @@
  * judge_result_release frees it. Names in configs and samples are borrowed.
  *
  * Per continuous metric it runs, as the metric's settings ask: a location test (Mann-Whitney
- * against a shift of `tolerance`, effect = Hodges-Lehmann ratio), upper-quantile tests at
- * p90 and p99 (exceedances over the pooled quantile, Fisher exact, against `tail_tolerance`)
- * and a spread test (Mann-Whitney on absolute deviations from each side's median, against
+ * against a shift of `tolerance`, effect = Hodges-Lehmann ratio), a tail test (exceedance
+ * counts among the top 10, 5, 2, 1, 0.5, 0.2 and 0.1 % of the pooled values, each Fisher
+ * exact against `tail_tolerance`, Bonferroni over the levels) and a spread test (Mann-Whitney on absolute deviations from each side's median, against
  * `spread_tolerance`). Per proportion metric: Fisher's exact test. All p-values of a verdict
  * form one family under Holm's adjustment at `alpha`.
  */
@@ -72,7 +72,7 @@ struct judge_sample {
 #define JUDGE_MAX_CHECKS 8
 
 struct judge_check {
-    char test[48];    /* e.g. "quantile-p99", "mann-whitney", "fisher-exact" */
+    char test[48];    /* e.g. "tail-exceedance", "mann-whitney", "fisher-exact" */
     char measure[48]; /* what the effect measures, e.g. "p99 ratio - 1" */
     double p;         /* raw p-value against the tolerance */
     double p_adjusted;
