@@ -394,6 +394,33 @@ int stats_mann_whitney_shifted(const double *x, size_t m, const double *y, size_
     return 0;
 }
 
+int stats_van_elteren(const double *x, const size_t *xo, const double *y, const size_t *yo,
+                      size_t k, double d, enum stats_alt alt, struct stats_mw *out)
+{
+    double sum = 0, var = 0;
+    int used = 0;
+    for (size_t s = 0; s < k; s++) {
+        size_t m = xo[s + 1] - xo[s], n = yo[s + 1] - yo[s];
+        if (m == 0 || n == 0)
+            continue;
+        double rx, ties, mm = (double)m, nn = (double)n, N = mm + nn, w = 1 / (N + 1);
+        rank_sum(x + xo[s], m, y + yo[s], n, d, tie_term(y + yo[s], n), &rx, &ties);
+        sum += w * (rx - mm * (mm + 1) / 2 - mm * nn / 2);
+        var += w * w * mm * nn / 12 * ((N + 1) - ties / (N * (N - 1)));
+        used = 1;
+    }
+    if (!used)
+        return -EINVAL;
+    out->u = sum;
+    out->exact = 0;
+    double z = var > 0 ? sum / sqrt(var) : 0;
+    out->z = alt == STATS_LESS ? -z : alt == STATS_GREATER ? z : fabs(z);
+    out->p = var > 0 ? stats_norm_sf(out->z) : 1;
+    if (alt == STATS_TWO_SIDED)
+        out->p = clip01(2 * out->p);
+    return 0;
+}
+
 /* ---- Hodges-Lehmann ---------------------------------------------------------------- */
 
 struct hl_ctx {

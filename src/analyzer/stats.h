@@ -61,6 +61,13 @@ int stats_mann_whitney(const double *x, size_t m, const double *y, size_t n, enu
 /* The same test on x - d against y, without copying x (tests of a shift d). */
 int stats_mann_whitney_shifted(const double *x, size_t m, const double *y, size_t n, double d,
                                enum stats_alt alt, struct stats_mw *out);
+/* Van Elteren's stratified Mann-Whitney test of x - d against y: stratum s holds
+ * x[xo[s] .. xo[s + 1]) and y[yo[s] .. yo[s + 1]), each sorted ascending. Each stratum's
+ * U - m n / 2 weighs 1 / (N_s + 1); the sum is referred to the normal with the strata's
+ * tie-corrected variances (no continuity correction). u holds the weighted sum, exact is 0.
+ * Strata with an empty side are skipped; -EINVAL when none is left. */
+int stats_van_elteren(const double *x, const size_t *xo, const double *y, const size_t *yo,
+                      size_t k, double d, enum stats_alt alt, struct stats_mw *out);
 /* Exact null cdf P(U <= u) for sizes m, n (m * n <= 250000). */
 double stats_mw_exact_cdf(double u, size_t m, size_t n);
 

@@ -254,6 +254,29 @@ static void test_judge_run_tail_ladder_p_matches_scipy(void **state)
     }
 }
 
+static void test_judge_run_location_within_time_strata_matches_scipy(void **state)
+{
+    (void)state;
+    double *b = malloc(60 * sizeof(double)), *c = malloc(60 * sizeof(double));
+    for (size_t i = 0; i < 60; i++) {
+        b[i] = 50 + (i >= 30 ? 40 : 0) + (double)((i * 7) % 30); /* load doubles half-way */
+        c[i] = b[i] * 1.12 + (double)((i * 11) % 5) + 0.37; /* no ties */
+    }
+    struct judge_result res;
+    judge_latency(b, 60, c, 60, &res);
+    const struct judge_check *k = &metric(&res, "latency_ms")->checks[0];
+    assert_string_equal(k->test, "mann-whitney");
+    /* two strata of 30 rows: i=np.arange(60); b=50+40*(i>=30)+(i*7)%30; c=b*1.12+(i*11)%5+.37;
+     * per stratum s: x=np.log(c[30*s:30*s+30])-np.log(1.04); y=np.log(b[30*s:30*s+30]);
+     * U=st.mannwhitneyu(x,y).statistic; t=np.unique(np.r_[x,y],return_counts=True)[1];
+     * S+=(U-450)/61; V+=900/12*(61-(t**3-t).sum()/3540)/61**2; st.norm.sf(S/np.sqrt(V)) */
+    assert_rel_close(k->p, 3.3070054670365163e-06, 1e-9);
+    /* unstratified, the load's step hides it: st.mannwhitneyu(np.log(c)-np.log(1.04),
+     * np.log(b), alternative='greater').pvalue = 0.0119 */
+    assert_int_equal(k->status, JUDGE_FAIL);
+    judge_result_release(&res);
+}
+
 static void test_judge_run_missing_metric_follows_rule(void **state)
 {
     (void)state;
@@ -422,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_judge_run_errors_from_zero_fail),
         cmocka_unit_test(test_judge_run_location_p_matches_scipy),
         cmocka_unit_test(test_judge_run_tail_ladder_p_matches_scipy),
+        cmocka_unit_test(test_judge_run_location_within_time_strata_matches_scipy),
         cmocka_unit_test(test_judge_run_missing_metric_follows_rule),
         cmocka_unit_test(test_judge_run_noncritical_failure_lowers_score),
         cmocka_unit_test(test_judge_run_rejects_non_binary_errors),
