@@ -27,10 +27,10 @@ struct prep {
     double *b, *c; /* owned scratch */
     size_t nb, nc;
     int log_scale;
-    double inflate; /* variance inflation for autocorrelated windows (1 otherwise) */
-    double mad;     /* baseline's MAD on the raw scale: floor of the reference level */
-    double limit;   /* winsorizing limit (INFINITY when outliers are kept) */
-    size_t k;       /* time strata (0: none) */
+    double inflate;  /* variance inflation for autocorrelated windows (1 otherwise) */
+    double mad;      /* baseline's MAD on the raw scale: floor of the reference level */
+    double limit;    /* winsorizing limit (INFINITY when outliers are kept) */
+    size_t k;        /* time strata (0: none) */
     double *sb, *sc; /* owned: each side in time order cut into k strata, each sorted */
     size_t ob[STRATA_MAX + 1], oc[STRATA_MAX + 1]; /* stratum offsets */
 };
@@ -239,9 +239,9 @@ static void prep_init(struct prep *p, const struct judge_sample *s,
     p->c = xmalloc((p->nc ? p->nc : 1) * sizeof(double));
     p->inflate = 1;
     if (m->windowed) {
-        double r = (lag1(s->baseline, p->nb) * (double)p->nb +
-                    lag1(s->canary, p->nc) * (double)p->nc) /
-                   (double)(p->nb + p->nc);
+        double r =
+            (lag1(s->baseline, p->nb) * (double)p->nb + lag1(s->canary, p->nc) * (double)p->nc) /
+            (double)(p->nb + p->nc);
         p->inflate = (1 + r) / (1 - r);
     }
     p->k = strata_count(p, m);

@@ -238,14 +238,13 @@ static void test_judge_run_tail_ladder_p_matches_scipy(void **state)
         double mult, p;
         const char *measure;
     } cases[] = {
-        {200, 200, 10, 3, 0.014549118524551952, "p98 ratio - 1"},     /* 4 levels, f=.02 */
+        {200, 200, 10, 3, 0.014549118524551952, "p98 ratio - 1"},    /* 4 levels, f=.02 */
         {1000, 600, 8, 4, 0.0018988040582629112, "p99.5 ratio - 1"}, /* 5 levels, f=.005 */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct judge_result res;
         judge_latency(quantile_grid(cases[i].nb, 0, 1), cases[i].nb,
-                      quantile_grid(cases[i].nc, cases[i].top, cases[i].mult), cases[i].nc,
-                      &res);
+                      quantile_grid(cases[i].nc, cases[i].top, cases[i].mult), cases[i].nc, &res);
         const struct judge_check *k = check_named(metric(&res, "latency_ms"), "tail-exceedance");
         assert_rel_close(k->p, cases[i].p, 1e-9);
         assert_string_equal(k->measure, cases[i].measure);
@@ -260,7 +259,7 @@ static void test_judge_run_location_within_time_strata_matches_scipy(void **stat
     double *b = malloc(60 * sizeof(double)), *c = malloc(60 * sizeof(double));
     for (size_t i = 0; i < 60; i++) {
         b[i] = 50 + (i >= 30 ? 40 : 0) + (double)((i * 7) % 30); /* load doubles half-way */
-        c[i] = b[i] * 1.12 + (double)((i * 11) % 5) + 0.37; /* no ties */
+        c[i] = b[i] * 1.12 + (double)((i * 11) % 5) + 0.37;      /* no ties */
     }
     struct judge_result res;
     judge_latency(b, 60, c, 60, &res);

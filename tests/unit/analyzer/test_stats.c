@@ -313,7 +313,8 @@ static void test_stats_van_elteren_matches_scipy(void **state)
      * t=np.unique(np.r_[x,y],return_counts=True)[1], S+=(U-m*n/2)/(N+1),
      * V+=m*n/12*((N+1)-(t**3-t).sum()/(N*(N-1)))/(N+1)**2; p=st.norm.sf(S/np.sqrt(V)) */
     static const double x[] = {1.2, 2.5, 3.1, 4.0, 4.0, 0.5, 0.9, 1.7, 5, 6, 7, 8, 9, 10};
-    static const double y[] = {1.0, 2.0, 2.5, 3.0, 0.3, 0.8, 0.8, 1.1, 1.5, 2.2, 4.5, 5.5, 6.5, 1, 2};
+    static const double y[] = {1.0, 2.0, 2.5, 3.0, 0.3, 0.8, 0.8, 1.1,
+                               1.5, 2.2, 4.5, 5.5, 6.5, 1,   2};
     static const size_t xo[] = {0, 5, 8, 14, 14}, yo[] = {0, 4, 10, 13, 15};
     struct stats_mw r;
     assert_int_equal(stats_van_elteren(x, xo, y, yo, 4, 0, STATS_GREATER, &r), 0);
