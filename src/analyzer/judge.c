@@ -390,47 +390,6 @@ static void check_location(const struct prep *p, const struct judge_metric_confi
     }
 }
 
-/* k-th smallest (0-based) of the union of sorted a and sorted b shifted down by sb. */
-static double kth_of_two(const double *a, size_t na, const double *b, size_t nb, double sb,
-                         size_t k)
-{
-    size_t lo = k + 1 > nb ? k + 1 - nb : 0, hi = k + 1 < na ? k + 1 : na;
-    while (lo < hi) {
-        size_t i = lo + (hi - lo) / 2, j = k + 1 - i;
-        if (j > 0 && i < na && a[i] < b[j - 1] - sb)
-            lo = i + 1;
-        else
-            hi = i;
-    }
-    size_t j = k + 1 - lo;
-    double va = lo > 0 ? a[lo - 1] : -INFINITY, vb = j > 0 ? b[j - 1] - sb : -INFINITY;
-    return va > vb ? va : vb;
-}
-
-/* Number of values of sorted v, shifted down by s, above t. */
-static size_t count_above(const double *v, size_t n, double s, double t)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid] - s <= t)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return n - lo;
-}
-
-/* Exceedance count at the r largest pooled values (canary shifted down by shift): Fisher's
- * exact test "greater" on each side's count above the (N - r)-th smallest pooled value, the
- * hypergeometric tail of the canary's share of the top. b, c oriented and sorted. */
-static double top_p(const double *b, size_t nb, const double *c, size_t nc, size_t r, double shift)
-{
-    double t = kth_of_two(b, nb, c, nc, shift, nb + nc - r - 1);
-    size_t eb = count_above(b, nb, 0, t), ec = count_above(c, nc, shift, t);
-    return stats_fisher_exact(ec, nc - ec, eb, nb - eb, STATS_GREATER);
-}
-
 /* Upper-tail fractions of the exceedance ladder; a level needs TAIL_MIN_TOP pooled values. */
 static const double tail_fractions[] = {0.10, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001};
 enum { TAIL_MIN_TOP = 4 };
@@ -452,7 +411,7 @@ static double tail_ladder_p(const struct prep *p, const double *b, const double 
             continue;
         levels++;
         double level = stats_quantile_sorted(p->b, p->nb, sign > 0 ? 1 - f : f);
-        double q = top_p(b, p->nb, c, p->nc, r, shift_of(p, tol, level));
+        double q = stats_top_exceedance(c, p->nc, b, p->nb, shift_of(p, tol, level), r);
         if (q < best) {
             best = q;
             *f_best = f;

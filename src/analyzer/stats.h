@@ -92,6 +92,13 @@ int stats_two_proportion(uint64_t k1, uint64_t n1, uint64_t k2, uint64_t n2, enu
  * odds ratio ad/bc is above 1. */
 double stats_fisher_exact(uint64_t a, uint64_t b, uint64_t c, uint64_t d, enum stats_alt alt);
 
+/* Exceedance test of the top r of the pooled sample, on sorted x (shifted down by d) and
+ * sorted y: the counts of each above the (m + n - r)-th smallest pooled value, Fisher's exact
+ * test "greater" (the hypergeometric tail of x's share of the top; fewer than r above when
+ * values tie at the threshold). 1 when r is 0 or not below m + n. */
+double stats_top_exceedance(const double *x, size_t m, const double *y, size_t n, double d,
+                            size_t r);
+
 /* A statistic of two samples (x, m) and (y, n), for the bootstrap. */
 typedef double stats_stat_cb(const double *x, size_t m, const double *y, size_t n, void *arg);
 /* Percentile bootstrap interval of stat: x and y resampled independently b times with

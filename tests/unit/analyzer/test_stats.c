@@ -304,6 +304,22 @@ static void test_stats_fisher_exact_matches_scipy(void **state)
                      1e-8);
 }
 
+static void test_stats_top_exceedance_matches_scipy(void **state)
+{
+    (void)state;
+    static const double x[] = {1.0, 2.0, 3.5, 4.0, 6.0, 7.5, 9.0, 9.0};
+    static const double y[] = {0.5, 1.5, 2.5, 3.0, 3.5, 4.5, 5.0, 5.5, 6.5, 7.0};
+    /* a=np.sort(np.r_[x-d,y]); t=a[len(a)-r-1]; ex=(x-d>t).sum(); ey=(y>t).sum();
+     * st.fisher_exact([[ex,8-ex],[ey,10-ey]], alternative='greater').pvalue */
+    assert_rel_close(stats_top_exceedance(x, 8, y, 10, 0, 4), 0.2058823529411765, 1e-9);
+    assert_rel_close(stats_top_exceedance(x, 8, y, 10, 0, 6), 0.20135746606334845, 1e-9);
+    /* d = 0.5: x - d ties y at 7.0, the threshold, so 2 (not 3) values lie above it */
+    assert_rel_close(stats_top_exceedance(x, 8, y, 10, 0.5, 3), 0.18300653594771243, 1e-9);
+    assert_rel_close(stats_top_exceedance(x, 8, y, 10, 1.0, 3), 0.4117647058823529, 1e-9);
+    assert_close(stats_top_exceedance(x, 8, y, 10, 0, 0), 1, 0);
+    assert_close(stats_top_exceedance(x, 8, y, 10, 0, 18), 1, 0);
+}
+
 static void test_stats_van_elteren_matches_scipy(void **state)
 {
     (void)state;
@@ -437,6 +453,7 @@ int main(void)
         cmocka_unit_test(test_stats_two_proportion_matches_scipy),
         cmocka_unit_test(test_stats_fisher_exact_matches_scipy),
         cmocka_unit_test(test_stats_van_elteren_matches_scipy),
+        cmocka_unit_test(test_stats_top_exceedance_matches_scipy),
         cmocka_unit_test(test_stats_bootstrap_ci_close_to_scipy_and_deterministic),
         cmocka_unit_test(test_stats_holm_matches_r),
         cmocka_unit_test(test_stats_holm_weighted_matches_r_definition),
