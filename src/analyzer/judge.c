@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * judge: the canary verdict (see judge.h for the method). Each metric is prepared (outliers,
- * sort, log scale when every value is positive, orientation so that "greater" is bad), its
- * checks produce raw p-values against their tolerances, then one Holm adjustment over every
- * check of the verdict sets the statuses, the score and the verdict. Scratch arrays live
- * only inside judge_run; the result owns its metric array.
+ * sort, log scale when every value is positive, time strata of its rows, orientation so
+ * that "greater" is bad), its checks produce raw p-values against their tolerances, then
+ * one Holm adjustment over every check of the verdict sets the statuses, the score and the
+ * verdict. Scratch arrays live only inside judge_run; the result owns its metric array.
  */
 #include "analyzer/judge.h"
 

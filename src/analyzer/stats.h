@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * stats: the statistics under the canary judge, as pure functions. Two-sample rank tests
- * (Mann-Whitney U, exact or normal approximation), the Hodges-Lehmann shift and its
- * interval, two-proportion and Fisher exact tests for error counts, quantiles with
- * distribution-free intervals, the MAD, a percentile bootstrap, and the distributions they
- * need (normal, binomial via the incomplete beta). Sits in the analyzer room: no I/O, no
+ * (Mann-Whitney U, exact or normal approximation, and van Elteren's stratified form), the
+ * Hodges-Lehmann shift and its interval, two-proportion and Fisher exact tests for error
+ * counts, an exceedance test of the pooled top r, quantiles with distribution-free
+ * intervals, the MAD, a percentile bootstrap, and the distributions they need (normal,
+ * binomial via the incomplete beta). Sits in the analyzer room: no I/O, no
  * globals; the random generator's state is a parameter. Owns nothing past a call: the few
  * functions that need scratch memory allocate it and free it before returning.
  *
