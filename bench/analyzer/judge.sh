@@ -4,10 +4,12 @@
 #   1. accuracy on the labeled public trials (../shared/data/judge-public) for
 #      `doppel analyze judge` and for the Kayenta-style peer (bench/analyzer/kayenta_peer.py),
 #      scored by ../shared/tools/judge_score.py;
-#   2. false alarms on simulated A/A trials (bench/analyzer/aa_sim.py);
+#   2. false alarms on simulated A/A trials (bench/analyzer/aa_sim.py), and per-class rates
+#      on simulated trials of every class (bench/analyzer/judge_classes.py);
 #   3. time on 10^6 vs 10^6 latency samples: doppel's judge alone (--timing), doppel end to
 #      end, and the peer end to end; median of RUNS runs.
-# Environment: TRIALS (trial directory), RUNS (default 5), AA_TRIALS (default 300).
+# Environment: TRIALS (trial directory), RUNS (default 5), AA_TRIALS (default 300),
+# CLASS_TRIALS (default 700; 0 skips the class simulation).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=/usr/bin/python3
@@ -31,6 +33,12 @@ echo
 echo "== false alarms on simulated A/A trials"
 $PY bench/analyzer/aa_sim.py --trials "${AA_TRIALS:-300}" \
     --judge 'build/doppel analyze judge --json --baseline {baseline} --canary {canary}'
+if [ "${CLASS_TRIALS:-700}" -gt 0 ]; then
+    echo
+    echo "== simulated trials of every class"
+    $PY bench/analyzer/judge_classes.py --trials "${CLASS_TRIALS:-700}" \
+        --judge 'build/doppel analyze judge --json --baseline {baseline} --canary {canary}'
+fi
 
 echo
 echo "== time: 10^6 vs 10^6 latency samples (canary +3 %, lognormal sigma 0.5), median of $RUNS"

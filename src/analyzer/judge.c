@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * judge: the canary verdict (see judge.h for the method). Each metric is prepared (outliers,
- * sort, log scale when every value is positive, orientation so that "greater" is bad), its
- * checks produce raw p-values against their tolerances, then one Holm adjustment over every
- * check of the verdict sets the statuses, the score and the verdict. Scratch arrays live
- * only inside judge_run; the result owns its metric array.
+ * sort, log scale when every value is positive, time strata of its rows, orientation so
+ * that "greater" is bad), its checks produce raw p-values against their tolerances, then
+ * one Holm adjustment over every check of the verdict sets the statuses, the score and the
+ * verdict. Scratch arrays live only inside judge_run; the result owns its metric array.
  */
 #include "analyzer/judge.h"
 
@@ -17,13 +17,22 @@
 #include "analyzer/stats.h"
 #include "base/xalloc.h"
 
+/* Time strata of the location and spread tests: at most STRATA_MAX, each with at least
+ * STRATUM_MIN values a side, and none past STRATA_TOTAL values in all: there the tests'
+ * own noise is far below any tolerance, and strata would double the judge's time. */
+enum { STRATA_MAX = 8, STRATUM_MIN = 25, STRATA_TOTAL = 200000 };
+
 /* One side pair of prepared values: sorted, on the log scale when log_scale. */
 struct prep {
     double *b, *c; /* owned scratch */
     size_t nb, nc;
     int log_scale;
-    double inflate; /* variance inflation for autocorrelated windows (1 otherwise) */
-    double mad;     /* baseline's MAD on the raw scale: floor of the reference level */
+    double inflate;  /* variance inflation for autocorrelated windows (1 otherwise) */
+    double mad;      /* baseline's MAD on the raw scale: floor of the reference level */
+    double limit;    /* winsorizing limit (INFINITY when outliers are kept) */
+    size_t k;        /* time strata (0: none) */
+    double *sb, *sc; /* owned: each side in time order cut into k strata, each sorted */
+    size_t ob[STRATA_MAX + 1], oc[STRATA_MAX + 1]; /* stratum offsets */
 };
 
 const char *judge_status_name(enum judge_status s)
@@ -124,42 +133,126 @@ static void clip_outliers(struct prep *p, double q)
     memcpy(all, p->b, p->nb * sizeof(*all));
     memcpy(all + p->nb, p->c, p->nc * sizeof(*all));
     stats_sort(all, n);
-    double limit = stats_quantile_sorted(all, n, q);
+    p->limit = stats_quantile_sorted(all, n, q);
     free(all);
-    clip_above(p->b, p->nb, limit);
-    clip_above(p->c, p->nc, limit);
+    clip_above(p->b, p->nb, p->limit);
+    clip_above(p->c, p->nc, p->limit);
 }
 
-static void prep_init(struct prep *p, const struct judge_sample *s,
-                      const struct judge_metric_config *m)
+/* Offsets of k strata of consecutive rows of n (stratum j holds rows i with i k / n == j). */
+static void strata_offsets(size_t n, size_t k, size_t *o)
 {
-    p->nb = s->nbaseline;
-    p->nc = s->ncanary;
-    p->b = xmalloc((p->nb ? p->nb : 1) * sizeof(double));
-    p->c = xmalloc((p->nc ? p->nc : 1) * sizeof(double));
+    for (size_t j = 0; j <= k; j++)
+        o[j] = (j * n + k - 1) / k;
+}
+
+static void sort_strata(double *v, const size_t *o, size_t k)
+{
+    for (size_t j = 0; j < k; j++)
+        stats_sort(v + o[j], o[j + 1] - o[j]);
+}
+
+static void log_all(double *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = log(v[i]);
+}
+
+/* Time strata for metrics in request order: the baseline and the canary span the same
+ * time, so the j-th share of either side saw the same load; comparing within strata
+ * removes what the load's drift adds to both. Windowed metrics keep their own correction. */
+static size_t strata_count(const struct prep *p, const struct judge_metric_config *m)
+{
+    size_t nmin = p->nb < p->nc ? p->nb : p->nc, k = nmin / STRATUM_MIN;
+    k = k < STRATA_MAX ? k : STRATA_MAX;
+    return m->windowed || k < 2 || p->nb + p->nc > STRATA_TOTAL ? 0 : k;
+}
+
+/* With strata and no clipping: each side's strata are sorted and put on the log scale
+ * first, and the sorted sides are sorted copies of them (one log pass per value). */
+static void prep_from_strata(struct prep *p, const struct judge_sample *s)
+{
+    p->sb = xmalloc(p->nb * sizeof(double));
+    p->sc = xmalloc(p->nc * sizeof(double));
+    memcpy(p->sb, s->baseline, p->nb * sizeof(double));
+    memcpy(p->sc, s->canary, p->nc * sizeof(double));
+    strata_offsets(p->nb, p->k, p->ob);
+    strata_offsets(p->nc, p->k, p->oc);
+    sort_strata(p->sb, p->ob, p->k);
+    sort_strata(p->sc, p->oc, p->k);
+    double lo = INFINITY;
+    for (size_t j = 0; j < p->k; j++)
+        lo = fmin(lo, fmin(p->sb[p->ob[j]], p->sc[p->oc[j]]));
+    p->log_scale = lo > 0;
+    if (p->log_scale) {
+        log_all(p->sb, p->nb);
+        log_all(p->sc, p->nc);
+    }
+    memcpy(p->b, p->sb, p->nb * sizeof(double));
+    memcpy(p->c, p->sc, p->nc * sizeof(double));
+    stats_sort(p->b, p->nb);
+    stats_sort(p->c, p->nc);
+}
+
+/* One side in time order as strata, prepared like the sorted copy (clipped, log scale). */
+static double *strata_of(const struct prep *p, const double *v, size_t n, size_t *o)
+{
+    double *out = xmalloc(n * sizeof(*out));
+    for (size_t i = 0; i < n; i++) {
+        double x = v[i] > p->limit ? p->limit : v[i];
+        out[i] = p->log_scale ? log(x) : x;
+    }
+    strata_offsets(n, p->k, o);
+    sort_strata(out, o, p->k);
+    return out;
+}
+
+/* Without strata or with clipping: sort, clip, then the log scale on the sorted copies. */
+static void prep_sorted(struct prep *p, const struct judge_sample *s,
+                        const struct judge_metric_config *m)
+{
     memcpy(p->b, s->baseline, p->nb * sizeof(double));
     memcpy(p->c, s->canary, p->nc * sizeof(double));
-    p->inflate = 1;
-    if (m->windowed) {
-        double r = (lag1(p->b, p->nb) * (double)p->nb + lag1(p->c, p->nc) * (double)p->nc) /
-                   (double)(p->nb + p->nc);
-        p->inflate = (1 + r) / (1 - r);
-    }
     stats_sort(p->b, p->nb);
     stats_sort(p->c, p->nc);
     if (m->outliers == JUDGE_OUTLIERS_CLIP)
         clip_outliers(p, m->clip_quantile);
     p->log_scale = p->b[0] > 0 && p->c[0] > 0;
+    if (p->k) {
+        p->sb = strata_of(p, s->baseline, p->nb, p->ob);
+        p->sc = strata_of(p, s->canary, p->nc, p->oc);
+    }
+    if (p->log_scale) {
+        log_all(p->b, p->nb);
+        log_all(p->c, p->nc);
+    }
+}
+
+static void prep_init(struct prep *p, const struct judge_sample *s,
+                      const struct judge_metric_config *m)
+{
+    memset(p, 0, sizeof(*p));
+    p->limit = INFINITY;
+    p->nb = s->nbaseline;
+    p->nc = s->ncanary;
+    p->b = xmalloc((p->nb ? p->nb : 1) * sizeof(double));
+    p->c = xmalloc((p->nc ? p->nc : 1) * sizeof(double));
+    p->inflate = 1;
+    if (m->windowed) {
+        double r =
+            (lag1(s->baseline, p->nb) * (double)p->nb + lag1(s->canary, p->nc) * (double)p->nc) /
+            (double)(p->nb + p->nc);
+        p->inflate = (1 + r) / (1 - r);
+    }
+    p->k = strata_count(p, m);
+    if (p->k && m->outliers != JUDGE_OUTLIERS_CLIP)
+        prep_from_strata(p, s);
+    else
+        prep_sorted(p, s, m);
     if (!p->log_scale) {
         double *scratch = xmalloc(p->nb * sizeof(*scratch));
         p->mad = stats_mad_sorted(p->b, p->nb, scratch);
         free(scratch);
-    }
-    if (p->log_scale) {
-        for (size_t i = 0; i < p->nb; i++)
-            p->b[i] = log(p->b[i]);
-        for (size_t i = 0; i < p->nc; i++)
-            p->c[i] = log(p->c[i]);
     }
 }
 
@@ -167,6 +260,8 @@ static void prep_release(struct prep *p)
 {
     free(p->b);
     free(p->c);
+    free(p->sb);
+    free(p->sc);
 }
 
 /* Negates and reverses a sorted array, so it stays sorted ascending. */
@@ -228,11 +323,18 @@ static double mw_greater(const double *x, size_t m, const double *y, size_t n, d
 
 /* Location: H0 canary <= baseline shifted by the tolerance (sign > 0), or canary >=
  * baseline shifted down by it (sign < 0: "canary - s less than baseline" is "baseline - s
- * greater than canary"). */
+ * greater than canary"). Van Elteren's test within time strata when there are strata. */
 static double location_p(const struct prep *p, double tol, int sign)
 {
     double level = stats_quantile_sorted(p->b, p->nb, 0.5);
     double s = shift_of(p, tol, level);
+    struct stats_mw ve;
+    if (p->k && sign > 0)
+        return stats_van_elteren(p->sc, p->oc, p->sb, p->ob, p->k, s, STATS_GREATER, &ve) ? 1
+                                                                                          : ve.p;
+    if (p->k)
+        return stats_van_elteren(p->sb, p->ob, p->sc, p->oc, p->k, s, STATS_GREATER, &ve) ? 1
+                                                                                          : ve.p;
     if (sign > 0)
         return mw_greater(p->c, p->nc, p->b, p->nb, s, p->inflate);
     return mw_greater(p->b, p->nb, p->c, p->nc, s, p->inflate);
@@ -288,46 +390,34 @@ static void check_location(const struct prep *p, const struct judge_metric_confi
     }
 }
 
-/* k-th smallest (0-based) of the union of sorted a and sorted b shifted down by sb. */
-static double kth_of_two(const double *a, size_t na, const double *b, size_t nb, double sb,
-                         size_t k)
-{
-    size_t lo = k + 1 > nb ? k + 1 - nb : 0, hi = k + 1 < na ? k + 1 : na;
-    while (lo < hi) {
-        size_t i = lo + (hi - lo) / 2, j = k + 1 - i;
-        if (j > 0 && i < na && a[i] < b[j - 1] - sb)
-            lo = i + 1;
-        else
-            hi = i;
-    }
-    size_t j = k + 1 - lo;
-    double va = lo > 0 ? a[lo - 1] : -INFINITY, vb = j > 0 ? b[j - 1] - sb : -INFINITY;
-    return va > vb ? va : vb;
-}
+/* Upper-tail fractions of the exceedance ladder; a level needs TAIL_MIN_TOP pooled values. */
+static const double tail_fractions[] = {0.10, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001};
+enum { TAIL_MIN_TOP = 4 };
 
-/* Number of values of sorted v, shifted down by s, above t. */
-static size_t count_above(const double *v, size_t n, double s, double t)
+/* The ladder (H0: the canary's upper tail <= the baseline's shifted by the tolerance): one
+ * exceedance test per fraction f with round(f N) >= TAIL_MIN_TOP, the canary shifted by the
+ * tolerance at that level, the least p-value times the number of levels (Bonferroni). b, c
+ * oriented and sorted (sign < 0: negated); *f_best: the fraction of the least p-value. */
+static double tail_ladder_p(const struct prep *p, const double *b, const double *c, int sign,
+                            double tol, double *f_best)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid] - s <= t)
-            lo = mid + 1;
-        else
-            hi = mid;
+    size_t n = p->nb + p->nc, levels = 0;
+    double best = 1;
+    *f_best = tail_fractions[0];
+    for (size_t i = 0; i < sizeof(tail_fractions) / sizeof(tail_fractions[0]); i++) {
+        double f = tail_fractions[i];
+        size_t r = (size_t)llround(f * (double)n);
+        if (r < TAIL_MIN_TOP || r >= n)
+            continue;
+        levels++;
+        double level = stats_quantile_sorted(p->b, p->nb, sign > 0 ? 1 - f : f);
+        double q = stats_top_exceedance(c, p->nc, b, p->nb, shift_of(p, tol, level), r);
+        if (q < best) {
+            best = q;
+            *f_best = f;
+        }
     }
-    return n - lo;
-}
-
-/* Quantile test (H0: canary q-quantile <= baseline's shifted by the tolerance): exceedances
- * of the pooled q-quantile on each side, Fisher's exact test. b, c oriented and sorted. */
-static double quantile_p(const double *b, size_t nb, const double *c, size_t nc, double q,
-                         double shift)
-{
-    size_t n = nb + nc, k = (size_t)ceil(q * (double)n);
-    double t = kth_of_two(b, nb, c, nc, shift, k > 0 ? k - 1 : 0);
-    size_t eb = count_above(b, nb, 0, t), ec = count_above(c, nc, shift, t);
-    return stats_fisher_exact(ec, nc - ec, eb, nb - eb, STATS_GREATER);
+    return levels ? fmin(1, best * (double)levels) : 1;
 }
 
 /* Interval of the difference of q-quantiles: delta method on order-statistic intervals. */
@@ -344,31 +434,29 @@ static void quantile_effect(const struct prep *p, double q, double alpha, struct
     k->hi = relative_of(p, d + z * se, qb);
 }
 
-static void check_tail(const struct prep *p, const struct judge_metric_config *m, double q,
-                       int sign, double alpha, struct judge_metric_result *r)
+/* Tail check in one direction (sign < 0: the lower tail, on negated values). Reports the
+ * quantile change at the ladder level that decided. */
+static void check_tail(const struct prep *p, const struct judge_metric_config *m, int sign,
+                       double alpha, struct judge_metric_result *r)
 {
-    size_t nmin = p->nb < p->nc ? p->nb : p->nc;
-    if (m->tail_tolerance < 0 || (double)nmin * (1 - q) < 5)
+    if (m->tail_tolerance < 0 || (double)(p->nb + p->nc) * tail_fractions[0] < TAIL_MIN_TOP)
         return;
-    double qo = sign > 0 ? q : 1 - q; /* the quantile on the original orientation */
-    char test[48], measure[48];
-    snprintf(test, sizeof(test), "quantile-p%g", qo * 100);
-    snprintf(measure, sizeof(measure), "p%g ratio - 1", qo * 100);
-    struct judge_check *k = check_add(r, test, measure, m->tail_tolerance);
-    double level = stats_quantile_sorted(p->b, p->nb, qo);
-    double s = shift_of(p, m->tail_tolerance, level);
+    struct judge_check *k = check_add(r, "tail-exceedance", "", m->tail_tolerance);
+    double f;
     if (sign > 0) {
-        k->p = quantile_p(p->b, p->nb, p->c, p->nc, q, s);
+        k->p = tail_ladder_p(p, p->b, p->c, sign, m->tail_tolerance, &f);
     } else {
         double *b = xmalloc(p->nb * sizeof(*b)), *c = xmalloc(p->nc * sizeof(*c));
         memcpy(b, p->b, p->nb * sizeof(*b));
         memcpy(c, p->c, p->nc * sizeof(*c));
         flip(b, p->nb);
         flip(c, p->nc);
-        k->p = quantile_p(b, p->nb, c, p->nc, q, s);
+        k->p = tail_ladder_p(p, b, c, sign, m->tail_tolerance, &f);
         free(b);
         free(c);
     }
+    double qo = sign > 0 ? 1 - f : f; /* the quantile on the original orientation */
+    snprintf(k->measure, sizeof(k->measure), "p%g ratio - 1", qo * 100);
     quantile_effect(p, qo, alpha, k);
 }
 
@@ -412,8 +500,18 @@ static void spread_effect(const struct prep *p, const double *db, const double *
     k->hi = expm1(hi);
 }
 
+/* Absolute deviations from each stratum's own median, sorted within the strata. */
+static void strata_dev(const double *v, const size_t *o, size_t k, double *out)
+{
+    for (size_t j = 0; j < k; j++) {
+        size_t n = o[j + 1] - o[j];
+        stats_abs_dev_sorted(v + o[j], n, stats_quantile_sorted(v + o[j], n, 0.5), out + o[j]);
+    }
+}
+
 /* Spread (H0: canary's deviations <= baseline's times 1 + tolerance): Mann-Whitney on the
- * absolute deviations from each side's own median, so a shift alone does not count. */
+ * absolute deviations from each side's own median, so a shift alone does not count; with
+ * time strata, van Elteren's test on the deviations from each stratum's median. */
 static void check_spread(const struct prep *p, const struct judge_config *cfg,
                          const struct judge_metric_config *m, struct judge_metric_result *r)
 {
@@ -425,9 +523,17 @@ static void check_spread(const struct prep *p, const struct judge_config *cfg,
     stats_abs_dev_sorted(p->b, p->nb, stats_quantile_sorted(p->b, p->nb, 0.5), db);
     stats_abs_dev_sorted(p->c, p->nc, stats_quantile_sorted(p->c, p->nc, 0.5), dc);
     spread_effect(p, db, dc, cfg, k);
+    if (p->k) {
+        strata_dev(p->sb, p->ob, p->k, db);
+        strata_dev(p->sc, p->oc, p->k, dc);
+    }
     for (size_t i = 0; i < p->nc; i++)
         dc[i] /= 1 + m->spread_tolerance;
-    k->p = mw_greater(dc, p->nc, db, p->nb, 0, p->inflate);
+    struct stats_mw ve;
+    if (p->k)
+        k->p = stats_van_elteren(dc, p->oc, db, p->ob, p->k, 0, STATS_GREATER, &ve) ? 1 : ve.p;
+    else
+        k->p = mw_greater(dc, p->nc, db, p->nb, 0, p->inflate);
     free(db);
     free(dc);
 }
@@ -523,9 +629,7 @@ static int judge_metric(const struct judge_config *c, const struct judge_sample 
         if ((sign > 0 && m->direction == JUDGE_DECREASE) ||
             (sign < 0 && m->direction == JUDGE_INCREASE))
             continue;
-        check_tail(&p, m, 0.90, sign, c->alpha, r);
-        check_tail(&p, m, 0.95, sign, c->alpha, r);
-        check_tail(&p, m, 0.99, sign, c->alpha, r);
+        check_tail(&p, m, sign, c->alpha, r);
     }
     check_spread(&p, c, m, r);
     prep_release(&p);

@@ -8,11 +8,16 @@
  * judge_result_release frees it. Names in configs and samples are borrowed.
  *
  * Per continuous metric it runs, as the metric's settings ask: a location test (Mann-Whitney
- * against a shift of `tolerance`, effect = Hodges-Lehmann ratio), upper-quantile tests at
- * p90 and p99 (exceedances over the pooled quantile, Fisher exact, against `tail_tolerance`)
- * and a spread test (Mann-Whitney on absolute deviations from each side's median, against
- * `spread_tolerance`). Per proportion metric: Fisher's exact test. All p-values of a verdict
- * form one family under Holm's adjustment at `alpha`.
+ * against a shift of `tolerance`, effect = Hodges-Lehmann ratio), a tail test (counts of
+ * canary values among the top 10, 5, 2, 1, 0.5, 0.2 and 0.1 % of the pooled values, each by
+ * Fisher's exact test against `tail_tolerance`, Bonferroni over the levels) and a spread
+ * test (Mann-Whitney on absolute deviations from the median, against `spread_tolerance`).
+ * Samples are in time order and both sides span the same time: with at least 50 values a
+ * side, at most 200 000 in all, and not `windowed`, the location and spread tests run
+ * within up to 8 time strata of equal shares (van Elteren's test), so a load drift both
+ * sides saw does not blur them.
+ * Per proportion metric: Fisher's exact test. All p-values of a verdict form one family
+ * under Holm's adjustment at `alpha`.
  */
 #ifndef DOPPEL_ANALYZER_JUDGE_H
 #define DOPPEL_ANALYZER_JUDGE_H
@@ -41,7 +46,7 @@ struct judge_metric_config {
     enum judge_kind kind;
     enum judge_direction direction;
     double tolerance;        /* relative location change tolerated (0.04 = 4 %) */
-    double tail_tolerance;   /* relative change of p90/p99 tolerated; < 0 disables */
+    double tail_tolerance;   /* relative change of upper quantiles tolerated; < 0 disables */
     double spread_tolerance; /* relative change of the spread tolerated; < 0 disables */
     double weight;           /* share in the score */
     bool critical;           /* a failure fails the verdict whatever the score */
@@ -72,7 +77,7 @@ struct judge_sample {
 #define JUDGE_MAX_CHECKS 8
 
 struct judge_check {
-    char test[48];    /* e.g. "quantile-p99", "mann-whitney", "fisher-exact" */
+    char test[48];    /* e.g. "tail-exceedance", "mann-whitney", "fisher-exact" */
     char measure[48]; /* what the effect measures, e.g. "p99 ratio - 1" */
     double p;         /* raw p-value against the tolerance */
     double p_adjusted;

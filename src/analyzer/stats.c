@@ -394,6 +394,33 @@ int stats_mann_whitney_shifted(const double *x, size_t m, const double *y, size_
     return 0;
 }
 
+int stats_van_elteren(const double *x, const size_t *xo, const double *y, const size_t *yo,
+                      size_t k, double d, enum stats_alt alt, struct stats_mw *out)
+{
+    double sum = 0, var = 0;
+    int used = 0;
+    for (size_t s = 0; s < k; s++) {
+        size_t m = xo[s + 1] - xo[s], n = yo[s + 1] - yo[s];
+        if (m == 0 || n == 0)
+            continue;
+        double rx, ties, mm = (double)m, nn = (double)n, N = mm + nn, w = 1 / (N + 1);
+        rank_sum(x + xo[s], m, y + yo[s], n, d, tie_term(y + yo[s], n), &rx, &ties);
+        sum += w * (rx - mm * (mm + 1) / 2 - mm * nn / 2);
+        var += w * w * mm * nn / 12 * ((N + 1) - ties / (N * (N - 1)));
+        used = 1;
+    }
+    if (!used)
+        return -EINVAL;
+    out->u = sum;
+    out->exact = 0;
+    double z = var > 0 ? sum / sqrt(var) : 0;
+    out->z = alt == STATS_LESS ? -z : alt == STATS_GREATER ? z : fabs(z);
+    out->p = var > 0 ? stats_norm_sf(out->z) : 1;
+    if (alt == STATS_TWO_SIDED)
+        out->p = clip01(2 * out->p);
+    return 0;
+}
+
 /* ---- Hodges-Lehmann ---------------------------------------------------------------- */
 
 struct hl_ctx {
@@ -598,6 +625,47 @@ double stats_fisher_exact(uint64_t a, uint64_t b, uint64_t c, uint64_t d, enum s
         taken += fisher_take(alt, x, x0, t / rel0) ? t : 0;
     }
     return clip01(taken / total);
+}
+
+/* k-th smallest (0-based) of the union of sorted a and sorted b shifted down by sb. */
+static double kth_of_two(const double *a, size_t na, const double *b, size_t nb, double sb,
+                         size_t k)
+{
+    size_t lo = k + 1 > nb ? k + 1 - nb : 0, hi = k + 1 < na ? k + 1 : na;
+    while (lo < hi) {
+        size_t i = lo + (hi - lo) / 2, j = k + 1 - i;
+        if (j > 0 && i < na && a[i] < b[j - 1] - sb)
+            lo = i + 1;
+        else
+            hi = i;
+    }
+    size_t j = k + 1 - lo;
+    double va = lo > 0 ? a[lo - 1] : -INFINITY, vb = j > 0 ? b[j - 1] - sb : -INFINITY;
+    return va > vb ? va : vb;
+}
+
+/* Number of values of sorted v, shifted down by s, above t. */
+static size_t count_above(const double *v, size_t n, double s, double t)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] - s <= t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return n - lo;
+}
+
+double stats_top_exceedance(const double *x, size_t m, const double *y, size_t n, double d,
+                            size_t r)
+{
+    if (r == 0 || r >= m + n)
+        return 1;
+    double t = kth_of_two(y, n, x, m, d, m + n - r - 1);
+    size_t ex = count_above(x, m, d, t), ey = count_above(y, n, 0, t);
+    return stats_fisher_exact(ex, m - ex, ey, n - ey, STATS_GREATER);
 }
 
 /* ---- bootstrap and multiplicity ---------------------------------------------------- */

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * stats: the statistics under the canary judge, as pure functions. Two-sample rank tests
- * (Mann-Whitney U, exact or normal approximation), the Hodges-Lehmann shift and its
- * interval, two-proportion and Fisher exact tests for error counts, quantiles with
- * distribution-free intervals, the MAD, a percentile bootstrap, and the distributions they
- * need (normal, binomial via the incomplete beta). Sits in the analyzer room: no I/O, no
+ * (Mann-Whitney U, exact or normal approximation, and van Elteren's stratified form), the
+ * Hodges-Lehmann shift and its interval, two-proportion and Fisher exact tests for error
+ * counts, an exceedance test of the pooled top r, quantiles with distribution-free
+ * intervals, the MAD, a percentile bootstrap, and the distributions they need (normal,
+ * binomial via the incomplete beta). Sits in the analyzer room: no I/O, no
  * globals; the random generator's state is a parameter. Owns nothing past a call: the few
  * functions that need scratch memory allocate it and free it before returning.
  *
@@ -61,6 +62,13 @@ int stats_mann_whitney(const double *x, size_t m, const double *y, size_t n, enu
 /* The same test on x - d against y, without copying x (tests of a shift d). */
 int stats_mann_whitney_shifted(const double *x, size_t m, const double *y, size_t n, double d,
                                enum stats_alt alt, struct stats_mw *out);
+/* Van Elteren's stratified Mann-Whitney test of x - d against y: stratum s holds
+ * x[xo[s] .. xo[s + 1]) and y[yo[s] .. yo[s + 1]), each sorted ascending. Each stratum's
+ * U - m n / 2 weighs 1 / (N_s + 1); the sum is referred to the normal with the strata's
+ * tie-corrected variances (no continuity correction). u holds the weighted sum, exact is 0.
+ * Strata with an empty side are skipped; -EINVAL when none is left. */
+int stats_van_elteren(const double *x, const size_t *xo, const double *y, const size_t *yo,
+                      size_t k, double d, enum stats_alt alt, struct stats_mw *out);
 /* Exact null cdf P(U <= u) for sizes m, n (m * n <= 250000). */
 double stats_mw_exact_cdf(double u, size_t m, size_t n);
 
@@ -84,6 +92,13 @@ int stats_two_proportion(uint64_t k1, uint64_t n1, uint64_t k2, uint64_t n2, enu
 /* Fisher exact test on [[a, b], [c, d]] (scipy.stats.fisher_exact): "greater" means the
  * odds ratio ad/bc is above 1. */
 double stats_fisher_exact(uint64_t a, uint64_t b, uint64_t c, uint64_t d, enum stats_alt alt);
+
+/* Exceedance test of the top r of the pooled sample, on sorted x (shifted down by d) and
+ * sorted y: the counts of each above the (m + n - r)-th smallest pooled value, Fisher's exact
+ * test "greater" (the hypergeometric tail of x's share of the top; fewer than r above when
+ * values tie at the threshold). 1 when r is 0 or not below m + n. */
+double stats_top_exceedance(const double *x, size_t m, const double *y, size_t n, double d,
+                            size_t r);
 
 /* A statistic of two samples (x, m) and (y, n), for the bootstrap. */
 typedef double stats_stat_cb(const double *x, size_t m, const double *y, size_t n, void *arg);

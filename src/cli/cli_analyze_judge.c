@@ -452,7 +452,7 @@ const struct cli_cmd cli_analyze_judge = {
     .summary = "canary verdict (pass/marginal/fail) from baseline and canary samples",
     .help = "Reads two CSV files with the header `metric,value` (one row per sample) and\n"
             "judges the canary against the baseline per metric: latency* (increase is bad;\n"
-            "location, p90/p99 and spread), error* (0/1 per request; Fisher exact), cpu* and\n"
+            "location, tail and spread), error* (0/1 per request; Fisher exact), cpu* and\n"
             "mem* (windows; increase is bad), any other metric (a change either way).\n\n"
             "  --baseline FILE   samples of the baseline (\"-\" reads standard input)\n"
             "  --canary FILE     samples of the canary\n"

@@ -121,7 +121,7 @@ static void test_judge_run_tail_only_regression_fails(void **state)
     assert_int_equal(res.verdict, JUDGE_FAIL);
     const struct judge_metric_result *m = metric(&res, "latency_ms");
     assert_int_equal(m->checks[0].status, JUDGE_PASS); /* the median test sees nothing */
-    assert_string_equal(m->checks[m->worst].test, "quantile-p99");
+    assert_string_equal(m->checks[m->worst].test, "tail-exceedance");
     assert_true(m->checks[m->worst].effect > 0.5);
     assert_non_null(strstr(res.reason, "p99"));
     judge_result_release(&res);
@@ -203,6 +203,76 @@ static void test_judge_run_location_p_matches_scipy(void **state)
      *                 method='exact').pvalue */
     assert_rel_close(m->checks[0].p, 0.15484515484515485, 1e-9);
     assert_int_equal(res.verdict, JUDGE_PASS);
+    judge_result_release(&res);
+}
+
+/* n lognormal quantiles 100 exp(0.5 z((i + 0.5) / n)), the top `top` multiplied by mult. */
+static double *quantile_grid(size_t n, size_t top, double mult)
+{
+    double *v = malloc(n * sizeof(*v));
+    for (size_t i = 0; i < n; i++)
+        v[i] = 100 * exp(0.5 * stats_norm_ppf(((double)i + 0.5) / (double)n)) *
+               (i >= n - top ? mult : 1);
+    return v;
+}
+
+static const struct judge_check *check_named(const struct judge_metric_result *m, const char *t)
+{
+    for (size_t i = 0; i < m->nchecks; i++)
+        if (strcmp(m->checks[i].test, t) == 0)
+            return &m->checks[i];
+    fail_msg("no check '%s'", t);
+    return NULL;
+}
+
+static void test_judge_run_tail_ladder_p_matches_scipy(void **state)
+{
+    (void)state;
+    /* Reference: b=100*np.exp(0.5*st.norm.ppf((np.arange(nb)+0.5)/nb)), c likewise with
+     * c[nc-top:]*=mult; x=np.log(b); y=np.log(c)-np.log(1.1); a=np.sort(np.r_[x,y]);
+     * for each f in (.1,.05,.02,.01,.005,.002,.001) with r=round(f*N)>=4: t=a[N-r-1],
+     * p_f=st.fisher_exact([[(y>t).sum(),nc-(y>t).sum()],[(x>t).sum(),nb-(x>t).sum()]],
+     * alternative='greater').pvalue; expected min(1, min(p_f) * number of levels). */
+    static const struct {
+        size_t nb, nc, top;
+        double mult, p;
+        const char *measure;
+    } cases[] = {
+        {200, 200, 10, 3, 0.014549118524551952, "p98 ratio - 1"},    /* 4 levels, f=.02 */
+        {1000, 600, 8, 4, 0.0018988040582629112, "p99.5 ratio - 1"}, /* 5 levels, f=.005 */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct judge_result res;
+        judge_latency(quantile_grid(cases[i].nb, 0, 1), cases[i].nb,
+                      quantile_grid(cases[i].nc, cases[i].top, cases[i].mult), cases[i].nc, &res);
+        const struct judge_check *k = check_named(metric(&res, "latency_ms"), "tail-exceedance");
+        assert_rel_close(k->p, cases[i].p, 1e-9);
+        assert_string_equal(k->measure, cases[i].measure);
+        assert_true(k->effect > 1); /* the quantile of the deciding level at least doubled */
+        judge_result_release(&res);
+    }
+}
+
+static void test_judge_run_location_within_time_strata_matches_scipy(void **state)
+{
+    (void)state;
+    double *b = malloc(60 * sizeof(double)), *c = malloc(60 * sizeof(double));
+    for (size_t i = 0; i < 60; i++) {
+        b[i] = 50 + (i >= 30 ? 40 : 0) + (double)((i * 7) % 30); /* load doubles half-way */
+        c[i] = b[i] * 1.12 + (double)((i * 11) % 5) + 0.37;      /* no ties */
+    }
+    struct judge_result res;
+    judge_latency(b, 60, c, 60, &res);
+    const struct judge_check *k = &metric(&res, "latency_ms")->checks[0];
+    assert_string_equal(k->test, "mann-whitney");
+    /* two strata of 30 rows: i=np.arange(60); b=50+40*(i>=30)+(i*7)%30; c=b*1.12+(i*11)%5+.37;
+     * per stratum s: x=np.log(c[30*s:30*s+30])-np.log(1.04); y=np.log(b[30*s:30*s+30]);
+     * U=st.mannwhitneyu(x,y).statistic; t=np.unique(np.r_[x,y],return_counts=True)[1];
+     * S+=(U-450)/61; V+=900/12*(61-(t**3-t).sum()/3540)/61**2; st.norm.sf(S/np.sqrt(V)) */
+    assert_rel_close(k->p, 3.3070054670365163e-06, 1e-9);
+    /* unstratified, the load's step hides it: st.mannwhitneyu(np.log(c)-np.log(1.04),
+     * np.log(b), alternative='greater').pvalue = 0.0119 */
+    assert_int_equal(k->status, JUDGE_FAIL);
     judge_result_release(&res);
 }
 
@@ -319,6 +389,35 @@ static void test_judge_run_decrease_on_raw_scale_is_relative_to_spread(void **st
     judge_result_release(&res);
 }
 
+static void test_judge_run_either_direction_checks_both_tails(void **state)
+{
+    (void)state;
+    struct rng r;
+    struct judge_metric_config mc;
+    struct judge_config cfg;
+    struct judge_result res;
+    rng_seed(&r, 20);
+    double *b = lognormal(&r, 3000, 100, 0.5), *c = lognormal(&r, 3000, 100, 0.5);
+    judge_metric_defaults("latency_ms", &mc);
+    mc.direction = JUDGE_EITHER;
+    judge_config_init(&cfg);
+    cfg.metrics = &mc;
+    cfg.nmetrics = 1;
+    struct judge_sample s = {
+        .name = "latency_ms", .baseline = b, .nbaseline = 3000, .canary = c, .ncanary = 3000};
+    assert_int_equal(judge_run(&cfg, &s, 1, &res, NULL), 0);
+    const struct judge_metric_result *m = metric(&res, "latency_ms");
+    assert_int_equal(m->nchecks, 5); /* shift up and down, upper and lower tail, spread */
+    assert_string_equal(m->checks[2].test, "tail-exceedance");
+    assert_string_equal(m->checks[3].test, "tail-exceedance");
+    assert_true(strncmp(m->checks[2].measure, "p9", 2) == 0); /* p90 .. p99.9 */
+    assert_true(strncmp(m->checks[3].measure, "p9", 2) != 0); /* p10 .. p0.1 */
+    assert_int_equal(res.verdict, JUDGE_PASS);
+    judge_result_release(&res);
+    free(b);
+    free(c);
+}
+
 static void test_judge_metric_defaults_by_name(void **state)
 {
     (void)state;
@@ -344,10 +443,13 @@ int main(void)
         cmocka_unit_test(test_judge_run_variance_increase_fails),
         cmocka_unit_test(test_judge_run_errors_from_zero_fail),
         cmocka_unit_test(test_judge_run_location_p_matches_scipy),
+        cmocka_unit_test(test_judge_run_tail_ladder_p_matches_scipy),
+        cmocka_unit_test(test_judge_run_location_within_time_strata_matches_scipy),
         cmocka_unit_test(test_judge_run_missing_metric_follows_rule),
         cmocka_unit_test(test_judge_run_noncritical_failure_lowers_score),
         cmocka_unit_test(test_judge_run_rejects_non_binary_errors),
         cmocka_unit_test(test_judge_run_decrease_on_raw_scale_is_relative_to_spread),
+        cmocka_unit_test(test_judge_run_either_direction_checks_both_tails),
         cmocka_unit_test(test_judge_metric_defaults_by_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

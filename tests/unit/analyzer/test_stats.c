@@ -304,6 +304,49 @@ static void test_stats_fisher_exact_matches_scipy(void **state)
                      1e-8);
 }
 
+static void test_stats_top_exceedance_matches_scipy(void **state)
+{
+    (void)state;
+    static const double x[] = {1.0, 2.0, 3.5, 4.0, 6.0, 7.5, 9.0, 9.0};
+    static const double y[] = {0.5, 1.5, 2.5, 3.0, 3.5, 4.5, 5.0, 5.5, 6.5, 7.0};
+    /* a=np.sort(np.r_[x-d,y]); t=a[len(a)-r-1]; ex=(x-d>t).sum(); ey=(y>t).sum();
+     * st.fisher_exact([[ex,8-ex],[ey,10-ey]], alternative='greater').pvalue */
+    assert_rel_close(stats_top_exceedance(x, 8, y, 10, 0, 4), 0.2058823529411765, 1e-9);
+    assert_rel_close(stats_top_exceedance(x, 8, y, 10, 0, 6), 0.20135746606334845, 1e-9);
+    /* d = 0.5: x - d ties y at 7.0, the threshold, so 2 (not 3) values lie above it */
+    assert_rel_close(stats_top_exceedance(x, 8, y, 10, 0.5, 3), 0.18300653594771243, 1e-9);
+    assert_rel_close(stats_top_exceedance(x, 8, y, 10, 1.0, 3), 0.4117647058823529, 1e-9);
+    assert_close(stats_top_exceedance(x, 8, y, 10, 0, 0), 1, 0);
+    assert_close(stats_top_exceedance(x, 8, y, 10, 0, 18), 1, 0);
+}
+
+static void test_stats_van_elteren_matches_scipy(void **state)
+{
+    (void)state;
+    /* Strata X=[[1.2,2.5,3.1,4.0,4.0],[0.5,0.9,1.7],[5,6,7,8,9,10],[]] and
+     * Y=[[1.0,2.0,2.5,3.0],[0.3,0.8,0.8,1.1,1.5,2.2],[4.5,5.5,6.5],[1,2]]; reference per
+     * non-empty stratum with x=np.array(x)-d: U=st.mannwhitneyu(x,y).statistic,
+     * t=np.unique(np.r_[x,y],return_counts=True)[1], S+=(U-m*n/2)/(N+1),
+     * V+=m*n/12*((N+1)-(t**3-t).sum()/(N*(N-1)))/(N+1)**2; p=st.norm.sf(S/np.sqrt(V)) */
+    static const double x[] = {1.2, 2.5, 3.1, 4.0, 4.0, 0.5, 0.9, 1.7, 5, 6, 7, 8, 9, 10};
+    static const double y[] = {1.0, 2.0, 2.5, 3.0, 0.3, 0.8, 0.8, 1.1,
+                               1.5, 2.2, 4.5, 5.5, 6.5, 1,   2};
+    static const size_t xo[] = {0, 5, 8, 14, 14}, yo[] = {0, 4, 10, 13, 15};
+    struct stats_mw r;
+    assert_int_equal(stats_van_elteren(x, xo, y, yo, 4, 0, STATS_GREATER, &r), 0);
+    assert_rel_close(r.u, 1.15, 1e-12);
+    assert_rel_close(r.p, 0.04544325607965877, 1e-9);
+    assert_int_equal(stats_van_elteren(x, xo, y, yo, 4, 0, STATS_LESS, &r), 0);
+    assert_rel_close(r.p, 0.9545567439203413, 1e-9);
+    assert_int_equal(stats_van_elteren(x, xo, y, yo, 4, 0, STATS_TWO_SIDED, &r), 0);
+    assert_rel_close(r.p, 0.09088651215931753, 1e-9);
+    assert_int_equal(stats_van_elteren(x, xo, y, yo, 4, 0.5, STATS_GREATER, &r), 0);
+    assert_rel_close(r.u, 0.3, 1e-12);
+    assert_rel_close(r.p, 0.3289331215987149, 1e-9);
+    /* only the stratum with an empty side: nothing to test */
+    assert_int_equal(stats_van_elteren(x, xo + 3, y, yo + 3, 1, 0, STATS_GREATER, &r), -EINVAL);
+}
+
 static double median_diff(const double *x, size_t m, const double *y, size_t n, void *arg)
 {
     (void)arg;
@@ -409,6 +452,8 @@ int main(void)
         cmocka_unit_test(test_stats_hodges_lehmann_ties_match_r),
         cmocka_unit_test(test_stats_two_proportion_matches_scipy),
         cmocka_unit_test(test_stats_fisher_exact_matches_scipy),
+        cmocka_unit_test(test_stats_van_elteren_matches_scipy),
+        cmocka_unit_test(test_stats_top_exceedance_matches_scipy),
         cmocka_unit_test(test_stats_bootstrap_ci_close_to_scipy_and_deterministic),
         cmocka_unit_test(test_stats_holm_matches_r),
         cmocka_unit_test(test_stats_holm_weighted_matches_r_definition),

@@ -111,7 +111,7 @@ static void test_judge_cli_json_names_the_tail_regression(void **state)
     assert_true(cJSON_IsNumber(cJSON_GetObjectItem(o, "score")));
     cJSON *m = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "metrics"), 0);
     assert_string_equal(cJSON_GetObjectItem(m, "name")->valuestring, "latency_ms");
-    assert_string_equal(cJSON_GetObjectItem(m, "test")->valuestring, "quantile-p99");
+    assert_string_equal(cJSON_GetObjectItem(m, "test")->valuestring, "tail-exceedance");
     assert_true(cJSON_GetObjectItem(m, "effect")->valuedouble > 0.5);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(m, "interval")), 2);
     assert_true(cJSON_GetObjectItem(m, "p_value")->valuedouble < 1e-6);
