@@ -7,7 +7,7 @@
 BUILD    ?= build
 SANITIZE ?=
 CC       ?= cc
-PKGS      = libuv yaml-0.1 libcjson openssl
+PKGS      = libuv yaml-0.1 libcjson openssl libpq
 CPPFLAGS += -Isrc -Itests/lib -D_GNU_SOURCE -MMD -MP
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Wshadow -Wmissing-prototypes -pthread \

@@ -13,6 +13,7 @@ static const struct cli_cmd *const commands[] = {
     &cli_cmd_serve,
     &cli_cmd_analyze,
     &cli_cmd_check,
+    &cli_cmd_datashadow,
     &cli_cmd_version,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -250,6 +250,8 @@ const struct schema_key config_table_top[] = {
      .max = CONFIG_MAX_SERVICES, .sub = service_keys, .elem_size = sizeof(struct config_service),
      .elem_init = service_init, .offset = CFG(services), .offset_n = CFG(nservices),
      .doc = "the services doppel fronts"},
+    {.name = "data", .type = SCHEMA_SECTION, .sub = config_table_data, .offset = CFG(data),
+     .doc = "data shadow: PostgreSQL change data capture into a masked shadow database"},
     {0},
 };
 /* clang-format on */

@@ -14,4 +14,7 @@ extern const struct schema_key config_table_top[];
 /* services[].mirror (and each route's mirror), describing struct config_mirror. */
 extern const struct schema_key config_table_mirror[];
 
+/* data (config_data.c), describing struct config_data. */
+extern const struct schema_key config_table_data[];
+
 #endif
