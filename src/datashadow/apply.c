@@ -512,7 +512,7 @@ static int do_relation(struct apply *a, const struct pgoutput_msg *m, struct err
     int rc = compare_columns(a, r, m, &diff, &added, &changed, err);
     bool only_added = added > 0 && changed == 0;
     if (!rc && diff.len && (!a->follow || !only_added))
-        rc = err_set(err, -EINVAL, "schema drift in table '%s': %s%s", r->display, diff.data,
+        rc = err_set(err, -EPROTO, "schema drift in table '%s': %s%s", r->display, diff.data,
                      only_added ? " (set `schema: follow` to add new columns to the shadow)" : "");
     for (size_t i = r->ncols; !rc && i < m->ncols; i++)
         rc = add_column(a, r, &m->cols[i], err);

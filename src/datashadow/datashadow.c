@@ -28,6 +28,7 @@
 
 #define KEY_MIN 16
 #define KEY_MAX 64
+#define SLOT_BUSY_WAIT_NS (120ULL * 1000000000)
 
 struct datashadow {
     const struct config_data *cfg; /* borrowed */
@@ -255,7 +256,7 @@ static int check_slot(struct datashadow *ds, struct err *err)
     PQclear(res);
     if (n == 1)
         return 0;
-    return err_set(err, -ENOENT, "source: replication slot '%s' is gone (dropped?), so changes "
+    return err_set(err, -ESRCH, "source: replication slot '%s' is gone (dropped?), so changes "
                    "since the last run are lost: to copy again, run on the shadow DELETE FROM "
                    "doppel_datashadow.progress WHERE slot = '%s'",
                    ds->cfg->slot, ds->cfg->slot);
@@ -340,6 +341,21 @@ static int on_data(struct stream *s, const char *data, size_t len, void *arg, st
     return rc;
 }
 
+/* After a crash the source may hold the slot for the dead connection until it notices
+ * (up to its wal_sender_timeout): wait for it rather than fail. */
+static int start_when_free(struct datashadow *ds, struct stream *s, const atomic_bool *stop,
+                           struct err *err)
+{
+    uint64_t give_up = clock_mono_ns() + SLOT_BUSY_WAIT_NS;
+    int rc;
+    while ((rc = stream_start(s, ds->cfg->slot, ds->cfg->publication, err)) == -EBUSY &&
+           clock_mono_ns() < give_up && !atomic_load(stop)) {
+        log_info("datashadow", "slot '%s' is still in use; waiting", ds->cfg->slot);
+        nanosleep(&(struct timespec){.tv_nsec = 500000000}, NULL);
+    }
+    return rc;
+}
+
 static int stream_all(struct datashadow *ds, uint64_t lsn, const atomic_bool *stop,
                       struct err *err)
 {
@@ -351,7 +367,7 @@ static int stream_all(struct datashadow *ds, uint64_t lsn, const atomic_bool *st
     atomic_store(&ds->stats.applied_lsn, lsn);
     int rc = apply_prepare(&ds->apply, err);
     if (!rc)
-        rc = stream_start(&s, ds->cfg->slot, ds->cfg->publication, err);
+        rc = start_when_free(ds, &s, stop, err);
     if (!rc) {
         char l[32];
         pgconn_lsn_format(lsn, l, sizeof(l));

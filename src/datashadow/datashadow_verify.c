@@ -124,8 +124,10 @@ static int cmp_str(const void *a, const void *b)
 static void diff(struct rows *a, struct rows *b, size_t *only_a, size_t *only_b)
 {
     size_t i = 0, j = 0;
-    qsort(a->v, a->n, sizeof(char *), cmp_str);
-    qsort(b->v, b->n, sizeof(char *), cmp_str);
+    if (a->n)
+        qsort(a->v, a->n, sizeof(char *), cmp_str);
+    if (b->n)
+        qsort(b->v, b->n, sizeof(char *), cmp_str);
     *only_a = *only_b = 0;
     while (i < a->n || j < b->n) {
         int c = i == a->n ? 1 : j == b->n ? -1 : strcmp(a->v[i], b->v[j]);

@@ -44,10 +44,12 @@ int stream_start(struct stream *s, const char *slot, const char *publication, st
                           "publication_names %s)",
                           qs, lsn, lit ? lit : "''");
     PGresult *res = PQexec(s->repl, sql);
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     int rc = PQresultStatus(res) == PGRES_COPY_BOTH
                  ? 0
-                 : err_set(err, -EIO, "source: cannot start replication from slot '%s': %s",
-                           slot, PQresultErrorMessage(res));
+                 : err_set(err, state && !strcmp(state, "55006") ? -EBUSY : -EIO,
+                           "source: cannot start replication from slot '%s': %s", slot,
+                           PQresultErrorMessage(res));
     PQclear(res);
     PQfreemem(lit);
     free(sql);

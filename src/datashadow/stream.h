@@ -36,6 +36,8 @@ struct stream {
 
 void stream_init(struct stream *s, PGconn *repl, uint64_t from, uint64_t interval_ns,
                  stream_data_cb *on_data, void *arg);
+/* -EBUSY when the slot is still held by another connection (say, the walsender of a
+ * process killed a moment ago, which the source has not noticed yet). */
 int stream_start(struct stream *s, const char *slot, const char *publication, struct err *err);
 /* Reads and dispatches until *stop is set or an error; sends a last status update. */
 int stream_run(struct stream *s, const atomic_bool *stop, struct err *err);
