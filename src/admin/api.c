@@ -370,6 +370,8 @@ void admin_api_handle(void *ctx, const struct admin_request *req, struct admin_r
         resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
         if (metrics_write_prometheus(api->metrics, &resp->body) != 0)
             put_error(resp, 500, "internal", "metrics exposition exceeded its size cap");
+        else if (api->more_metrics)
+            api->more_metrics(api->ctx, &resp->body);
     } else if (strcmp(p, "/healthz") == 0 && get) {
         put_text(resp, 200, "ok\n");
     } else if (strcmp(p, "/readyz") == 0 && get) {

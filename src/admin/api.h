@@ -28,6 +28,8 @@ struct admin_api {
     /* Publishes a new table (takes the reference); 0 or -errno with err filled. */
     int (*apply)(void *ctx, struct route_table *t, struct err *err);
     bool (*ready)(void *ctx);
+    /* Appends further Prometheus text to GET /metrics (the data shadow's); may be NULL. */
+    void (*more_metrics)(void *ctx, struct buf *out);
     void *ctx;
 };
 

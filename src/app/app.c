@@ -5,7 +5,9 @@
 #include "app/app.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,6 +21,7 @@
 #include "base/version.h"
 #include "base/xalloc.h"
 #include "config/config.h"
+#include "datashadow/datashadow.h"
 #include "listener/listener.h"
 #include "net/addr.h"
 #include "observer/accesslog.h"
@@ -46,6 +49,13 @@ struct app {
     uv_timer_t tick;
     bool draining, router_ready;
     uint64_t drain_deadline;
+    /* The data shadow (`data:`), on a thread of its own with a config of its own that
+     * reloads do not replace. */
+    struct config *ds_cfg;
+    struct datashadow *ds;
+    pthread_t ds_thread;
+    atomic_bool ds_stop;
+    bool ds_running;
 };
 
 static bool app_ready(void *ctx)
@@ -204,6 +214,54 @@ static void on_tick(uv_timer_t *t)
     a->admin = NULL;
 }
 
+static void app_datashadow_metrics(void *ctx, struct buf *out)
+{
+    struct app *a = ctx;
+    datashadow_metrics(a->ds, out);
+}
+
+static void *datashadow_main(void *arg)
+{
+    struct app *a = arg;
+    struct err err = {0};
+    if (datashadow_run(a->ds, &a->ds_stop, &err) != 0)
+        log_error("datashadow", "stopped: %s", err.msg);
+    return NULL;
+}
+
+/* Checked at start like the rest of the config; connection problems come later, in the
+ * log and in doppel_datashadow_up, without stopping the gateway. */
+static int new_datashadow(struct app *a, struct err *err)
+{
+    if (!a->cfg->data.source)
+        return 0;
+    int rc = config_load(a->config_path, &a->ds_cfg, err);
+    return rc ? rc : datashadow_new(&a->ds_cfg->data, &a->ds, err);
+}
+
+static void start_datashadow(struct app *a)
+{
+    if (!a->ds)
+        return;
+    atomic_store(&a->ds_stop, false);
+    a->ds_running = pthread_create(&a->ds_thread, NULL, datashadow_main, a) == 0;
+    if (!a->ds_running)
+        log_error("datashadow", "cannot start its thread");
+}
+
+static void stop_datashadow(struct app *a)
+{
+    if (a->ds_running) {
+        atomic_store(&a->ds_stop, true);
+        pthread_join(a->ds_thread, NULL);
+        a->ds_running = false;
+    }
+    datashadow_free(a->ds);
+    a->ds = NULL;
+    config_free(a->ds_cfg);
+    a->ds_cfg = NULL;
+}
+
 static int start_admin(struct app *a, struct err *err)
 {
     a->api = (struct admin_api){.router = &a->router,
@@ -212,6 +270,7 @@ static int start_admin(struct app *a, struct err *err)
                                 .started_ns = clock_mono_ns(),
                                 .apply = app_apply,
                                 .ready = app_ready,
+                                .more_metrics = a->ds ? app_datashadow_metrics : NULL,
                                 .ctx = a};
     auth_init(&a->auth);
     if (a->cfg->admin.tokens_file) {
@@ -278,15 +337,19 @@ static int setup(struct app *a, struct err *err)
         a->shared.on_done = accesslog_exchange_done;
         a->shared.hook_ctx = a->accesslog;
     }
-    if ((rc = start_admin(a, err)) != 0)
+    if ((rc = new_datashadow(a, err)) != 0 || (rc = start_admin(a, err)) != 0)
         return rc;
     a->health = health_checker_new(&a->loop);
     health_checker_update(a->health, t);
-    return start_workers(a, err);
+    rc = start_workers(a, err);
+    if (!rc)
+        start_datashadow(a);
+    return rc;
 }
 
 static void teardown(struct app *a)
 {
+    stop_datashadow(a);
     for (unsigned i = 0; a->workers && i < a->nworkers; i++)
         if (a->workers[i]) {
             listener_worker_stop(a->workers[i]);

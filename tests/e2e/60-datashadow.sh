@@ -16,7 +16,7 @@ fi
 pg_start PG || { not_ok "start a PostgreSQL cluster"; exit 1; }
 psql -X -q -h 127.0.0.1 -p "$PG" -U postgres -d postgres -c "CREATE DATABASE src" \
     -c "CREATE DATABASE shadow" -c "CREATE DATABASE src2" -c "CREATE DATABASE shadow2" \
-    -c "CREATE DATABASE bad" || exit 1
+    -c "CREATE DATABASE bad" -c "CREATE DATABASE shadow3" || exit 1
 
 pgq "$PG" src "
 CREATE TABLE customers (id serial PRIMARY KEY, email text NOT NULL, name text, born date);
@@ -70,6 +70,18 @@ await() {
     while [ "$SECONDS" -lt "$end" ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
     "$@"
 }
+# Polls until CMD... prints WANT, at most SECS seconds; prints what it last got.
+await_eq() {
+    local secs="$1" want="$2" got end
+    shift 2
+    end=$((SECONDS + secs))
+    while :; do
+        got="$("$@" 2>/dev/null)"
+        [ "$got" = "$want" ] && return 0
+        [ "$SECONDS" -ge "$end" ] && { echo "got '$got', want '$want'"; return 1; }
+        sleep 0.2
+    done
+}
 verified() { "$DOPPEL" datashadow -c "$1" --verify; }
 caught_up() { # CONFIG SHADOWDB: progress recorded and the slot confirmed the source's end
     "$DOPPEL" datashadow -c "$1" --status --json | python3 -c '
@@ -120,8 +132,9 @@ expect_eq "same masked e-mail for the same source value after restart-free strea
 pgq "$PG" src "TRUNCATE orders"
 check "truncate streamed" await 20 verified "$E2E_TMP/ds.yaml"
 expect_eq "truncate emptied the shadow table" "$(pgq "$PG" shadow 'SELECT count(*) FROM orders')" 0
-check "confirmed LSN never ahead of the shadow's recorded LSN" await 10 test "$(pgq "$PG" src \
-    "SELECT confirmed_flush_lsn >= '$(pgq "$PG" shadow "SELECT lsn FROM doppel_datashadow.progress")'::pg_lsn FROM pg_replication_slots WHERE slot_name = 'main'")" = t
+APPLIED="$(pgq "$PG" shadow "SELECT lsn FROM doppel_datashadow.progress")"
+check "the source's confirmed LSN reaches the shadow's recorded LSN" await_eq 10 t pgq "$PG" src \
+    "SELECT confirmed_flush_lsn >= '$APPLIED'::pg_lsn FROM pg_replication_slots WHERE slot_name = 'main'"
 STATUS="$("$DOPPEL" datashadow -c "$E2E_TMP/ds.yaml" --status --json)"
 check "status has every field" python3 -c '
 import json, sys
@@ -141,7 +154,7 @@ for i in $(seq 1 6000); do
 done >"$E2E_TMP/load.sql"
 psql -X -q -h 127.0.0.1 -p "$PG" -U postgres -d src -f "$E2E_TMP/load.sql" >/dev/null 2>&1 &
 LOADER=$!
-await 10 test "$(pgq "$PG" shadow 'SELECT count(*) > 20 FROM log')" = t >/dev/null
+await_eq 10 t pgq "$PG" shadow 'SELECT count(*) > 20 FROM log' >/dev/null
 kill -KILL "$DS_PID"; wait "$DS_PID" 2>/dev/null
 MID="$(pgq "$PG" shadow 'SELECT count(*) FROM log')"
 ds_start DS "$E2E_TMP/ds.yaml"
@@ -181,6 +194,37 @@ ds_start SNAP "$E2E_TMP/snap.yaml"
 check "after kill -9 during the snapshot: verify clean" await 40 verified "$E2E_TMP/snap.yaml"
 expect_eq "every row copied once" "$(pgq "$PG" shadow2 'SELECT count(*) FROM people')" 60001
 stop_pid "$SNAP_PID"
+
+# --- inside doppel serve, with /metrics -----------------------------------------------
+ADMIN="$(free_port)"
+cat >"$E2E_TMP/serve.yaml" <<EOT
+admin:
+  listen: 127.0.0.1:$ADMIN
+services:
+  - name: api
+    listen: 127.0.0.1:0
+    primary:
+      upstreams: [127.0.0.1:$(free_port)]
+data:
+  source: "$(pg_conninfo "$PG" src2)"
+  shadow: "$(pg_conninfo "$PG" shadow3)"
+  slot: srv
+  publication: pub_srv
+  status_interval: 500ms
+  key_file: anon.key
+EOT
+metric() { curl -s "http://127.0.0.1:$ADMIN/metrics" | sed -n "s/^$1 //p"; }
+if start_doppel "$E2E_TMP/serve.yaml" "http://127.0.0.1:$ADMIN/healthz"; then
+    check "serve: the data shadow streams (doppel_datashadow_up 1)" await_eq 40 1 metric doppel_datashadow_up
+    pgq "$PG" src2 "INSERT INTO people SELECT i, 'q@example.com', 'serve' FROM generate_series(200001, 200100) i"
+    check "serve: changes reach the shadow" await_eq 20 100 pgq "$PG" shadow3 "SELECT count(*) FROM people WHERE note = 'serve'"
+    check "serve: rows applied in /metrics" await_eq 10 100 metric doppel_datashadow_rows_applied_total
+    check "serve: lag in /metrics" test -n "$(metric doppel_datashadow_lag_bytes)"
+    stop_pid "$DOPPEL_PID"
+    expect_eq "serve: stops cleanly on SIGTERM" "$?" 0
+else
+    not_ok "serve with a data: section starts"
+fi
 
 # --- bad input ----------------------------------------------------------------------
 pgq "$PG" bad "CREATE TABLE nokey (a int, b text); CREATE TABLE ok (id int PRIMARY KEY, n int NOT NULL)"

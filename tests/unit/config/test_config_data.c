@@ -100,12 +100,28 @@ static void test_config_load_serve_data_section_optional(void **state)
     config_free(cfg);
 }
 
+/* The shipped example loads (run from the project root). */
+static void test_config_load_data_example_loads(void **state)
+{
+    (void)state;
+    struct config *cfg = NULL;
+    struct err err = {0};
+    int rc = config_load_data("examples/datashadow.yaml", &cfg, &err);
+    if (rc)
+        print_error("%s\n", err.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(cfg->data.nrules, 4);
+    assert_non_null(strstr(cfg->data.key_file, "examples/anon.key"));
+    config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_load_data_defaults_and_rules),
         cmocka_unit_test(test_config_load_data_errors_name_the_line),
         cmocka_unit_test(test_config_load_serve_data_section_optional),
+        cmocka_unit_test(test_config_load_data_example_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
