@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+/* clang-format off */
 static const struct cli_cmd *const commands[] = {
     &cli_cmd_serve,
     &cli_cmd_analyze,
@@ -16,6 +17,7 @@ static const struct cli_cmd *const commands[] = {
     &cli_cmd_datashadow,
     &cli_cmd_version,
 };
+/* clang-format on */
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static const struct cli_cmd *find(const char *name)

@@ -140,10 +140,10 @@ enum config_data_schema {
 /* One masking rule of the data shadow, as written; the datashadow room parses and checks
  * it against the source catalog. */
 struct config_data_rule {
-    char *table;  /* "users" or "schema.users" */
+    char *table; /* "users" or "schema.users" */
     char *column;
-    char *rule;   /* "hash", "truncate:4", ... (see datashadow/mask.h) */
-    char *where;  /* "file:line:col" of the rule, for messages */
+    char *rule;  /* "hash", "truncate:4", ... (see datashadow/mask.h) */
+    char *where; /* "file:line:col" of the rule, for messages */
 };
 
 /* The data shadow (`data:` in a serve config, or a datashadow.yaml file): PostgreSQL
@@ -153,13 +153,13 @@ struct config_data {
     char *shadow;      /* libpq connection string of the shadow database */
     char *publication; /* created over every table when missing and create_publication */
     bool create_publication;
-    char *slot;        /* logical replication slot (pgoutput) */
-    int schema;        /* enum config_data_schema */
+    char *slot;                  /* logical replication slot (pgoutput) */
+    int schema;                  /* enum config_data_schema */
     uint64_t status_interval_ns; /* standby status updates at least this often */
     uint64_t retained_wal_warn;  /* warn when the slot holds more WAL than this (bytes) */
     uint64_t connect_timeout_ns;
-    char *key_file; /* resolved path of the masking key, or NULL */
-    char *key_env;  /* environment variable holding the key, or NULL */
+    char *key_file;                 /* resolved path of the masking key, or NULL */
+    char *key_env;                  /* environment variable holding the key, or NULL */
     struct config_data_rule *rules; /* owned; from `tables:` */
     size_t nrules;
 };
@@ -174,7 +174,7 @@ struct config {
     struct config_service *services;
     size_t nservices;
     struct config_data data; /* data shadow; data.source NULL when off */
-    char **warnings; /* "file:line:col: ..." sentences for `doppel check` */
+    char **warnings;         /* "file:line:col: ..." sentences for `doppel check` */
     size_t nwarnings;
 };
 

@@ -88,8 +88,8 @@ static int add_rule(struct config_data *d, const char *table, const struct cnode
 {
     char b[96];
     if (rule->kind != CNODE_SCALAR || !rule->scalar[0])
-        return cnode_error(err, rule, -EINVAL, "rule of '%s.%s' must be a string, found %s",
-                           table, col->scalar, cnode_describe(rule, b, sizeof(b)));
+        return cnode_error(err, rule, -EINVAL, "rule of '%s.%s' must be a string, found %s", table,
+                           col->scalar, cnode_describe(rule, b, sizeof(b)));
     if (d->nrules >= MAX_RULES)
         return cnode_error(err, rule, -ERANGE, "more than %d masking rules", MAX_RULES);
     d->rules = xreallocarray(d->rules, d->nrules + 1, sizeof(*d->rules));
@@ -112,7 +112,8 @@ static int parse_table(struct config_data *d, const struct cnode *name, const st
     int rc = cnode_check_keys(t, keys, err);
     const struct cnode *cols = cnode_get(t, "columns");
     if (rc || !cols)
-        return rc ? rc : cnode_error(err, t, -EINVAL, "table '%s': missing 'columns'", name->scalar);
+        return rc ? rc
+                  : cnode_error(err, t, -EINVAL, "table '%s': missing 'columns'", name->scalar);
     if (cols->kind != CNODE_MAP)
         return cnode_error(err, cols, -EINVAL, "'columns' of '%s' must be a map, found %s",
                            name->scalar, cnode_describe(cols, b, sizeof(b)));

@@ -138,8 +138,7 @@ static int prepare_one(struct apply *a, char op, const struct relation *r, bool 
     return rc;
 }
 
-static int prepare_rel(struct apply *a, const struct relation *r, bool pipelined,
-                       struct err *err)
+static int prepare_rel(struct apply *a, const struct relation *r, bool pipelined, struct err *err)
 {
     int rc = prepare_one(a, 'i', r, pipelined, err);
     if (!rc)
@@ -223,8 +222,8 @@ static int add_params(struct apply *a, size_t *np, const struct pgoutput_value *
         /* offsets now, pointers once params stops moving */
         a->pv[(*np)++] = x->kind == 't' ? (const char *)(uintptr_t)(a->params.len + 1) : NULL;
         /* the appended "" is a NUL counted in len, ending the value */
-        if (x->kind == 't' && (buf_append(&a->params, x->data, x->len) ||
-                               buf_append(&a->params, "", 1)))
+        if (x->kind == 't' &&
+            (buf_append(&a->params, x->data, x->len) || buf_append(&a->params, "", 1)))
             return -ENOSPC;
     }
     return 0;
@@ -250,8 +249,10 @@ static struct relation *find_rel(struct apply *a, uint32_t relid, struct err *er
 {
     struct relation *r = catalog_find(a->rels, a->nrels, relid);
     if (!r)
-        err_set(err, -ENOENT, "a change for a table (OID %u) that joined the publication after "
-                "the snapshot: delete the shadow's state to copy again", relid);
+        err_set(err, -ENOENT,
+                "a change for a table (OID %u) that joined the publication after "
+                "the snapshot: delete the shadow's state to copy again",
+                relid);
     return r;
 }
 
@@ -416,8 +417,8 @@ static int do_commit(struct apply *a, const struct pgoutput_msg *m, bool *commit
 }
 
 /* The type of a column as the source names it (format_type) and its pg_type name. */
-static int source_type(struct apply *a, const struct pgoutput_column *c, char **sql,
-                       char **typname, struct err *err)
+static int source_type(struct apply *a, const struct pgoutput_column *c, char **sql, char **typname,
+                       struct err *err)
 {
     char oid[16], mod[16];
     snprintf(oid, sizeof(oid), "%u", c->type_oid);
@@ -454,8 +455,7 @@ static int compare_columns(struct apply *a, struct relation *r, const struct pgo
             (*added)++;
             buf_printf(diff, "%scolumn '%s' added", diff->len ? ", " : "", s->name);
         } else if (strcmp(c->name, s->name)) {
-            buf_printf(diff, "%scolumn '%s' is now '%s'", diff->len ? ", " : "", c->name,
-                       s->name);
+            buf_printf(diff, "%scolumn '%s' is now '%s'", diff->len ? ", " : "", c->name, s->name);
         } else if (c->type_oid != s->type_oid || c->typmod != s->typmod) {
             char *sql = NULL, *tn = NULL;
             int rc = source_type(a, s, &sql, &tn, err);
@@ -463,8 +463,8 @@ static int compare_columns(struct apply *a, struct relation *r, const struct pgo
                 return rc;
             if (strcmp(sql, c->type_sql)) {
                 (*changed)++;
-                buf_printf(diff, "%scolumn '%s' changed type from %s to %s",
-                           diff->len ? ", " : "", c->name, c->type_sql, sql);
+                buf_printf(diff, "%scolumn '%s' changed type from %s to %s", diff->len ? ", " : "",
+                           c->name, c->type_sql, sql);
             } else {
                 c->type_oid = s->type_oid;
                 c->typmod = s->typmod;
@@ -518,14 +518,14 @@ static int do_relation(struct apply *a, const struct pgoutput_msg *m, struct err
         rc = add_column(a, r, &m->cols[i], err);
     if (!rc && added) {
         r->ver++;
-        rc = a->state == APPLY_IN_TXN ? prepare_rel(a, r, true, err) : prepare_rel(a, r, false, err);
+        rc =
+            a->state == APPLY_IN_TXN ? prepare_rel(a, r, true, err) : prepare_rel(a, r, false, err);
     }
     buf_release(&diff);
     return rc;
 }
 
-int apply_message(struct apply *a, const struct pgoutput_msg *m, bool *committed,
-                  struct err *err)
+int apply_message(struct apply *a, const struct pgoutput_msg *m, bool *committed, struct err *err)
 {
     *committed = false;
     switch (m->kind) {

@@ -29,22 +29,22 @@
 enum apply_state { APPLY_IDLE = 0, APPLY_IN_TXN, APPLY_SKIPPING };
 
 struct apply {
-    PGconn *shadow;          /* borrowed */
-    PGconn *src;             /* borrowed: type names when following schema changes */
-    struct relation *rels;   /* borrowed */
+    PGconn *shadow;        /* borrowed */
+    PGconn *src;           /* borrowed: type names when following schema changes */
+    struct relation *rels; /* borrowed */
     size_t nrels;
     const struct mask_key *key; /* borrowed */
     struct rng rng;
     const char *slot; /* borrowed */
     bool follow;
     enum apply_state state;
-    uint64_t done_lsn;  /* end LSN of the last transaction committed on the shadow */
-    int64_t done_ts;    /* its commit time (microseconds since 2000-01-01) */
-    uint64_t txn_lsn;   /* Begin: the transaction's commit LSN */
+    uint64_t done_lsn; /* end LSN of the last transaction committed on the shadow */
+    int64_t done_ts;   /* its commit time (microseconds since 2000-01-01) */
+    uint64_t txn_lsn;  /* Begin: the transaction's commit LSN */
     int64_t txn_ts;
     uint64_t txn_changes;
     uint64_t rows_applied, txns_applied; /* since start */
-    unsigned pending; /* statements sent since the last pipeline sync */
+    unsigned pending;                    /* statements sent since the last pipeline sync */
     struct relation_row row, old;
     struct buf params; /* NUL-separated parameter texts */
     const char **pv;   /* parameter pointers into params */
@@ -59,7 +59,6 @@ void apply_release(struct apply *a);
  * transaction). */
 int apply_prepare(struct apply *a, struct err *err);
 /* Applies one message; *committed is set when it was a Commit now durable on the shadow. */
-int apply_message(struct apply *a, const struct pgoutput_msg *m, bool *committed,
-                  struct err *err);
+int apply_message(struct apply *a, const struct pgoutput_msg *m, bool *committed, struct err *err);
 
 #endif

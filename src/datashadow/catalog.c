@@ -169,12 +169,15 @@ static int check_rule(const struct relation *r, const struct relation_column *c,
         return rc;
     }
     if (c->rule.kind == MASK_NULL && c->not_null)
-        return err_set(err, -EINVAL, "%s: column '%s.%s' is NOT NULL, so rule 'null' cannot "
-                       "apply", cr->where, r->display, c->name);
+        return err_set(err, -EINVAL,
+                       "%s: column '%s.%s' is NOT NULL, so rule 'null' cannot "
+                       "apply",
+                       cr->where, r->display, c->name);
     if (c->key && c->rule.kind != MASK_KEEP && c->rule.kind != MASK_HASH)
-        return err_set(err, -EINVAL, "%s: column '%s.%s' is part of the primary key: only "
-                       "'keep' or 'hash' keep it unique and stable", cr->where, r->display,
-                       c->name);
+        return err_set(err, -EINVAL,
+                       "%s: column '%s.%s' is part of the primary key: only "
+                       "'keep' or 'hash' keep it unique and stable",
+                       cr->where, r->display, c->name);
     return 0;
 }
 
@@ -215,8 +218,7 @@ int catalog_apply_rules(struct relation *rels, size_t n, const struct config_dat
     return 0;
 }
 
-static int shadow_columns(PGconn *shadow, const struct relation *r, PGresult **out,
-                          struct err *err)
+static int shadow_columns(PGconn *shadow, const struct relation *r, PGresult **out, struct err *err)
 {
     const char *params[] = {r->qname};
     *out = pgconn_query(shadow, "shadow", sql_shadow_columns, 1, params, err);
@@ -279,8 +281,10 @@ int catalog_create_shadow(PGconn *shadow, const struct relation *r, struct err *
     }
     column_diff(r, res, false, &b);
     if (b.len) {
-        rc = err_set(err, -EINVAL, "shadow table '%s' exists with other columns: %s; drop it "
-                     "or make it match", r->display, b.data);
+        rc = err_set(err, -EINVAL,
+                     "shadow table '%s' exists with other columns: %s; drop it "
+                     "or make it match",
+                     r->display, b.data);
         goto out;
     }
     buf_printf(&b, "TRUNCATE %s", r->qname);
@@ -319,8 +323,10 @@ int catalog_check_shadow(PGconn *shadow, struct relation *r, bool follow, struct
     if (rc)
         goto out;
     if (PQntuples(res) == 0) {
-        rc = err_set(err, -ENOENT, "shadow table '%s' is missing: it was dropped after the "
-                     "snapshot; delete the shadow's state to copy again", r->display);
+        rc = err_set(err, -ENOENT,
+                     "shadow table '%s' is missing: it was dropped after the "
+                     "snapshot; delete the shadow's state to copy again",
+                     r->display);
         goto out;
     }
     column_diff(r, res, follow, &b);

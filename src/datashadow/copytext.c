@@ -110,11 +110,20 @@ int copytext_escape(struct buf *out, const struct pgoutput_value *v)
     for (size_t i = 0; i < v->len && !rc; i++) {
         const char *esc = NULL;
         switch (v->data[i]) {
-        case '\\': esc = "\\\\"; break;
-        case '\t': esc = "\\t"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        default: continue;
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        default:
+            continue;
         }
         rc = buf_append(out, v->data + run, i - run);
         if (!rc)

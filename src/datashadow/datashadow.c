@@ -88,8 +88,7 @@ int datashadow_read_key(const struct config_data *c, struct mask_key *key, bool 
     } else if (c->key_env) {
         const char *v = getenv(c->key_env);
         if (!v)
-            return err_set(err, -ENOENT, "data: environment variable '%s' is not set",
-                           c->key_env);
+            return err_set(err, -ENOENT, "data: environment variable '%s' is not set", c->key_env);
         len = strlen(v) < sizeof(buf) ? strlen(v) : sizeof(buf);
         memcpy(buf, v, len);
     } else {
@@ -165,7 +164,7 @@ static int connect_all(struct datashadow *ds, struct err *err)
         rc = pgconn_open(c->source, true, c->connect_timeout_ns, "source", &ds->repl, err);
     if (rc && strstr(err->msg, "replication"))
         err_prefix(err, "the source user needs the REPLICATION attribute (ALTER ROLE ... "
-                   "REPLICATION) and a pg_hba.conf entry for replication");
+                        "REPLICATION) and a pg_hba.conf entry for replication");
     return rc;
 }
 
@@ -181,7 +180,8 @@ static int ensure_publication(struct datashadow *ds, struct err *err)
     if (exists)
         return 0;
     if (!ds->cfg->create_publication)
-        return err_set(err, -ENOENT, "source: publication '%s' does not exist: create it "
+        return err_set(err, -ENOENT,
+                       "source: publication '%s' does not exist: create it "
                        "(CREATE PUBLICATION %s FOR TABLE ...) or set create_publication",
                        ds->cfg->publication, ds->cfg->publication);
     char *q = pgconn_ident(ds->cfg->publication);
@@ -203,7 +203,8 @@ static int check_key_needed(struct datashadow *ds, struct err *err)
         for (size_t j = 0; j < ds->rels[i].ncols; j++) {
             enum mask_kind k = ds->rels[i].cols[j].rule.kind;
             if ((k == MASK_HASH || k == MASK_SHIFT) && !ds->has_key)
-                return err_set(err, -EINVAL, "data: column '%s.%s' has a keyed rule: set "
+                return err_set(err, -EINVAL,
+                               "data: column '%s.%s' has a keyed rule: set "
                                "'key_file' or 'key_env'",
                                ds->rels[i].display, ds->rels[i].cols[j].name);
         }
@@ -214,9 +215,9 @@ static int check_key_needed(struct datashadow *ds, struct err *err)
 static int read_progress(struct datashadow *ds, bool *found, uint64_t *lsn, struct err *err)
 {
     const char *p[] = {ds->cfg->slot};
-    PGresult *res = pgconn_query(ds->shadow, "shadow",
-                                 "SELECT lsn::text FROM doppel_datashadow.progress WHERE slot = $1",
-                                 1, p, err);
+    PGresult *res =
+        pgconn_query(ds->shadow, "shadow",
+                     "SELECT lsn::text FROM doppel_datashadow.progress WHERE slot = $1", 1, p, err);
     if (!res)
         return -EIO;
     *found = PQntuples(res) == 1;
@@ -247,16 +248,16 @@ static int read_progress(struct datashadow *ds, bool *found, uint64_t *lsn, stru
 static int check_slot(struct datashadow *ds, struct err *err)
 {
     const char *p[] = {ds->cfg->slot};
-    PGresult *res = pgconn_query(ds->src, "source",
-                                 "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", 1, p,
-                                 err);
+    PGresult *res = pgconn_query(
+        ds->src, "source", "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", 1, p, err);
     if (!res)
         return -EIO;
     int n = PQntuples(res);
     PQclear(res);
     if (n == 1)
         return 0;
-    return err_set(err, -ESRCH, "source: replication slot '%s' is gone (dropped?), so changes "
+    return err_set(err, -ESRCH,
+                   "source: replication slot '%s' is gone (dropped?), so changes "
                    "since the last run are lost: to copy again, run on the shadow DELETE FROM "
                    "doppel_datashadow.progress WHERE slot = '%s'",
                    ds->cfg->slot, ds->cfg->slot);
@@ -309,8 +310,10 @@ static int poll_slot(struct datashadow *ds, struct err *err)
     PQclear(res);
     atomic_store(&ds->stats.retained_wal, held);
     if (held > ds->cfg->retained_wal_warn && !ds->wal_warned)
-        log_warn("datashadow", "slot '%s' retains %" PRIu64 " bytes of WAL on the source "
-                 "(over retained_wal_warn)", ds->cfg->slot, held);
+        log_warn("datashadow",
+                 "slot '%s' retains %" PRIu64 " bytes of WAL on the source "
+                 "(over retained_wal_warn)",
+                 ds->cfg->slot, held);
     ds->wal_warned = held > ds->cfg->retained_wal_warn;
     return 0;
 }
@@ -334,8 +337,7 @@ static int on_data(struct stream *s, const char *data, size_t len, void *arg, st
         s->flushed = ds->apply.done_lsn;
         atomic_store(&st->rows_applied, ds->apply.rows_applied);
         atomic_store(&st->txns_applied, ds->apply.txns_applied);
-        atomic_store(&st->last_commit_us,
-                     ds->apply.done_ts + PGOUTPUT_EPOCH_UNIX * 1000000);
+        atomic_store(&st->last_commit_us, ds->apply.done_ts + PGOUTPUT_EPOCH_UNIX * 1000000);
     }
     update_lag(ds, s);
     return rc;
@@ -356,13 +358,11 @@ static int start_when_free(struct datashadow *ds, struct stream *s, const atomic
     return rc;
 }
 
-static int stream_all(struct datashadow *ds, uint64_t lsn, const atomic_bool *stop,
-                      struct err *err)
+static int stream_all(struct datashadow *ds, uint64_t lsn, const atomic_bool *stop, struct err *err)
 {
     struct stream s;
-    apply_init(&ds->apply, ds->shadow, ds->src, ds->rels, ds->nrels,
-               ds->has_key ? &ds->key : NULL, ds->cfg->slot,
-               ds->cfg->schema == CONFIG_DATA_SCHEMA_FOLLOW, lsn);
+    apply_init(&ds->apply, ds->shadow, ds->src, ds->rels, ds->nrels, ds->has_key ? &ds->key : NULL,
+               ds->cfg->slot, ds->cfg->schema == CONFIG_DATA_SCHEMA_FOLLOW, lsn);
     stream_init(&s, ds->repl, lsn, ds->cfg->status_interval_ns, on_data, ds);
     atomic_store(&ds->stats.applied_lsn, lsn);
     int rc = apply_prepare(&ds->apply, err);
@@ -385,8 +385,11 @@ int datashadow_run(struct datashadow *ds, const atomic_bool *stop, struct err *e
     atomic_store(&ds->stats.phase, DATASHADOW_STARTING);
     int rc = prepare(ds, &lsn, err);
     if (rc == 1) { /* no progress recorded: first start, or a copy that never finished */
-        struct snapshot_src s = {.repl = ds->repl, .src = ds->src, .shadow = ds->shadow,
-                                 .slot = ds->cfg->slot, .key = ds->has_key ? &ds->key : NULL};
+        struct snapshot_src s = {.repl = ds->repl,
+                                 .src = ds->src,
+                                 .shadow = ds->shadow,
+                                 .slot = ds->cfg->slot,
+                                 .key = ds->has_key ? &ds->key : NULL};
         atomic_store(&ds->stats.phase, DATASHADOW_SNAPSHOT);
         log_info("datashadow", "copying %zu tables (initial snapshot)", ds->nrels);
         rc = snapshot_run(&s, ds->rels, ds->nrels, &lsn, err);

@@ -33,14 +33,14 @@ enum datashadow_phase {
 
 /* Live figures of a running data shadow (all atomics: written by the run thread). */
 struct datashadow_stats {
-    _Atomic int phase;                 /* enum datashadow_phase */
-    _Atomic uint64_t applied_lsn;      /* last LSN durable on the shadow */
-    _Atomic uint64_t source_lsn;       /* the source's WAL end, as last reported */
-    _Atomic uint64_t rows_applied;     /* changes applied since start */
-    _Atomic uint64_t txns_applied;     /* source transactions applied since start */
-    _Atomic int64_t last_commit_us;    /* commit time of the last applied transaction (Unix us) */
-    _Atomic uint64_t lag_bytes;        /* source_lsn - applied_lsn */
-    _Atomic uint64_t retained_wal;     /* bytes the slot holds on the source (polled) */
+    _Atomic int phase;              /* enum datashadow_phase */
+    _Atomic uint64_t applied_lsn;   /* last LSN durable on the shadow */
+    _Atomic uint64_t source_lsn;    /* the source's WAL end, as last reported */
+    _Atomic uint64_t rows_applied;  /* changes applied since start */
+    _Atomic uint64_t txns_applied;  /* source transactions applied since start */
+    _Atomic int64_t last_commit_us; /* commit time of the last applied transaction (Unix us) */
+    _Atomic uint64_t lag_bytes;     /* source_lsn - applied_lsn */
+    _Atomic uint64_t retained_wal;  /* bytes the slot holds on the source (polled) */
 };
 
 struct datashadow;
@@ -57,8 +57,7 @@ const struct datashadow_stats *datashadow_stats(const struct datashadow *ds);
 void datashadow_metrics(const struct datashadow *ds, struct buf *out);
 
 /* --status: lag, rows applied, last LSN, per table. Prints text or JSON into out. */
-int datashadow_status(const struct config_data *cfg, bool json, struct buf *out,
-                      struct err *err);
+int datashadow_status(const struct config_data *cfg, bool json, struct buf *out, struct err *err);
 /* --verify: masks every source row and compares the shadow table by table. *clean is set
  * when every table matches. A report of each table goes to out. */
 int datashadow_verify(const struct config_data *cfg, bool json, struct buf *out, bool *clean,

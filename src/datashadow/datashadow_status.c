@@ -53,8 +53,10 @@ static int query(const struct config_data *cfg, PGconn *src, PGconn *shadow, str
     if (!s->progress)
         return -EIO;
     if (PQntuples(s->progress) != 1)
-        return err_set(err, -ENOENT, "shadow: no progress for slot '%s': the data shadow has "
-                       "not finished its snapshot yet", cfg->slot);
+        return err_set(err, -ENOENT,
+                       "shadow: no progress for slot '%s': the data shadow has "
+                       "not finished its snapshot yet",
+                       cfg->slot);
     s->tables = pgconn_query(shadow, "shadow", sql_tables, 1, p, err);
     s->slot = s->tables ? pgconn_query(src, "source", sql_slot, 1, p, err) : NULL;
     if (!s->slot)
@@ -87,8 +89,8 @@ static void print_json(const struct config_data *cfg, const struct status *s, st
     cJSON_AddNumberToObject(o, "transactions", num(s->progress, 0, 3));
     cJSON_AddNumberToObject(o, "rows_applied", num(s->progress, 0, 4));
     cJSON *tables = cJSON_AddArrayToObject(o, "tables");
-    static const char *const names[] = {"name", "snapshot_rows", "inserts", "updates",
-                                        "deletes", "truncates"};
+    static const char *const names[] = {"name",    "snapshot_rows", "inserts",
+                                        "updates", "deletes",       "truncates"};
     for (int i = 0; i < PQntuples(s->tables); i++) {
         cJSON *t = cJSON_CreateObject();
         cJSON_AddStringToObject(t, names[0], PQgetvalue(s->tables, i, 0));
@@ -116,8 +118,8 @@ static void print_text(const struct config_data *cfg, const struct status *s, st
     buf_printf(out, "applied at      %s\n", PQgetvalue(s->progress, 0, 2));
     buf_printf(out, "transactions    %s\n", PQgetvalue(s->progress, 0, 3));
     buf_printf(out, "rows applied    %s\n", PQgetvalue(s->progress, 0, 4));
-    buf_printf(out, "%-32s %12s %10s %10s %10s %10s\n", "table", "snapshot", "inserts",
-               "updates", "deletes", "truncates");
+    buf_printf(out, "%-32s %12s %10s %10s %10s %10s\n", "table", "snapshot", "inserts", "updates",
+               "deletes", "truncates");
     for (int i = 0; i < PQntuples(s->tables); i++)
         buf_printf(out, "%-32s %12s %10s %10s %10s %10s\n", PQgetvalue(s->tables, i, 0),
                    PQgetvalue(s->tables, i, 1), PQgetvalue(s->tables, i, 2),
@@ -125,8 +127,7 @@ static void print_text(const struct config_data *cfg, const struct status *s, st
                    PQgetvalue(s->tables, i, 5));
 }
 
-int datashadow_status(const struct config_data *cfg, bool json, struct buf *out,
-                      struct err *err)
+int datashadow_status(const struct config_data *cfg, bool json, struct buf *out, struct err *err)
 {
     PGconn *src = NULL, *shadow = NULL;
     struct status s = {0};

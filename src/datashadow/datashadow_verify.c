@@ -178,8 +178,7 @@ static void report(const struct relation *r, const struct verdict *d, cJSON *arr
     if (ok)
         buf_appends(out, "ok\n");
     else
-        buf_printf(out, "DIFFERS: %zu missing from the shadow, %zu extra\n", d->missing,
-                   d->extra);
+        buf_printf(out, "DIFFERS: %zu missing from the shadow, %zu extra\n", d->missing, d->extra);
 }
 
 static int verify_all(struct verifier *v, struct relation *rels, size_t n, cJSON *arr,
@@ -238,8 +237,8 @@ int datashadow_verify(const struct config_data *cfg, bool json, struct buf *out,
     if (!rc)
         rc = catalog_apply_rules(rels, n, cfg, err);
     if (!rc)
-        rc = verify_all(&v, rels, n, o ? cJSON_AddArrayToObject(o, "tables") : NULL, out, &bad,
-                        err);
+        rc =
+            verify_all(&v, rels, n, o ? cJSON_AddArrayToObject(o, "tables") : NULL, out, &bad, err);
     if (!rc)
         finish(o, n, bad, out);
     *clean = !rc && bad == 0;

@@ -71,9 +71,9 @@ int pgconn_cmd(PGconn *c, const char *what, const char *sql, struct err *err)
     ExecStatusType st = PQresultStatus(r);
     int rc = 0;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        rc = err_set(err, -EIO, "%s: %s", what,
-                     first_line(r ? PQresultErrorMessage(r) : PQerrorMessage(c), line,
-                                sizeof(line)));
+        rc = err_set(
+            err, -EIO, "%s: %s", what,
+            first_line(r ? PQresultErrorMessage(r) : PQerrorMessage(c), line, sizeof(line)));
     PQclear(r);
     return rc;
 }

@@ -83,17 +83,16 @@ static int row_key(const struct relation *r, const struct pgoutput_value *from, 
     return 0;
 }
 
-static int mask_one(const struct relation *r, size_t i, const struct mask_key *key,
-                    struct rng *rng, const struct pgoutput_value *in, struct relation_row *row,
-                    struct err *err)
+static int mask_one(const struct relation *r, size_t i, const struct mask_key *key, struct rng *rng,
+                    const struct pgoutput_value *in, struct relation_row *row, struct err *err)
 {
     const struct relation_column *c = &r->cols[i];
     bool is_null = false;
     row->v[i] = in[i];
     if (c->rule.kind == MASK_KEEP || in[i].kind != 't')
         return 0;
-    int rc = mask_value(&c->rule, c->mtype, key, in[i].data, in[i].len, row->key.data,
-                        row->key.len, rng, &row->b[i], &is_null, err);
+    int rc = mask_value(&c->rule, c->mtype, key, in[i].data, in[i].len, row->key.data, row->key.len,
+                        rng, &row->b[i], &is_null, err);
     if (rc) {
         err_prefix(err, "%s.%s", r->display, c->name);
         return rc;
@@ -109,8 +108,8 @@ int relation_mask(const struct relation *r, const struct mask_key *key, struct r
                   struct relation_row *row, struct err *err)
 {
     if (n != r->ncols)
-        return err_set(err, -EPROTO, "table '%s': a row of %zu columns, expected %zu",
-                       r->display, n, r->ncols);
+        return err_set(err, -EPROTO, "table '%s': a row of %zu columns, expected %zu", r->display,
+                       n, r->ncols);
     row_reserve(row, n);
     if (r->masked && row_key(r, key_from ? key_from : in, n, &row->key))
         return err_set(err, -ENOSPC, "table '%s': primary key too long", r->display);

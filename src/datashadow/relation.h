@@ -19,8 +19,8 @@
 #include "datashadow/pgoutput.h"
 
 struct relation_column {
-    char *name;       /* owned */
-    char *type_sql;   /* owned: format_type(), e.g. "character varying(40)" */
+    char *name;     /* owned */
+    char *type_sql; /* owned: format_type(), e.g. "character varying(40)" */
     uint32_t type_oid;
     int32_t typmod;
     bool not_null;
@@ -34,17 +34,17 @@ struct relation_counts {
 };
 
 struct relation {
-    uint32_t relid;        /* the source table's OID */
-    char *nspname, *relname; /* owned */
-    char *qname;           /* owned: quoted for SQL, "schema"."table" */
-    char *display;         /* owned: schema.table */
-    char replident;        /* 'd' default, 'f' full, 'i' index, 'n' nothing */
+    uint32_t relid;               /* the source table's OID */
+    char *nspname, *relname;      /* owned */
+    char *qname;                  /* owned: quoted for SQL, "schema"."table" */
+    char *display;                /* owned: schema.table */
+    char replident;               /* 'd' default, 'f' full, 'i' index, 'n' nothing */
     struct relation_column *cols; /* owned */
     size_t ncols;
     size_t *key; /* owned: indexes of the primary key's columns, in key order */
     size_t nkey;
-    bool masked;  /* some column has a rule other than keep */
-    unsigned ver; /* bumped when the columns change (prepared statement names) */
+    bool masked;                  /* some column has a rule other than keep */
+    unsigned ver;                 /* bumped when the columns change (prepared statement names) */
     struct relation_counts total; /* applied since the snapshot (from the shadow's state) */
     struct relation_counts txn;   /* in the source transaction being applied */
     uint64_t snapshot_rows;

@@ -26,9 +26,8 @@
 static int drop_stale_slot(const struct snapshot_src *s, struct err *err)
 {
     const char *p[] = {s->slot};
-    PGresult *res = pgconn_query(s->src, "source",
-                                 "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", 1, p,
-                                 err);
+    PGresult *res = pgconn_query(
+        s->src, "source", "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", 1, p, err);
     if (!res)
         return -EIO;
     int exists = PQntuples(res);
@@ -83,10 +82,9 @@ static int start_copy(PGconn *c, const char *what, const struct relation *r, con
     buf_printf(&b, " %s", dir);
     PGresult *res = PQexec(c, b.data);
     ExecStatusType want = !strcmp(dir, "TO STDOUT") ? PGRES_COPY_OUT : PGRES_COPY_IN;
-    int rc = PQresultStatus(res) == want
-                 ? 0
-                 : err_set(err, -EIO, "%s: copying '%s': %s", what, r->display,
-                           PQresultErrorMessage(res));
+    int rc = PQresultStatus(res) == want ? 0
+                                         : err_set(err, -EIO, "%s: copying '%s': %s", what,
+                                                   r->display, PQresultErrorMessage(res));
     PQclear(res);
     buf_release(&b);
     return rc;
@@ -122,8 +120,8 @@ struct copier {
     struct rng rng;
 };
 
-static int pump(const struct snapshot_src *s, struct relation *r, struct copier *cp,
-                uint64_t *rows, struct err *err)
+static int pump(const struct snapshot_src *s, struct relation *r, struct copier *cp, uint64_t *rows,
+                struct err *err)
 {
     char *line;
     int n, rc = 0;
@@ -179,8 +177,8 @@ static int copy_table(const struct snapshot_src *s, struct relation *r, struct c
     return rc ? rc : rc2 ? rc2 : rc3;
 }
 
-static int record(const struct snapshot_src *s, const struct relation *rels, size_t n,
-                  uint64_t lsn, struct err *err)
+static int record(const struct snapshot_src *s, const struct relation *rels, size_t n, uint64_t lsn,
+                  struct err *err)
 {
     char l[32], rows[24];
     pgconn_lsn_format(lsn, l, sizeof(l));
@@ -213,8 +211,10 @@ static int copy_all(const struct snapshot_src *s, struct relation *rels, size_t 
     buf_init(&cp.vals, LINE_MAX_BYTES);
     buf_init(&cp.out, LINE_MAX_BYTES);
     rng_seed(&cp.rng, (uint64_t)time(NULL) ^ lsn);
-    int rc = pgconn_cmd(s->shadow, "shadow", "DELETE FROM doppel_datashadow.tables WHERE slot = "
-                        "current_setting('doppel.slot')", err);
+    int rc = pgconn_cmd(s->shadow, "shadow",
+                        "DELETE FROM doppel_datashadow.tables WHERE slot = "
+                        "current_setting('doppel.slot')",
+                        err);
     for (size_t i = 0; i < n && !rc; i++)
         rc = copy_table(s, &rels[i], &cp, err);
     if (!rc)
@@ -229,7 +229,8 @@ static int begin_both(const struct snapshot_src *s, const char *snap, struct err
 {
     char *lit = PQescapeLiteral(s->src, snap, strlen(snap));
     char *sql = xasprintf("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
-                          "SET TRANSACTION SNAPSHOT %s", lit ? lit : "''");
+                          "SET TRANSACTION SNAPSHOT %s",
+                          lit ? lit : "''");
     int rc = pgconn_cmd(s->src, "source", sql, err);
     PQfreemem(lit);
     free(sql);

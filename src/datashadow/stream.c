@@ -77,8 +77,7 @@ int stream_status(struct stream *s, bool reply, struct err *err)
     m[33] = reply ? 1 : 0;
     s->last_status = clock_mono_ns();
     if (PQputCopyData(s->repl, m, sizeof(m)) != 1 || PQflush(s->repl) != 0)
-        return err_set(err, -EIO, "source: sending a status update: %s",
-                       PQerrorMessage(s->repl));
+        return err_set(err, -EIO, "source: sending a status update: %s", PQerrorMessage(s->repl));
     return 0;
 }
 
@@ -138,10 +137,14 @@ int stream_run(struct stream *s, const atomic_bool *stop, struct err *err)
             if (!rc && !PQconsumeInput(s->repl))
                 rc = err_set(err, -EIO, "source: %s", PQerrorMessage(s->repl));
         } else {
-            rc = n == -1 ? ended(s, err) : err_set(err, -EIO, "source: %s", PQerrorMessage(s->repl));
+            rc =
+                n == -1 ? ended(s, err) : err_set(err, -EIO, "source: %s", PQerrorMessage(s->repl));
         }
-        if (!rc && clock_mono_ns() - s->last_status >= s->interval_ns)
+        if (!rc && clock_mono_ns() - s->last_status >= s->interval_ns) {
             rc = stream_status(s, false, err);
+            if (!rc) /* the periodic tick: lag figures, the slot's retained WAL */
+                rc = s->on_data(s, NULL, 0, s->arg, err);
+        }
     }
     if (!rc)
         rc = stream_status(s, false, err);

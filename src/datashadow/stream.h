@@ -19,17 +19,18 @@
 #include "base/err.h"
 
 struct stream;
-/* One message's payload; return 0 or -errno (stops the stream with err set). */
+/* One message's payload; return 0 or -errno (stops the stream with err set). Called with
+ * data NULL once per status interval, for periodic work. */
 typedef int stream_data_cb(struct stream *s, const char *data, size_t len, void *arg,
                            struct err *err);
 
 struct stream {
-    PGconn *repl;          /* borrowed, replication=database */
-    uint64_t flushed;      /* reported to the source as written, flushed and applied */
-    uint64_t server_end;   /* the source's WAL end, from the last message */
-    uint64_t last_status;  /* monotonic ns of the last status update */
+    PGconn *repl;         /* borrowed, replication=database */
+    uint64_t flushed;     /* reported to the source as written, flushed and applied */
+    uint64_t server_end;  /* the source's WAL end, from the last message */
+    uint64_t last_status; /* monotonic ns of the last status update */
     uint64_t interval_ns;
-    bool idle;             /* set by the callback owner: no transaction half-applied */
+    bool idle; /* set by the callback owner: no transaction half-applied */
     stream_data_cb *on_data;
     void *arg;
 };

@@ -65,18 +65,16 @@ static void test_config_load_data_errors_name_the_line(void **state)
     struct err err = {0};
     assert_int_equal(load_data("data:\n  shadow: x\n", &cfg, &err), -EINVAL);
     assert_non_null(strstr(err.msg, "missing required key 'source'"));
-    assert_int_not_equal(load_data("data:\n  source: a\n  shadow: b\n  tables:\n    users: 3\n",
-                                   &cfg, &err),
-                         0);
+    assert_int_not_equal(
+        load_data("data:\n  source: a\n  shadow: b\n  tables:\n    users: 3\n", &cfg, &err), 0);
     assert_non_null(strstr(err.msg, "ds.yaml:5:12"));
     assert_int_not_equal(load_data("data:\n  source: a\n  shadow: b\n  tables:\n    u:\n"
                                    "      columns:\n        c: [1]\n",
                                    &cfg, &err),
                          0);
     assert_non_null(strstr(err.msg, "ds.yaml:7:12"));
-    assert_int_not_equal(load_data("data:\n  source: a\n  shadow: b\n  schema: loose\n", &cfg,
-                                   &err),
-                         0);
+    assert_int_not_equal(
+        load_data("data:\n  source: a\n  shadow: b\n  schema: loose\n", &cfg, &err), 0);
     assert_non_null(strstr(err.msg, "ds.yaml:4"));
     assert_int_not_equal(load_data("services: []\n", &cfg, &err), 0);
     assert_null(cfg);

@@ -50,8 +50,7 @@ static void test_copytext_escape_round_trips(void **state)
 {
     (void)state;
     struct buf out, store;
-    struct pgoutput_value in[2] = {{.kind = 't', .data = "x\\y\tz\n\r", .len = 7},
-                                   {.kind = 'n'}};
+    struct pgoutput_value in[2] = {{.kind = 't', .data = "x\\y\tz\n\r", .len = 7}, {.kind = 'n'}};
     struct pgoutput_value back[2];
     buf_init(&out, 1024);
     buf_init(&store, 1024);
