@@ -77,6 +77,12 @@ static int parse_noise(const char *spec, const char *arg, struct mask_rule *r, s
     for (char *kv = strtok_r(copy, ",", &save); kv && rc == 0; kv = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(kv, '=');
         double *dst = NULL;
+        if (strcmp(kv, "stable") == 0) {
+            if (r->stable)
+                rc = err_set(err, -EINVAL, "mask rule '%s': 'stable' given twice", spec);
+            r->stable = true;
+            continue;
+        }
         if (eq) {
             *eq = '\0';
             dst = strcmp(kv, "epsilon") == 0       ? &r->epsilon
@@ -92,7 +98,9 @@ static int parse_noise(const char *spec, const char *arg, struct mask_rule *r, s
     }
     if (rc == 0 && (r->epsilon == 0 || r->sensitivity == 0))
         rc = err_set(err, -EINVAL,
-                     "mask rule '%s': want noise:epsilon=E,sensitivity=S (both above 0)", spec);
+                     "mask rule '%s': want noise:epsilon=E,sensitivity=S[,stable] (E and S "
+                     "above 0)",
+                     spec);
     free(copy);
     return rc;
 }
@@ -107,10 +115,11 @@ static int parse_generalize(const char *spec, const char *arg, struct mask_rule 
         }
     if (arg && parse_positive(arg, &r->step) == 0 && mask_num_step_ok(r->step))
         return 0;
-    return err_set(err, -EINVAL,
-                   "mask rule '%s': want generalize:STEP (a number above 0 with at most 9 "
-                   "decimals) or generalize:year|month|day|hour",
-                   spec);
+    return err_set(
+        err, -EINVAL,
+        "mask rule '%s': want generalize:STEP (a number above 0 with at most 15 digits, 9 of them "
+        "decimals) or generalize:year|month|day|hour",
+        spec);
 }
 
 static int parse_truncate(const char *spec, const char *arg, struct mask_rule *r, struct err *err)
@@ -124,48 +133,62 @@ static int parse_truncate(const char *spec, const char *arg, struct mask_rule *r
     return 0;
 }
 
-static int parse_arg(const char *spec, const char *name, const char *arg, struct mask_rule *r,
-                     struct err *err)
+static int parse_none(const char *spec, const char *arg, struct mask_rule *r, struct err *err)
 {
-    if (strcmp(name, "keep") == 0 || strcmp(name, "null") == 0) {
-        r->kind = name[0] == 'k' ? MASK_KEEP : MASK_NULL;
-        return arg ? err_set(err, -EINVAL, "mask rule '%s': '%s' takes no argument", spec, name)
-                   : 0;
-    }
-    if (strcmp(name, "redact") == 0) {
-        r->kind = MASK_REDACT;
-        r->value = arg ? xstrdup(arg) : NULL;
-        return 0;
-    }
-    if (strcmp(name, "hash") == 0) {
-        r->kind = MASK_HASH;
-        r->email = arg != NULL;
-        return arg && strcmp(arg, "email") != 0
-                   ? err_set(err, -EINVAL, "mask rule '%s': want hash or hash:email", spec)
-                   : 0;
-    }
-    if (strcmp(name, "truncate") == 0)
-        return r->kind = MASK_TRUNCATE, parse_truncate(spec, arg, r, err);
-    if (strcmp(name, "shift") == 0)
-        return r->kind = MASK_SHIFT, parse_shift(spec, arg, r, err);
-    if (strcmp(name, "noise") == 0)
-        return r->kind = MASK_NOISE, parse_noise(spec, arg, r, err);
-    if (strcmp(name, "generalize") == 0)
-        return r->kind = MASK_GENERALIZE, parse_generalize(spec, arg, r, err);
-    return err_set(err, -EINVAL,
-                   "mask rule '%s': unknown rule '%s' (want keep, null, redact, hash, "
-                   "truncate, shift, noise or generalize)",
-                   spec, name);
+    (void)r;
+    return arg ? err_set(err, -EINVAL, "mask rule '%s': takes no argument", spec) : 0;
 }
+
+static int parse_redact(const char *spec, const char *arg, struct mask_rule *r, struct err *err)
+{
+    (void)spec;
+    (void)err;
+    r->value = arg ? xstrdup(arg) : NULL;
+    return 0;
+}
+
+static int parse_hash(const char *spec, const char *arg, struct mask_rule *r, struct err *err)
+{
+    r->email = arg != NULL;
+    if (arg && strcmp(arg, "email") != 0)
+        return err_set(err, -EINVAL, "mask rule '%s': want hash or hash:email", spec);
+    return 0;
+}
+
+typedef int mask_arg_cb(const char *spec, const char *arg, struct mask_rule *r, struct err *err);
+
+static const struct {
+    const char *name;
+    enum mask_kind kind;
+    mask_arg_cb *parse;
+} rule_table[] = {
+    {"keep", MASK_KEEP, parse_none},
+    {"null", MASK_NULL, parse_none},
+    {"redact", MASK_REDACT, parse_redact},
+    {"hash", MASK_HASH, parse_hash},
+    {"truncate", MASK_TRUNCATE, parse_truncate},
+    {"shift", MASK_SHIFT, parse_shift},
+    {"noise", MASK_NOISE, parse_noise},
+    {"generalize", MASK_GENERALIZE, parse_generalize},
+};
 
 int mask_rule_parse(const char *spec, struct mask_rule *out, struct err *err)
 {
     const char *colon = strchr(spec, ':');
-    char *name = colon ? xstrndup(spec, (size_t)(colon - spec)) : xstrdup(spec);
+    size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+    int rc = 1;
 
     memset(out, 0, sizeof(*out));
-    int rc = parse_arg(spec, name, colon ? colon + 1 : NULL, out, err);
-    free(name);
+    for (size_t i = 0; i < sizeof(rule_table) / sizeof(rule_table[0]) && rc > 0; i++)
+        if (strlen(rule_table[i].name) == n && memcmp(rule_table[i].name, spec, n) == 0) {
+            out->kind = rule_table[i].kind;
+            rc = rule_table[i].parse(spec, colon ? colon + 1 : NULL, out, err);
+        }
+    if (rc > 0)
+        rc = err_set(err, -EINVAL,
+                     "mask rule '%s': unknown rule '%.*s' (want keep, null, redact, hash, "
+                     "truncate, shift, noise or generalize)",
+                     spec, (int)n, spec);
     if (rc < 0)
         mask_rule_release(out);
     return rc;
@@ -482,6 +505,31 @@ static int shift_value(const struct mask_rule *r, enum mask_type t, const struct
     return mask_time_format(&tm, out);
 }
 
+/* Noise from the caller's generator, or with `stable` from one seeded by
+ * HMAC(key, len(row_key) || row_key || value): the same value of the same row always gets
+ * the same noise, distinct values and rows independent noise. */
+static int noise_value(const struct mask_rule *r, enum mask_type t, const struct mask_key *key,
+                       const char *in, size_t len, const char *row_key, size_t row_key_len,
+                       struct rng *rng, struct buf *out)
+{
+    struct rng keyed;
+
+    if (r->stable) {
+        struct mask_mac m;
+        unsigned char *msg = xmalloc(8 + row_key_len + len);
+        for (int i = 0; i < 8; i++)
+            msg[i] = (unsigned char)((uint64_t)row_key_len >> (56 - 8 * i));
+        memcpy(msg + 8, row_key, row_key_len);
+        memcpy(msg + 8 + row_key_len, in, len);
+        mask_mac_init(&m, key);
+        rng_seed(&keyed, mask_mac_u64(&m, "doppel-mask/noise", msg, 8 + row_key_len + len));
+        mask_mac_release(&m);
+        free(msg);
+        rng = &keyed;
+    }
+    return mask_num_noise(t, in, len, r->sensitivity / r->epsilon, rng, out);
+}
+
 static int generalize_time(const struct mask_rule *r, enum mask_type t, const char *in, size_t len,
                            struct buf *out)
 {
@@ -511,7 +559,7 @@ static int apply(const struct mask_rule *r, enum mask_type t, const struct mask_
     case MASK_SHIFT:
         return shift_value(r, t, key, in, len, row_key, row_key_len, out);
     case MASK_NOISE:
-        return mask_num_noise(t, in, len, r->sensitivity / r->epsilon, rng, out);
+        return noise_value(r, t, key, in, len, row_key, row_key_len, rng, out);
     case MASK_GENERALIZE:
         if (r->unit[0])
             return generalize_time(r, t, in, len, out);
@@ -529,10 +577,12 @@ int mask_value(const struct mask_rule *r, enum mask_type t, const struct mask_ke
     if (rule_accepts(r, t))
         return err_set(err, -EINVAL, "rule '%s' cannot handle type %s", rule_label(r->kind),
                        type_label(t));
-    BUG_ON((r->kind == MASK_HASH || r->kind == MASK_SHIFT) && !key);
-    BUG_ON(r->kind == MASK_NOISE && !rng);
-    if (r->kind == MASK_SHIFT && !row_key)
-        return err_set(err, -EINVAL, "rule 'shift' needs the row's key");
+    bool keyed =
+        r->kind == MASK_HASH || r->kind == MASK_SHIFT || (r->kind == MASK_NOISE && r->stable);
+    BUG_ON(keyed && !key);
+    BUG_ON(r->kind == MASK_NOISE && !r->stable && !rng);
+    if (keyed && r->kind != MASK_HASH && !row_key)
+        return err_set(err, -EINVAL, "rule '%s' needs the row's key", rule_label(r->kind));
     int rc = apply(r, t, key, in, len, row_key, row_key_len, rng, out, is_null);
     if (rc == -ENOSPC)
         return err_set(err, rc, "masked value longer than %zu bytes", out->max);

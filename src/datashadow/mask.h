@@ -28,7 +28,7 @@ enum mask_kind {
     MASK_TRUNCATE,   /* "truncate:N": first N characters */
     MASK_SHIFT,      /* dates/timestamps: per-row keyed offset within +-range */
     MASK_NOISE,      /* numbers: Laplace noise, scale = sensitivity / epsilon */
-    MASK_GENERALIZE, /* numbers rounded to a step; dates truncated to a unit */
+    MASK_GENERALIZE, /* numbers floored to a multiple of a step; dates truncated to a unit */
 };
 
 /* The column types rules know, from pg_type (the catalog's type OID decides). */
@@ -58,11 +58,13 @@ struct mask_rule {
     double step;        /* MASK_GENERALIZE on numbers */
     char unit[8];       /* MASK_GENERALIZE on dates: "year", "month", "day", "hour" */
     bool email;         /* MASK_HASH on text: keep the e-mail shape (local@domain.tld) */
+    bool stable;        /* MASK_NOISE ",stable": noise keyed on (row key, value) instead of
+                           drawn from the caller's generator, so a re-sent value repeats it */
 };
 
 /* Parses one rule as written in the config ("hash", "truncate:4", "redact:***",
  * "shift:30d", "noise:epsilon=1,sensitivity=100", "generalize:10", "generalize:month",
- * "hash:email", "keep", "null"). */
+ * "hash:email", "keep", "null"; "noise:epsilon=1,sensitivity=100,stable"). */
 int mask_rule_parse(const char *spec, struct mask_rule *out, struct err *err);
 void mask_rule_release(struct mask_rule *r);
 /* Type of a column from its pg_type OID (and type name, for extension types like citext). */
@@ -77,9 +79,12 @@ struct mask_key {
 };
 
 /* Masks one non-NULL value `in` (text form) of column type t. row_key is the text of the
- * row's primary key (source values, before masking; used by per-row rules). Writes the
+ * row's primary key (source values, before masking; required by the per-row rules, shift
+ * and stable noise, may be NULL for the others). key is required by hash, shift and
+ * stable noise; rng by noise without stable (either may be NULL where unused). Writes the
  * masked text to out (cleared first) and returns 0, or sets *is_null when the result is
- * NULL; -EINVAL with err set when the value cannot be parsed as its type. */
+ * NULL; -EINVAL with err set when the value cannot be parsed as its type (the message
+ * names the rule and type, never the value), -ENOSPC past out's maximum. */
 int mask_value(const struct mask_rule *r, enum mask_type t, const struct mask_key *key,
                const char *in, size_t len, const char *row_key, size_t row_key_len, struct rng *rng,
                struct buf *out, bool *is_null, struct err *err);

@@ -21,8 +21,8 @@
 
 #define MASK_MD_LEN 32
 
-/* A MAC keyed once; every call below reuses it. Opaque: the OpenSSL context lives in
- * mask_hash.c so no other file includes OpenSSL. */
+/* A MAC keyed once; every call below reuses it. Opaque, so that this header does not
+ * pull OpenSSL into its includers. */
 struct mask_mac {
     void *ctx; /* owned: EVP_MAC_CTX keyed with the secret */
 };

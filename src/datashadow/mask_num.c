@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * mask_num: `noise` and `generalize:STEP` on numbers in PostgreSQL text form. Integers
- * are exact (int64 arithmetic, saturated to the column type's range); numeric and float
- * values are rounded to a multiple of the step in scaled integers when the decimal text
- * allows it (so generalize:0.1 of 0.3 is 0.3, not 0.2), in doubles past 18 digits. Noise
- * is added in doubles and written back with the input's scale for numeric, rounded for
- * integers. Pure apart from the caller's generator.
+ * are exact (int64 arithmetic, saturated to the column type's range); numeric and plain
+ * decimal float text is floored to a multiple of the step exactly, in OpenSSL big
+ * integers scaled by a power of ten (so generalize:0.1 of 0.3 is 0.3, not 0.2, and a
+ * 30-digit numeric keeps every digit); float text with an exponent goes through doubles.
+ * Noise is added in doubles and written back with the input's scale for numeric, rounded
+ * for integers. Pure apart from the caller's generator.
  */
 #include "datashadow/mask_num.h"
 
@@ -14,10 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+
+#include "base/err.h"
 #include "base/str.h"
 #include "base/xalloc.h"
 
-#define NUM_TEXT_MAX 64 /* integers and floats are shorter; numeric goes through the heap */
+#define NUM_TEXT_MAX 64 /* integers are shorter */
 
 static int decimals_of(double step)
 {
@@ -32,7 +37,11 @@ static int decimals_of(double step)
 
 bool mask_num_step_ok(double step)
 {
-    return step > 0 && step < 1e18 && decimals_of(step) >= 0;
+    if (!(step > 0 && step < 1e16))
+        return false;
+    int d = decimals_of(step);
+    /* step * 10^d must be an exact double integer: it is written out in decimal. */
+    return d >= 0 && step * pow(10, d) < 9e15;
 }
 
 bool mask_num_step_whole(double step)
@@ -101,7 +110,7 @@ static int to_double(enum mask_type t, const char *in, size_t len, double *v, in
     *scale = 0;
     if (len == 0 || (t == MASK_T_NUMERIC && !numeric_syntax(in, len, scale)))
         return -EINVAL;
-    if (t == MASK_T_FLOAT && (len >= NUM_TEXT_MAX || in[0] == ' '))
+    if (t == MASK_T_FLOAT && in[0] == ' ')
         return -EINVAL;
     char *copy = xstrndup(in, len);
     int rc = str_to_double(copy, v) == 0 ? 0 : -EINVAL;
@@ -172,71 +181,79 @@ static int64_t int_floor(enum mask_type t, int64_t x, int64_t s)
     return 0;
 }
 
-/* Decimal text without exponent as an integer count of 10^-d; false past int64 or when
- * the text has non-zero digits past d decimals. */
-static bool scaled_int(const char *in, size_t len, int d, int64_t *out)
+/* Decimal text without exponent (-?D+(.D+)?) as a big integer count of 10^-d, d at least
+ * the text's decimals; NULL when the text is not of that form. */
+static BIGNUM *scaled_bn(const char *in, size_t len, int d)
 {
-    size_t i = in[0] == '-' ? 1 : 0;
-    int64_t v = 0;
+    char *digits = xmalloc(len + (size_t)d + 1), *p = digits;
+    BIGNUM *v = NULL;
     int frac = -1;
 
-    for (; i < len; i++) {
+    for (size_t i = in[0] == '-' ? 1 : 0; i < len; i++) {
         if (in[i] == '.' && frac < 0) {
             frac = 0;
             continue;
         }
         if (in[i] < '0' || in[i] > '9')
-            return false;
-        if (frac == d) {
-            if (in[i] != '0')
-                return false;
-            continue;
-        }
-        if (frac >= 0)
-            frac++;
-        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, in[i] - '0', &v))
-            return false;
+            goto out;
+        *p++ = in[i];
+        frac += frac >= 0;
     }
     for (frac = frac < 0 ? 0 : frac; frac < d; frac++)
-        if (__builtin_mul_overflow(v, 10, &v))
-            return false;
-    *out = in[0] == '-' ? -v : v;
-    return true;
+        *p++ = '0';
+    *p = '\0';
+    if (p > digits && frac == d && BN_dec2bn(&v, digits) > 0)
+        BN_set_negative(v, in[0] == '-');
+out:
+    free(digits);
+    return v;
 }
 
-static int64_t pow10i(int d)
+/* Writes v / 10^d with dstep decimals (v is a multiple of 10^(d - dstep)). */
+static int write_scaled(const BIGNUM *v, int d, int dstep, struct buf *out)
 {
-    int64_t p = 1;
-    while (d-- > 0)
-        p *= 10;
-    return p;
+    char *dec = BN_bn2dec(v);
+    BUG_ON(!dec);
+    const char *mag = dec + (dec[0] == '-');
+    size_t n = strlen(mag), keep = n > (size_t)(d - dstep) ? n - (size_t)(d - dstep) : 0;
+    size_t ipart = keep > (size_t)dstep ? keep - (size_t)dstep : 0;
+    int rc = buf_printf(out, "%s%.*s", dec[0] == '-' ? "-" : "", (int)ipart, mag);
+    if (rc == 0 && ipart == 0)
+        rc = buf_append(out, "0", 1);
+    if (rc == 0 && dstep > 0) /* left-pad the fraction with zeros when |v| < 10^dstep */
+        rc = buf_printf(out, ".%.*s%.*s", dstep - (int)(keep - ipart), "000000000",
+                        (int)(keep - ipart), mag + ipart);
+    OPENSSL_free(dec);
+    return rc;
 }
 
-/* Exact decimal flooring in units of 10^-d, d the larger of the value's and the step's
- * decimals; false when the numbers do not fit in int64 (the caller uses doubles). */
+/* Exact decimal flooring with big integers, in units of 10^-d, d the larger of the
+ * value's and the step's decimals. False when in is not plain decimal text. */
 static bool decimal_floor(const char *in, size_t len, double step, int dstep, struct buf *out,
                           int *rc)
 {
     const char *dot = memchr(in, '.', len);
     int d = dot ? (int)(in + len - dot - 1) : 0;
-    int64_t x, s, q, r;
-    double sd = nearbyint(step * (double)pow10i(dstep));
+    char sdig[32];
 
     d = d > dstep ? d : dstep;
-    if (d > 18 || sd >= 9e18 || !scaled_int(in, len, d, &x) ||
-        __builtin_mul_overflow((int64_t)sd, pow10i(d - dstep), &s))
-        return false;
-    q = x / s;
-    if (x % s != 0 && x < 0)
-        q--;
-    if (__builtin_mul_overflow(q, s, &r))
-        return false;
-    r /= pow10i(d - dstep); /* exact: s is a multiple of 10^(d - dstep) */
-    uint64_t mag = r < 0 ? (uint64_t)0 - (uint64_t)r : (uint64_t)r, p = (uint64_t)pow10i(dstep);
-    *rc = buf_printf(out, "%s%llu", r < 0 ? "-" : "", (unsigned long long)(mag / p));
-    if (*rc == 0 && dstep > 0)
-        *rc = buf_printf(out, ".%0*llu", dstep, (unsigned long long)(mag % p));
-    return true;
+    snprintf(sdig, sizeof(sdig), "%.*f", dstep, step);
+    BIGNUM *x = scaled_bn(in, len, d), *s = scaled_bn(sdig, strlen(sdig), d);
+    BIGNUM *q = BN_new(), *r = BN_new();
+    BN_CTX *ctx = BN_CTX_new();
+    bool ok = x && s && q && r && ctx && !BN_is_zero(s) && BN_div(q, r, x, s, ctx);
+    if (ok && BN_is_negative(x) && !BN_is_zero(r))
+        ok = BN_sub_word(q, 1);
+    if (ok)
+        ok = BN_mul(r, q, s, ctx);
+    if (ok)
+        *rc = write_scaled(r, d, dstep, out);
+    BN_free(x);
+    BN_free(s);
+    BN_free(q);
+    BN_free(r);
+    BN_CTX_free(ctx);
+    return ok;
 }
 
 int mask_num_generalize(enum mask_type t, const char *in, size_t len, double step, struct buf *out)
@@ -256,5 +273,9 @@ int mask_num_generalize(enum mask_type t, const char *in, size_t len, double ste
         return -EINVAL;
     if (decimal_floor(in, len, step, dstep, out, &rc))
         return rc;
-    return buf_printf(out, "%.*f", dstep, floor(v / step) * step);
+    double r = floor(v / step) * step;
+    /* Past 2^53 a double's decimals are noise: the shortest exact form says it all. */
+    if (fabs(r) >= 9007199254740992.0)
+        return buf_printf(out, "%.17g", r);
+    return buf_printf(out, "%.*f", dstep, r);
 }
