@@ -201,8 +201,10 @@ static int check_key_needed(struct datashadow *ds, struct err *err)
 {
     for (size_t i = 0; i < ds->nrels; i++)
         for (size_t j = 0; j < ds->rels[i].ncols; j++) {
-            enum mask_kind k = ds->rels[i].cols[j].rule.kind;
-            if ((k == MASK_HASH || k == MASK_SHIFT) && !ds->has_key)
+            const struct mask_rule *r = &ds->rels[i].cols[j].rule;
+            bool keyed = r->kind == MASK_HASH || r->kind == MASK_SHIFT ||
+                         (r->kind == MASK_NOISE && r->stable);
+            if (keyed && !ds->has_key)
                 return err_set(err, -EINVAL,
                                "data: column '%s.%s' has a keyed rule: set "
                                "'key_file' or 'key_env'",

@@ -3,7 +3,8 @@
  * datashadow_verify: `doppel datashadow --verify`, read-only. For every published table it
  * reads the source rows (one repeatable-read snapshot), masks them as the data shadow
  * does, reads the shadow rows, and compares the two as sorted multisets of rows. Columns
- * under `noise` are random by design, so only whether they are NULL is compared. Meant
+ * under `noise` (not `stable`) are random by design, so only whether they are NULL is
+ * compared. Meant
  * for a shadow that has caught up (`--status` shows 0 bytes behind) or a quiet source:
  * changes still in flight show as differences. Holds both tables in memory.
  */
@@ -73,7 +74,7 @@ static int canonical(struct verifier *v, const struct relation *r, const char *l
     buf_reset(&v->line);
     for (size_t i = 0; i < r->ncols; i++) {
         struct pgoutput_value x = vals[i];
-        if (r->cols[i].rule.kind == MASK_NOISE && x.kind == 't')
+        if (r->cols[i].rule.kind == MASK_NOISE && !r->cols[i].rule.stable && x.kind == 't')
             x = (struct pgoutput_value){.kind = 't', .data = "(noise)", .len = 7};
         if ((i && buf_append(&v->line, "\t", 1)) || copytext_escape(&v->line, &x))
             return err_set(err, -ENOSPC, "table '%s': row too large", r->display);
