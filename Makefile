@@ -7,7 +7,7 @@
 BUILD    ?= build
 SANITIZE ?=
 CC       ?= cc
-PKGS      = libuv yaml-0.1 libcjson openssl
+PKGS      = libuv yaml-0.1 libcjson openssl libpq
 CPPFLAGS += -Isrc -Itests/lib -D_GNU_SOURCE -MMD -MP
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Wshadow -Wmissing-prototypes -pthread \
@@ -32,7 +32,7 @@ CMD_BIN   := $(CMD_SRC:tests/lib/cmd/%.c=$(BUILD)/tests/%)
 DEMO_BIN  := $(if $(wildcard examples/demo-app/*.c),$(BUILD)/demo-app)
 
 .SECONDARY:
-.PHONY: all bin deps test check-all asan demo bench lint format clean
+.PHONY: all bin deps test check-all asan demo demo-data bench lint format clean
 all: deps
 	@$(MAKE) --no-print-directory bin
 
@@ -77,6 +77,10 @@ asan: deps
 # The main job on embedded defaults.
 demo: all
 	@scripts/demo
+
+# A masked shadow database following a live PostgreSQL source (docs/datashadow.md).
+demo-data: all
+	@scripts/demo-data
 
 bench: all
 	@echo "benchmarks: see bench/README.md (bench/gateway, bench/analyzer)"

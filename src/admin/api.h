@@ -31,8 +31,9 @@ struct admin_api {
     int (*apply)(void *ctx, struct route_table *t, struct err *err);
     bool (*ready)(void *ctx);
     void *ctx;
-    /* Endpoints another room serves through the app (instances and shadows): tried first,
-     * false when the request is not theirs; and series appended to /metrics. May be NULL. */
+    /* Endpoints other rooms serve through the app (instances and shadows): tried first,
+     * false when the request is not theirs; and series appended to /metrics (instances,
+     * data shadow). May be NULL. */
     bool (*extra)(void *ctx, const struct admin_request *req, struct admin_response *resp);
     int (*extra_metrics)(void *ctx, struct buf *out);
     void *extra_ctx;

@@ -5,7 +5,9 @@
 #include "app/app.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +23,7 @@
 #include "base/xalloc.h"
 #include "chaos/chaos.h"
 #include "config/config.h"
+#include "datashadow/datashadow.h"
 #include "listener/listener.h"
 #include "net/addr.h"
 #include "mirror/mirror.h"
@@ -55,6 +58,13 @@ struct app {
     uv_timer_t tick;
     bool draining, router_ready;
     uint64_t drain_deadline;
+    /* The data shadow (`data:`), on a thread of its own with a config of its own that
+     * reloads do not replace. */
+    struct config *ds_cfg;
+    struct datashadow *ds;
+    pthread_t ds_thread;
+    atomic_bool ds_stop;
+    bool ds_running;
 };
 
 static bool app_ready(void *ctx)
@@ -290,6 +300,64 @@ static int start_capture(struct app *a, struct err *err)
     return 0;
 }
 
+/* The admin API's endpoints and /metrics series served by other rooms through the app. */
+static bool app_extra_api(void *ctx, const struct admin_request *req, struct admin_response *resp)
+{
+    struct app *a = ctx;
+    return app_prov_api(&a->prov, req, resp);
+}
+
+static int app_extra_metrics(void *ctx, struct buf *out)
+{
+    struct app *a = ctx;
+    int rc = app_prov_metrics(&a->prov, out);
+    if (rc == 0 && a->ds)
+        datashadow_metrics(a->ds, out);
+    return rc;
+}
+
+static void *datashadow_main(void *arg)
+{
+    struct app *a = arg;
+    struct err err = {0};
+    if (datashadow_run(a->ds, &a->ds_stop, &err) != 0)
+        log_error("datashadow", "stopped: %s", err.msg);
+    return NULL;
+}
+
+/* Checked at start like the rest of the config; connection problems come later, in the
+ * log and in doppel_datashadow_up, without stopping the gateway. */
+static int new_datashadow(struct app *a, struct err *err)
+{
+    if (!a->cfg->data.source)
+        return 0;
+    int rc = config_load(a->config_path, &a->ds_cfg, err);
+    return rc ? rc : datashadow_new(&a->ds_cfg->data, &a->ds, err);
+}
+
+static void start_datashadow(struct app *a)
+{
+    if (!a->ds)
+        return;
+    atomic_store(&a->ds_stop, false);
+    a->ds_running = pthread_create(&a->ds_thread, NULL, datashadow_main, a) == 0;
+    if (!a->ds_running)
+        log_error("datashadow", "cannot start its thread");
+}
+
+static void stop_datashadow(struct app *a)
+{
+    if (a->ds_running) {
+        atomic_store(&a->ds_stop, true);
+        pthread_join(a->ds_thread, NULL);
+        a->ds_running = false;
+    }
+    datashadow_free(a->ds);
+    a->ds = NULL;
+    config_free(a->ds_cfg);
+    a->ds_cfg = NULL;
+}
+
 static int start_admin(struct app *a, struct err *err)
 {
     a->api = (struct admin_api){.router = &a->router,
@@ -300,9 +368,9 @@ static int start_admin(struct app *a, struct err *err)
                                 .apply = app_apply,
                                 .ready = app_ready,
                                 .ctx = a,
-                                .extra = app_prov_api,
-                                .extra_metrics = app_prov_metrics,
-                                .extra_ctx = &a->prov};
+                                .extra = app_extra_api,
+                                .extra_metrics = app_extra_metrics,
+                                .extra_ctx = a};
     a->prov.api = &a->api;
     auth_init(&a->auth);
     if (a->cfg->admin.tokens_file) {
@@ -440,15 +508,19 @@ static int setup(struct app *a, struct err *err)
     }
     if ((rc = start_capture(a, err)) != 0)
         return rc;
-    if ((rc = start_admin(a, err)) != 0)
+    if ((rc = new_datashadow(a, err)) != 0 || (rc = start_admin(a, err)) != 0)
         return rc;
     a->health = health_checker_new(&a->loop);
     health_checker_update(a->health, t);
-    return start_workers(a, err);
+    rc = start_workers(a, err);
+    if (!rc)
+        start_datashadow(a);
+    return rc;
 }
 
 static void teardown(struct app *a)
 {
+    stop_datashadow(a);
     for (unsigned i = 0; a->workers && i < a->nworkers; i++)
         if (a->workers[i]) {
             listener_worker_stop(a->workers[i]);

@@ -18,6 +18,7 @@ static const struct cli_cmd *const commands[] = {
     &cli_cmd_capture,
     &cli_cmd_learn,
     &cli_cmd_status,
+    &cli_cmd_datashadow,
     &cli_cmd_version,
 };
 /* clang-format on */

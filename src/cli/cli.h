@@ -37,5 +37,6 @@ extern const struct cli_cmd cli_cmd_check;
 extern const struct cli_cmd cli_cmd_capture;
 extern const struct cli_cmd cli_cmd_learn;
 extern const struct cli_cmd cli_cmd_status;
+extern const struct cli_cmd cli_cmd_datashadow;
 
 #endif

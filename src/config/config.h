@@ -209,6 +209,38 @@ struct config_provision {
     uint64_t sample_interval_ns;
 };
 
+enum config_data_schema {
+    CONFIG_DATA_SCHEMA_STRICT = 0, /* a source column change stops replication with an error */
+    CONFIG_DATA_SCHEMA_FOLLOW,     /* added columns are added to the shadow too */
+};
+
+/* One masking rule of the data shadow, as written; the datashadow room parses and checks
+ * it against the source catalog. */
+struct config_data_rule {
+    char *table; /* "users" or "schema.users" */
+    char *column;
+    char *rule;  /* "hash", "truncate:4", ... (see datashadow/mask.h) */
+    char *where; /* "file:line:col" of the rule, for messages */
+};
+
+/* The data shadow (`data:` in a serve config, or a datashadow.yaml file): PostgreSQL
+ * change data capture from source into shadow. Disabled when source is NULL. */
+struct config_data {
+    char *source;      /* libpq connection string of the production database */
+    char *shadow;      /* libpq connection string of the shadow database */
+    char *publication; /* created over every table when missing and create_publication */
+    bool create_publication;
+    char *slot;                  /* logical replication slot (pgoutput) */
+    int schema;                  /* enum config_data_schema */
+    uint64_t status_interval_ns; /* standby status updates at least this often */
+    uint64_t retained_wal_warn;  /* warn when the slot holds more WAL than this (bytes) */
+    uint64_t connect_timeout_ns;
+    char *key_file;                 /* resolved path of the masking key, or NULL */
+    char *key_env;                  /* environment variable holding the key, or NULL */
+    struct config_data_rule *rules; /* owned; from `tables:` */
+    size_t nrules;
+};
+
 struct config {
     char *path;       /* as given to config_load */
     char *dir;        /* its directory; relative paths in the file are resolved against it */
@@ -221,7 +253,8 @@ struct config {
     struct config_service *services;
     size_t nservices;
     struct config_chaos chaos;
-    char **warnings; /* "file:line:col: ..." sentences for `doppel check` */
+    struct config_data data; /* data shadow; data.source NULL when off */
+    char **warnings;         /* "file:line:col: ..." sentences for `doppel check` */
     size_t nwarnings;
 };
 
@@ -232,6 +265,9 @@ int config_load(const char *path, struct config **out, struct err *err);
 int config_load_string(const char *name, const char *text, size_t len, struct config **out,
                        struct err *err);
 void config_free(struct config *cfg);
+/* Loads a data shadow file (datashadow.yaml: `data:` and optionally `log:`, no services);
+ * errors as config_load. Free with config_free. */
+int config_load_data(const char *path, struct config **out, struct err *err);
 /* Warnings found at load time (borrowed; valid until config_free). Returns the count. */
 size_t config_warnings(const struct config *cfg, const char *const **msgs);
 /* Counts for summaries. */

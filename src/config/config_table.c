@@ -262,6 +262,8 @@ const struct schema_key config_table_top[] = {
      .doc = "fault injection on the shadow path and on instances (docs/chaos.md)"},
     {.name = "capture", .type = SCHEMA_SECTION, .sub = config_table_capture, .offset = CFG(capture),
      .doc = "record anonymized traffic to capture files (docs/capture.md)"},
+    {.name = "data", .type = SCHEMA_SECTION, .sub = config_table_data, .offset = CFG(data),
+     .doc = "data shadow: PostgreSQL change data capture into a masked shadow database"},
     {0},
 };
 /* clang-format on */

@@ -34,4 +34,7 @@ void config_shadow_init(const void *parent, void *elem);
 int config_provision_finish(const struct cnode *svc_map, struct config_service *svc,
                             const struct config *cfg, struct err *err);
 
+/* data (config_data.c), describing struct config_data. */
+extern const struct schema_key config_table_data[];
+
 #endif

@@ -77,6 +77,10 @@ static void release_key(const struct schema_key *k, void *base)
         *AT(base, k->offset_n, size_t) = 0;
         break;
     }
+    case SCHEMA_CUSTOM:
+        if (k->release)
+            k->release(k, base);
+        break;
     default:
         break;
     }

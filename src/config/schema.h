@@ -56,6 +56,9 @@ struct schema_ctx;
 /* Parses n into the struct at base (the struct the entry's table describes). */
 typedef int schema_parse_cb(const struct schema_key *k, const struct cnode *n, void *base,
                             const struct schema_ctx *ctx, struct err *err);
+/* Frees what a CUSTOM entry's parse stored (a CUSTOM entry with release is not inherited:
+ * schema_copy copies its bytes only). */
+typedef void schema_release_cb(const struct schema_key *k, void *base);
 /* Prepares a new list element from the struct that holds the list (inheritance). */
 typedef void schema_init_cb(const void *parent, void *elem);
 
@@ -78,6 +81,7 @@ struct schema_key {
     const char *scalar_key;       /* LIST: a scalar item means {scalar_key: item} */
     schema_init_cb *elem_init;    /* LIST */
     schema_parse_cb *parse;       /* CUSTOM */
+    schema_release_cb *release;   /* CUSTOM: frees what parse stored (may be NULL) */
     const char *type_doc;         /* CUSTOM: the type as the reference shows it */
     const char *doc;
 };

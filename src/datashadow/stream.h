@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * stream: the replication side of the data shadow. Starts logical replication from the
+ * slot at an LSN (pgoutput, protocol version 1, the configured publication), hands each
+ * XLogData payload to a callback, answers keepalives, and sends standby status updates
+ * (written = flushed = applied = the last LSN durable on the shadow) at least every
+ * status interval and whenever the source asks, so the slot keeps advancing on a quiet
+ * database and its retained WAL stays small.
+ */
+#ifndef DOPPEL_DATASHADOW_STREAM_H
+#define DOPPEL_DATASHADOW_STREAM_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "base/err.h"
+
+struct stream;
+/* One message's payload; return 0 or -errno (stops the stream with err set). Called with
+ * data NULL once per status interval, for periodic work. */
+typedef int stream_data_cb(struct stream *s, const char *data, size_t len, void *arg,
+                           struct err *err);
+
+struct stream {
+    PGconn *repl;         /* borrowed, replication=database */
+    uint64_t flushed;     /* reported to the source as written, flushed and applied */
+    uint64_t server_end;  /* the source's WAL end, from the last message */
+    uint64_t last_status; /* monotonic ns of the last status update */
+    uint64_t interval_ns;
+    bool idle; /* set by the callback owner: no transaction half-applied */
+    stream_data_cb *on_data;
+    void *arg;
+};
+
+void stream_init(struct stream *s, PGconn *repl, uint64_t from, uint64_t interval_ns,
+                 stream_data_cb *on_data, void *arg);
+/* -EBUSY when the slot is still held by another connection (say, the walsender of a
+ * process killed a moment ago, which the source has not noticed yet). */
+int stream_start(struct stream *s, const char *slot, const char *publication, struct err *err);
+/* Reads and dispatches until *stop is set or an error; sends a last status update. */
+int stream_run(struct stream *s, const atomic_bool *stop, struct err *err);
+/* Sends a standby status update now. */
+int stream_status(struct stream *s, bool reply, struct err *err);
+
+#endif
