@@ -13,6 +13,8 @@ static const struct cli_cmd *const commands[] = {
     &cli_cmd_serve,
     &cli_cmd_analyze,
     &cli_cmd_check,
+    &cli_cmd_replay,
+    &cli_cmd_stress,
     &cli_cmd_version,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
