@@ -6,7 +6,7 @@
 #   - open loop: during a 500 ms stall the sender keeps its schedule (send lag small) and
 #     the reported latencies include the stall;
 #   - a fixed rate is met (count exact, achieved rate within 5 %);
-#   - stress finds the knee of a 400 req/s server within 10 % and its --output feeds
+#   - stress finds the knee of a 50 req/s server within 10 % and its --output feeds
 #     `doppel analyze capacity` as is;
 #   - usage errors exit 2 with a message; a refused target counts connect errors, exit 0.
 # Every process is bounded by timeout and stopped by the EXIT trap.
@@ -58,7 +58,7 @@ jcheck "a refused port gives one connect error per request" "$T/out" \
 
 spawn_cap STALL --service-us 500 --stall-after 100 --stall-ms 500
 spawn_cap FAST --service-us 100
-spawn_cap KNEE --service-us 2500
+spawn_cap KNEE --service-us 20000
 await_port STALL && await_port FAST && await_port KNEE || { not_ok "test servers start"; exit 1; }
 
 # ---- open loop against a stall ---------------------------------------------------------------
@@ -75,8 +75,8 @@ jcheck "stall: the max latency includes the 500 ms stall" "$T/stall.json" \
 jcheck "stall: p99 shows the stall (>= 400 ms)" "$T/stall.json" "j['latency_ms']['p99'] >= 400"
 jcheck "stall: the median stays at the service time (< 20 ms)" "$T/stall.json" \
     "j['latency_ms']['p50'] < 20"
-jcheck "stall: sends stay on schedule (p99 lag < 20 ms, max < 50 ms)" "$T/stall.json" \
-    "j['send_lag_ms']['p99'] < 20 and j['send_lag_ms']['max'] < 50"
+jcheck "stall: sends stay on schedule (p99 lag < 25 ms, max < 100 ms; the stall is 500)" "$T/stall.json" \
+    "j['send_lag_ms']['p99'] < 25 and j['send_lag_ms']['max'] < 100"
 
 # ---- rate accuracy ---------------------------------------------------------------------------
 runx "replay at a fixed rate runs" 0 "$D" replay url:/ --target "http://127.0.0.1:$FAST" \
@@ -87,24 +87,76 @@ jcheck "rate: achieved within 5 % of 1000/s" "$T/rate.json" "abs(j['achieved_rps
 jcheck "rate: no errors" "$T/rate.json" "j['errors']['total'] == 0 and j['status']['2xx'] == 2000"
 
 # ---- stress finds the knee -------------------------------------------------------------------
-# capserver --service-us 2500 serves at most 400 req/s: below that a request waits only for
-# its own 2.5 ms, above it the queue grows by (rate - 400)/s, so a 1.5 s step at 440/s ends
-# with ~60 requests (150 ms) queued and p99 breaks 50 ms.
+# capserver --service-us 20000 serves at most 50 req/s: below that a request waits only for
+# its own 20 ms, above it the queue grows by (rate - 50)/s, so a 3 s step at 55/s ends with
+# ~15 requests (300 ms) queued and p99 breaks 250 ms: the knee is 50/s. Slow service and
+# long steps keep the scheduling hiccups of a busy 2-core machine (tens of ms) far below
+# the SLO, so they do not pass for the knee.
 runx "stress runs to the knee" 0 "$D" stress --target "http://127.0.0.1:$KNEE" --from url:/ \
-    --start 200/s --step 40/s --every 1500ms --slo-p99 50ms --max-rate 600/s \
+    --start 40/s --step 5/s --every 3s --slo-p99 250ms --max-rate 80/s \
     --pid "$KNEE_PID" --output "$T/steps.csv" --json
 cp "$T/out" "$T/stress.json"
-jcheck "stress: knee within 10 % of the known 400 req/s" "$T/stress.json" \
-    "j['knee_rps'] is not None and abs(j['knee_rps'] - 400) <= 40"
+jcheck "stress: knee within 10 % of the known 50 req/s" "$T/stress.json" \
+    "j['knee_rps'] is not None and abs(j['knee_rps'] - 50) <= 5"
 jcheck "stress: the SLO broke at the last step" "$T/stress.json" \
-    "j['slo_broken'] is True and j['steps'][-1]['p99_ms'] > 50"
+    "j['slo_broken'] is True and j['steps'][-1]['p99_ms'] > 250"
 jcheck "stress: --pid sampled the target's memory" "$T/stress.json" \
     "all(s['memory_mb'] > 0 for s in j['steps'])"
 expect_eq "stress: --output has the capacity header" "$(head -1 "$T/steps.csv")" \
     "load_rps,latency_p99_ms,cpu_cores,memory_mb"
 runx "stress --output feeds doppel analyze capacity" 0 "$D" analyze capacity \
-    --input "$T/steps.csv" --target-p99 50 --forecast-peak 1000 --json
+    --input "$T/steps.csv" --target-p99 250 --forecast-peak 1000 --json
+# the capacity model (p99 = base / (1 - load / capacity)) is a fit, not the knee: loose bound
 jcheck "capacity: the fitted capacity is near the server's" "$T/out" \
-    "abs(j['model']['capacity_rps'] - 400) <= 80"
+    "abs(j['model']['capacity_rps'] - 50) <= 15"
 
-stop_pids "$STALL_PID" "$FAST_PID" "$KNEE_PID" || not_ok "test servers exit 0"
+# ---- replay of a capture file ---------------------------------------------------------------
+# 101 recorded requests 20 ms apart (2 s): GET /users/<i>, every fourth POST /orders.
+start_backend REC --record "$T/rec.jsonl" || { not_ok "recording backend starts"; exit 1; }
+"$E2E_BUILD/tests/mkcapture" --out "$T/c1.dcap" --count 101 --interval-ms 20 \
+    || not_ok "mkcapture writes a capture"
+runx "replay of a capture at 4x runs" 0 "$D" replay "$T/c1.dcap" \
+    --target "http://127.0.0.1:$REC/v2" --speed 4x --header "X-Replay: yes" \
+    --remove-header x-seq --json
+cp "$T/out" "$T/speed.json"
+jcheck "speed: every recorded request answered" "$T/speed.json" \
+    "j['scheduled'] == 101 and j['status']['2xx'] == 101 and j['errors']['total'] == 0"
+jcheck "speed: 4x asks 200/s (2 s of records in 0.5 s)" "$T/speed.json" \
+    "abs(j['asked_rps'] - 200) < 1"
+jcheck "speed: achieved within 5 % of 200/s" "$T/speed.json" "abs(j['achieved_rps'] - 200) <= 10"
+$PY - "$T/rec.jsonl" >"$T/rec.txt" 2>&1 <<'PYEOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+h = [dict((k.lower(), v) for k, v in r["headers"]) for r in rows]
+print("n", len(rows))
+print("posts", sum(1 for r in rows if r["method"] == "POST" and r["url"] == "/v2/orders"))
+print("prefixed", all(r["url"].startswith("/v2/") for r in rows))
+print("host", all(x["host"].startswith("127.0.0.1:") for x in h))
+print("added", all(x.get("x-replay") == "yes" for x in h))
+print("removed", all("x-seq" not in x for x in h))
+print("body", [r.get("body") for r in rows if r["method"] == "POST"][0])
+PYEOF
+expect_eq "capture replay: the target saw the recorded stream, rewritten" "$(tr '\n' ' ' <"$T/rec.txt")" \
+    'n 101 posts 25 prefixed True host True added True removed True body {"item":3} '
+runx "replay of a capture at a fixed rate runs" 0 "$D" replay "$T/c1.dcap" \
+    --target "http://127.0.0.1:$FAST" --rate 500/s --loop --max-requests 400 --json
+jcheck "rate: 400 requests of the recorded mix at 500/s" "$T/out" \
+    "j['scheduled'] == 400 and abs(j['asked_rps'] - 500) < 1 and abs(j['achieved_rps'] - 500) <= 25"
+runx "replay --method filters" 0 "$D" replay "$T/c1.dcap" --target "http://127.0.0.1:$FAST" \
+    --rate 1000/s --method POST --json
+jcheck "filter: only the 25 POSTs are sent" "$T/out" "j['scheduled'] == 25 and j['filtered'] == 76"
+runx "replay --loop at 4x runs for --duration" 0 "$D" replay "$T/c1.dcap" \
+    --target "http://127.0.0.1:$FAST" --speed 4x --loop --duration 2s --json
+# a pass lasts 0.5 s plus one mean gap (5 ms): 2 s hold 3 whole passes and most of a fourth
+jcheck "loop: passes continue back to back" "$T/out" \
+    "400 <= j['scheduled'] <= 404 and j['errors']['total'] == 0"
+head -c 2000 /dev/urandom >"$T/garbage.dcap"
+runx "replay of a missing file fails" 1 "$D" replay "$T/none.dcap" --target "http://127.0.0.1:$FAST"
+if grep -q "none.dcap" "$T/err"; then ok "a missing file is named"; else
+    not_ok "a missing file is named" "$(cat "$T/err")"; fi
+timeout 30 "$D" replay "$T/garbage.dcap" --target "http://127.0.0.1:$FAST" >"$T/out" 2>"$T/err"
+rc=$?
+if [ "$rc" -eq 1 ] || [ "$rc" -eq 0 ]; then ok "replay of a garbage file does not crash (exit $rc)"; else
+    not_ok "replay of a garbage file does not crash" "exit $rc: $(head -c 300 "$T/err")"; fi
+
+stop_pids "$STALL_PID" "$FAST_PID" "$KNEE_PID" "$REC_PID" || not_ok "test servers exit 0"
