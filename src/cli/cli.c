@@ -14,6 +14,7 @@ static const struct cli_cmd *const commands[] = {
     &cli_cmd_analyze,
     &cli_cmd_check,
     &cli_cmd_replay,
+    &cli_cmd_loadgen,
     &cli_cmd_stress,
     &cli_cmd_version,
 };

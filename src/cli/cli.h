@@ -35,6 +35,7 @@ extern const struct cli_cmd cli_cmd_serve;
 extern const struct cli_cmd cli_cmd_analyze;
 extern const struct cli_cmd cli_cmd_check;
 extern const struct cli_cmd cli_cmd_replay;
+extern const struct cli_cmd cli_cmd_loadgen;
 extern const struct cli_cmd cli_cmd_stress;
 
 #endif

@@ -159,4 +159,22 @@ rc=$?
 if [ "$rc" -eq 1 ] || [ "$rc" -eq 0 ]; then ok "replay of a garbage file does not crash (exit $rc)"; else
     not_ok "replay of a garbage file does not crash" "exit $rc: $(head -c 300 "$T/err")"; fi
 
+# ---- loadgen along a rate curve ---------------------------------------------------------------
+# 50/s rising linearly to 150/s over 2 s: the area, and so the request count, is 200
+# (/usr/bin/python3 -c "from scipy.integrate import quad; print(quad(lambda t: 50+50*t, 0, 2)[0])"
+# -> 200.0).
+printf 't_s,rps\n0,50\n2,150\n' >"$T/curve.csv"
+runx "loadgen along a rate curve runs" 0 "$D" loadgen --from "capture:$T/c1.dcap" \
+    --target "http://127.0.0.1:$FAST" --rate-curve "$T/curve.csv" --json
+jcheck "loadgen: the curve's area in requests, all answered" "$T/out" \
+    "200 <= j['scheduled'] <= 201 and j['status']['2xx'] == j['scheduled']"
+jcheck "loadgen: the mean asked rate is the curve's (100/s)" "$T/out" "abs(j['asked_rps'] - 100) <= 2"
+printf 't_s,rps\n0,50\n2,150\n1,10\n' >"$T/badcurve.csv"
+runx "loadgen: a curve going back in time is a usage error" 2 "$D" loadgen --from url:/ \
+    --target "http://127.0.0.1:$FAST" --rate-curve "$T/badcurve.csv"
+if grep -q "badcurve.csv:4:" "$T/err"; then ok "loadgen: the bad curve row is named file:line"; else
+    not_ok "loadgen: the bad curve row is named file:line" "$(cat "$T/err")"; fi
+runx "loadgen: --rate and --rate-curve exclude each other" 2 "$D" loadgen --from url:/ \
+    --target "http://127.0.0.1:$FAST" --rate 10/s --rate-curve "$T/curve.csv"
+
 stop_pids "$STALL_PID" "$FAST_PID" "$KNEE_PID" "$REC_PID" || not_ok "test servers exit 0"
