@@ -206,7 +206,7 @@ static void progress_cb(void *ctx, const struct replay_stats *st, uint64_t now_n
     l->prev_ns = now_ns, l->prev_sent = st->sent;
     char left[48] = "";
     if (l->ro.duration_ns)
-        snprintf(left, sizeof(left), ", %.0f s left",
+        snprintf(left, sizeof(left), ", %.1f s left",
                  now_ns < l->ro.duration_ns ? (double)(l->ro.duration_ns - now_ns) / 1e9 : 0.0);
     fprintf(stderr, "%s%s%s%.1f s: %.0f/s sent (asked %.0f/s), p50 %.2f ms, p99 %.2f ms, "
             "%llu errors%s%s",
