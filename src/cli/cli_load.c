@@ -17,7 +17,9 @@
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "net/addr.h"
+#include "model/exchange.h"
 #include "replay/capture.h"
+#include "replay/capture_writer.h"
 #include "replay/source_fixed.h"
 
 void cli_load_init(struct cli_load *l, const struct cli_cmd *cmd)
@@ -49,8 +51,7 @@ static int parse_u64_flag(struct cli_load *l, const char *flag, const char *arg,
 static int parse_dur_flag(struct cli_load *l, const char *flag, const char *arg, uint64_t *out)
 {
     if (str_to_duration_ns(arg, out) != 0 || *out == 0)
-        return cli_usage_error(l->cmd, "%s '%s' is not a duration > 0 (250ms, 10s, 5m)", flag,
-                               arg);
+        return cli_usage_error(l->cmd, "%s '%s' is not a duration > 0 (250ms, 10s, 5m)", flag, arg);
     return 1;
 }
 
@@ -101,6 +102,9 @@ int cli_load_flag(struct cli_load *l, int opt, const char *arg)
         return 1;
     case CLI_LOAD_O_LOOP:
         l->ro.loop = true;
+        return 1;
+    case CLI_LOAD_O_RECORD:
+        l->record_path = arg;
         return 1;
     default:
         return 0;
@@ -208,12 +212,13 @@ static void progress_cb(void *ctx, const struct replay_stats *st, uint64_t now_n
     if (l->ro.duration_ns)
         snprintf(left, sizeof(left), ", %.1f s left",
                  now_ns < l->ro.duration_ns ? (double)(l->ro.duration_ns - now_ns) / 1e9 : 0.0);
-    fprintf(stderr, "%s%s%s%.1f s: %.0f/s sent (asked %.0f/s), p50 %.2f ms, p99 %.2f ms, "
+    fprintf(stderr,
+            "%s%s%s%.1f s: %.0f/s sent (asked %.0f/s), p50 %.2f ms, p99 %.2f ms, "
             "%llu errors%s%s",
             l->tty ? "\r\033[K" : "", l->label ? l->label : "", l->label ? ": " : "",
             (double)now_ns / 1e9, rate, asked, ms(hist_quantile(&st->latency, 0.5)),
-            ms(hist_quantile(&st->latency, 0.99)),
-            (unsigned long long)replay_stats_errors(st), left, l->tty ? "" : "\n");
+            ms(hist_quantile(&st->latency, 0.99)), (unsigned long long)replay_stats_errors(st),
+            left, l->tty ? "" : "\n");
     fflush(stderr);
 }
 
@@ -241,8 +246,9 @@ static const char *const qnames[] = {"p50", "p90", "p99", "p999"};
 
 void cli_load_print_text(const struct replay_stats *st, FILE *out)
 {
-    fprintf(out, "requests: %llu scheduled, %llu sent, %llu responses (1xx %llu, 2xx %llu, "
-                 "3xx %llu, 4xx %llu, 5xx %llu), %llu filtered out\n",
+    fprintf(out,
+            "requests: %llu scheduled, %llu sent, %llu responses (1xx %llu, 2xx %llu, "
+            "3xx %llu, 4xx %llu, 5xx %llu), %llu filtered out\n",
             (unsigned long long)st->scheduled, (unsigned long long)st->sent,
             (unsigned long long)st->responses, (unsigned long long)st->status[1],
             (unsigned long long)st->status[2], (unsigned long long)st->status[3],
@@ -253,9 +259,8 @@ void cli_load_print_text(const struct replay_stats *st, FILE *out)
         fprintf(out, "%s%s %llu", e ? ", " : " (", replay_error_name(e),
                 (unsigned long long)st->errors[e]);
     fprintf(out, ")\nrate: asked %.1f/s, achieved %.1f/s, run %.2f s, %llu connections opened%s\n",
-            replay_stats_asked_rps(st), replay_stats_achieved_rps(st),
-            (double)st->elapsed_ns / 1e9, (unsigned long long)st->conns_opened,
-            st->interrupted ? " (interrupted)" : "");
+            replay_stats_asked_rps(st), replay_stats_achieved_rps(st), (double)st->elapsed_ns / 1e9,
+            (unsigned long long)st->conns_opened, st->interrupted ? " (interrupted)" : "");
     fprintf(out, "latency from the scheduled time (ms):");
     for (size_t i = 0; i < 4; i++)
         fprintf(out, " %s %.2f", qnames[i], ms(hist_quantile(&st->latency, quantiles[i])));
@@ -303,10 +308,98 @@ cJSON *cli_load_stats_json(const struct replay_stats *st)
     return j;
 }
 
+/* ---- --record -------------------------------------------------------------------------- */
+
+static unsigned exchange_error_of(int e)
+{
+    switch (e) {
+    case REPLAY_E_CONNECT:
+        return EXCHANGE_E_REFUSED;
+    case REPLAY_E_TIMEOUT:
+        return EXCHANGE_E_TIMEOUT;
+    case REPLAY_E_RESET:
+        return EXCHANGE_E_RESET;
+    case REPLAY_E_BAD_RESPONSE:
+        return EXCHANGE_E_BAD_RESPONSE;
+    default:
+        return EXCHANGE_E_OTHER;
+    }
+}
+
+/* The target's answer goes in the record's shadow slot (pool "replay"): the target is the
+ * copy under test, and the exchange id is the request's position in the source, so a
+ * record pairs with the original capture's primary response of the same request. */
+static void record_cb(void *ctx, const struct replay_exchange *x)
+{
+    struct cli_load *l = ctx;
+    const struct replay_req *q = x->req;
+    struct capture_record r = {
+        .ts_ns = x->sched_wall_ns,
+        .id = q->seq + 1,
+        .method = q->method,
+        .method_len = q->method_len,
+        .target = q->target,
+        .target_len = q->target_len,
+        .headers = q->headers,
+        .nheaders = q->nheaders,
+        .body = q->body,
+        .body_len = q->body_len,
+        .shadow = {.present = true, .latency_ns = x->latency_ns, .pool = "replay", .pool_len = 6},
+    };
+    if (x->head) {
+        r.shadow.status = x->head->status;
+        r.shadow.headers = x->head->headers;
+        r.shadow.nheaders = x->head->nheaders;
+        r.shadow.body = x->body;
+        r.shadow.body_len = x->body_len;
+        r.shadow.body_truncated = x->body_truncated;
+    } else {
+        r.shadow.error = exchange_error_of(x->error);
+    }
+    struct buf b;
+    buf_init(&b, CAPTURE_RECORD_MAX);
+    if (capture_encode_payload(&r, &b) != 0 ||
+        capture_writer_write(l->record, x->sched_wall_ns, b.data, b.len) != 0)
+        l->record_lost++;
+    buf_release(&b);
+}
+
+static int open_record(struct cli_load *l)
+{
+    struct err err = {0};
+    if (!l->record_path || l->record)
+        return 0;
+    if (capture_writer_new(l->record_path, 0, &l->record, &err) != 0) {
+        fprintf(stderr, "doppel %s: --record: %s\n", l->cmd->name, err.msg);
+        return CLI_FAILED;
+    }
+    l->ro.record = record_cb;
+    l->ro.record_ctx = l;
+    return 0;
+}
+
+void cli_load_release(struct cli_load *l)
+{
+    if (!l->record)
+        return;
+    capture_writer_free(l->record);
+    l->record = NULL;
+    if (l->record_lost)
+        fprintf(stderr, "doppel %s: --record: %llu exchanges could not be written\n", l->cmd->name,
+                (unsigned long long)l->record_lost);
+}
+
 int cli_load_run(struct cli_load *l, struct replay_source *src, struct replay_stats *st)
 {
     struct err err = {0};
-    int rc = replay_run(&l->ro, src, st, &err);
+    int rc = open_record(l);
+    if (rc) {
+        memset(st, 0, sizeof(*st));
+        return rc;
+    }
+    rc = replay_run(&l->ro, src, st, &err);
+    if (l->record)
+        capture_writer_flush(l->record);
     cli_load_progress_end(l);
     if (rc) {
         fprintf(stderr, "doppel %s: %s\n", l->cmd->name, err.msg);

@@ -34,16 +34,17 @@ enum {
     CLI_LOAD_O_JSON,
     CLI_LOAD_O_PROGRESS,
     CLI_LOAD_O_LOOP,
+    CLI_LOAD_O_RECORD,
     CLI_LOAD_O_LAST,
 };
 
 /* The shared entries of a getopt_long table; a command appends its own and {0}. */
 #define CLI_LOAD_LONGOPTS                                                                          \
     {"target", required_argument, 0, CLI_LOAD_O_TARGET},                                           \
-        {"connections", required_argument, 0, CLI_LOAD_O_CONNECTIONS},                            \
+        {"connections", required_argument, 0, CLI_LOAD_O_CONNECTIONS},                             \
         {"timeout", required_argument, 0, CLI_LOAD_O_TIMEOUT},                                     \
         {"duration", required_argument, 0, CLI_LOAD_O_DURATION},                                   \
-        {"max-requests", required_argument, 0, CLI_LOAD_O_MAX_REQUESTS},                          \
+        {"max-requests", required_argument, 0, CLI_LOAD_O_MAX_REQUESTS},                           \
         {"host", required_argument, 0, CLI_LOAD_O_HOST},                                           \
         {"header", required_argument, 0, CLI_LOAD_O_HEADER},                                       \
         {"remove-header", required_argument, 0, CLI_LOAD_O_REMOVE_HEADER},                         \
@@ -52,25 +53,31 @@ enum {
         {"path", required_argument, 0, CLI_LOAD_O_PATH},                                           \
         {"json", no_argument, 0, CLI_LOAD_O_JSON},                                                 \
         {"progress", no_argument, 0, CLI_LOAD_O_PROGRESS},                                         \
-        {"loop", no_argument, 0, CLI_LOAD_O_LOOP}
+        {"loop", no_argument, 0, CLI_LOAD_O_LOOP},                                                 \
+    {                                                                                              \
+        "record", required_argument, 0, CLI_LOAD_O_RECORD                                          \
+    }
 
 /* The shared flags' help text. */
 #define CLI_LOAD_HELP                                                                              \
     "  --target URL          http://HOST:PORT[/PREFIX] (required; PREFIX as --path-prefix)\n"      \
-    "  --connections N       keep-alive connections, opened as needed (default 64)\n"             \
-    "  --timeout DUR         per request, from its write (default 10s)\n"                         \
-    "  --duration DUR        send only what is scheduled within DUR\n"                            \
-    "  --max-requests N      send at most N requests\n"                                           \
-    "  --host H              Host header sent (default: the target's HOST:PORT)\n"                \
-    "  --header 'N: V'       add a header (repeatable)\n"                                         \
-    "  --remove-header N     drop a recorded header (repeatable)\n"                               \
-    "  --path-prefix P       prepend P to every request path\n"                                   \
-    "  --method M            send only method M (repeatable)\n"                                   \
-    "  --path P              send only paths starting with P (repeatable)\n"                      \
-    "  --loop                start over at the end of the source\n"                               \
-    "  --progress            progress line on stderr even when it is not a terminal\n"           \
+    "  --connections N       keep-alive connections, opened as needed (default 64)\n"              \
+    "  --timeout DUR         per request, from its write (default 10s)\n"                          \
+    "  --duration DUR        send only what is scheduled within DUR\n"                             \
+    "  --max-requests N      send at most N requests\n"                                            \
+    "  --host H              Host header sent (default: the target's HOST:PORT)\n"                 \
+    "  --header 'N: V'       add a header (repeatable)\n"                                          \
+    "  --remove-header N     drop a recorded header (repeatable)\n"                                \
+    "  --path-prefix P       prepend P to every request path\n"                                    \
+    "  --method M            send only method M (repeatable)\n"                                    \
+    "  --path P              send only paths starting with P (repeatable)\n"                       \
+    "  --loop                start over at the end of the source\n"                                \
+    "  --record FILE         write every exchange (request, the target's response) to a\n"         \
+    "                        capture file (strftime pattern, as in serve's capture)\n"             \
+    "  --progress            progress line on stderr even when it is not a terminal\n"             \
     "  --json                machine-readable summary on stdout\n"
 
+struct capture_writer;
 struct cli_load {
     const struct cli_cmd *cmd;
     struct replay_opts ro;
@@ -80,8 +87,11 @@ struct cli_load {
     const char *methods[CLI_LOAD_MAX_LIST + 1], *paths[CLI_LOAD_MAX_LIST + 1];
     size_t nadd, nremove, nmethods, npaths;
     bool json, progress, host_set;
+    const char *record_path;
+    struct capture_writer *record; /* owned, with --record */
+    uint64_t record_lost;
     /* progress line state */
-    const char *label;     /* "step 3 (300/s)" or NULL */
+    const char *label; /* "step 3 (300/s)" or NULL */
     uint64_t prev_sent, prev_ns;
     bool tty;
 };
@@ -110,6 +120,8 @@ int cli_load_open_source(struct cli_load *l, const char *spec, struct replay_sou
 /* The sources of `doppel replay`: one "url:PATH", or capture files played in order. */
 int cli_load_open_sources(struct cli_load *l, char *const *names, size_t n,
                           struct replay_source **out);
+/* Closes what cli_load_finish/run opened (the --record writer). */
+void cli_load_release(struct cli_load *l);
 /* Runs, printing errors; returns CLI_OK, or CLI_FAILED when the source failed. */
 int cli_load_run(struct cli_load *l, struct replay_source *src, struct replay_stats *st);
 

@@ -186,6 +186,7 @@ out:
     free(st);
     free(o.curve);
     replay_source_free(src);
+    cli_load_release(&o.load);
     return rc;
 }
 
@@ -201,7 +202,7 @@ const struct cli_cmd cli_cmd_loadgen = {
             "  --rate R              fixed arrival rate (2000/s, 6000/m)\n"
             "  --rate-curve CSV      columns t_s,rps (or timestamp,value): requests/s over\n"
             "                        time, linear in between; the run ends at the last row\n"
-            "  --seed N              seed of the model's random choices (deterministic runs)\n"
-            CLI_LOAD_HELP,
+            "  --seed N              seed of the model's random choices (deterministic "
+            "runs)\n" CLI_LOAD_HELP,
     .run = loadgen_run,
 };

@@ -95,6 +95,7 @@ static int replay_cli_run(int argc, char **argv)
     print_summary(&o, st);
     free(st);
     replay_source_free(src);
+    cli_load_release(&o.load);
     return rc;
 }
 

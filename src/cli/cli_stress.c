@@ -51,8 +51,7 @@ enum {
 static int rate_flag(const char *flag, const char *arg, double *out)
 {
     if (cli_load_parse_rate(arg, out) != 0)
-        return cli_usage_error(&cli_cmd_stress, "%s '%s' is not a rate (100/s, 6000/m)", flag,
-                               arg);
+        return cli_usage_error(&cli_cmd_stress, "%s '%s' is not a rate (100/s, 6000/m)", flag, arg);
     return 0;
 }
 
@@ -70,8 +69,7 @@ static int own_flag(struct stress_opts *o, int opt, const char *arg)
         return rate_flag("--max-rate", arg, &o->max_rate);
     case O_EVERY:
         if (str_to_duration_ns(arg, &o->every_ns) || o->every_ns < 100 * CLOCK_NS_PER_MS)
-            return cli_usage_error(&cli_cmd_stress, "--every '%s' is not a duration >= 100ms",
-                                   arg);
+            return cli_usage_error(&cli_cmd_stress, "--every '%s' is not a duration >= 100ms", arg);
         return 0;
     case O_SLO:
         if (str_to_duration_ns(arg, &o->slo_ns) || o->slo_ns == 0)
@@ -178,8 +176,8 @@ static void measure(const struct stress_opts *o, const struct replay_stats *st,
     s->errors = replay_stats_errors(st);
     s->error_rate = st->scheduled ? (double)s->errors / (double)st->scheduled : 0;
     /* a step whose errors took every response also has no p99 to meet the SLO with */
-    s->ok = s->responses > 0 && s->p99_ms * 1e6 <= (double)o->slo_ns &&
-            s->error_rate <= o->max_errors;
+    s->ok =
+        s->responses > 0 && s->p99_ms * 1e6 <= (double)o->slo_ns && s->error_rate <= o->max_errors;
 }
 
 static int run_step(struct stress_opts *o, struct replay_source *src, struct stress_step *s,
@@ -222,9 +220,9 @@ static int write_csv(const char *path, const struct stress_step *steps, size_t n
     fprintf(f, "load_rps,latency_p99_ms,cpu_cores,memory_mb\n");
     for (size_t i = 0; i < n; i++)
         if (steps[i].responses > 0)
-            fprintf(f, "%.3f,%.3f,%.4f,%.2f\n", steps[i].achieved > 0 ? steps[i].achieved
-                                                                    : steps[i].rate,
-                    steps[i].p99_ms, steps[i].cpu_cores, steps[i].memory_mb);
+            fprintf(f, "%.3f,%.3f,%.4f,%.2f\n",
+                    steps[i].achieved > 0 ? steps[i].achieved : steps[i].rate, steps[i].p99_ms,
+                    steps[i].cpu_cores, steps[i].memory_mb);
     if (fclose(f) != 0) {
         fprintf(stderr, "doppel stress: cannot write '%s': %s\n", path, strerror(errno));
         return CLI_FAILED;
@@ -333,6 +331,7 @@ static int stress_run(int argc, char **argv)
     cli_load_enable_progress(&o.load);
     rc = ramp(&o, src);
     replay_source_free(src);
+    cli_load_release(&o.load);
     return rc;
 }
 
@@ -355,6 +354,7 @@ const struct cli_cmd cli_cmd_stress = {
             "  --max-errors P        fraction of failed requests a step tolerates (0.01)\n"
             "  --pid PID             sample the target's CPU and memory from /proc/PID\n"
             "  --output FILE         load_rps,latency_p99_ms,cpu_cores,memory_mb per step,\n"
-            "                        the input of `doppel analyze capacity` (0 when unknown)\n" CLI_LOAD_HELP,
+            "                        the input of `doppel analyze capacity` (0 when "
+            "unknown)\n" CLI_LOAD_HELP,
     .run = stress_run,
 };

@@ -45,8 +45,9 @@
 struct rreq {
     struct list node; /* in replay.waiting while waiting */
     uint64_t sched_ns;
-    bool head_method; /* a response to HEAD has no body */
-    struct buf bytes; /* released once written */
+    bool head_method;        /* a response to HEAD has no body */
+    struct buf bytes;        /* released once written */
+    struct replay_req *copy; /* owned, with --record only: the request as the source gave it */
 };
 
 enum rconn_state { RCONN_CONNECTING = 1, RCONN_BUSY, RCONN_IDLE, RCONN_CLOSING };
@@ -64,6 +65,9 @@ struct rconn {
     int handles; /* open libuv handles */
     int status;
     bool keep_alive, complete;
+    struct http_head head; /* --record: the response head, owned while have_head */
+    struct buf body;       /* --record: its first REPLAY_RECORD_BODY_MAX bytes */
+    bool have_head, body_truncated;
 };
 
 struct replay {
@@ -74,7 +78,7 @@ struct replay {
     uv_loop_t loop;
     uv_timer_t tick, progress, drain;
     uv_signal_t sigint;
-    uint64_t t0;
+    uint64_t t0, wall0;
     struct rreq *next; /* built, due at next->sched_ns */
     bool src_done, finished, drain_armed;
     uint64_t pass_kept; /* requests kept in the current pass (an all-filtered --loop ends) */
@@ -100,7 +104,34 @@ static void rreq_free(struct rreq *r)
     if (!r)
         return;
     buf_release(&r->bytes);
+    free(r->copy);
     free(r);
+}
+
+/* A deep copy of q in one allocation: the struct, the header array, then the bytes. */
+static struct replay_req *req_copy(const struct replay_req *q)
+{
+    size_t n = sizeof(*q) + q->nheaders * sizeof(struct http_header) + q->method_len +
+               q->target_len + q->body_len + 1;
+    for (size_t i = 0; i < q->nheaders; i++)
+        n += q->headers[i].name_len + q->headers[i].value_len;
+    struct replay_req *c = xmalloc(n);
+    struct http_header *h = (struct http_header *)(c + 1);
+    char *p = (char *)(h + q->nheaders);
+#define COPY(dst, src, len) (memcpy(p, src, len), dst = p, p += len)
+    *c = *q;
+    COPY(c->method, q->method, q->method_len);
+    COPY(c->target, q->target, q->target_len);
+    for (size_t i = 0; i < q->nheaders; i++) {
+        h[i] = q->headers[i];
+        COPY(h[i].name, q->headers[i].name, q->headers[i].name_len);
+        COPY(h[i].value, q->headers[i].value, q->headers[i].value_len);
+    }
+    if (q->body_len)
+        COPY(c->body, q->body, q->body_len);
+#undef COPY
+    c->headers = h;
+    return c;
 }
 
 /* ---- requests from the source ---------------------------------------------------------- */
@@ -111,6 +142,8 @@ static struct rreq *build(struct replay *rp, const struct replay_req *q, uint64_
     r->sched_ns = sched_ns;
     r->head_method = str_ieqz(q->method, q->method_len, "HEAD");
     buf_init(&r->bytes, REPLAY_REQ_MAX);
+    if (rp->o->record)
+        r->copy = req_copy(q);
     int rc = replay_rewrite_build(&rp->o->rewrite, q, &r->bytes);
     if (rc) {
         rp->rc = err_set(rp->err, rc, "request %llu: %s", (unsigned long long)rp->st->scheduled,
@@ -185,11 +218,41 @@ static void count_error(struct replay *rp, enum replay_error e)
     rp->st->errors[e]++;
 }
 
+static void resp_reset(struct rconn *c)
+{
+    if (c->have_head)
+        http_head_release(&c->head);
+    c->have_head = c->body_truncated = false;
+    buf_reset(&c->body);
+}
+
+/* --record: hands the finished exchange to the callback. */
+static void record(struct rconn *c, int error)
+{
+    struct replay *rp = c->rp;
+    uint64_t now = now_ns(rp);
+    struct replay_exchange x = {
+        .req = c->req->copy,
+        .sched_wall_ns = rp->wall0 + c->req->sched_ns,
+        .latency_ns = now > c->req->sched_ns ? now - c->req->sched_ns : 0,
+        .error = error,
+        .head = c->have_head && error < 0 ? &c->head : NULL,
+        .body = c->body.data,
+        .body_len = c->body.len,
+        .body_truncated = c->body_truncated,
+    };
+    if (c->req->copy)
+        rp->o->record(rp->o->record_ctx, &x);
+    resp_reset(c);
+}
+
 /* The connection's request ends with error e. */
 static void req_fail(struct rconn *c, enum replay_error e)
 {
     if (!c->req)
         return;
+    if (c->rp->o->record)
+        record(c, (int)e);
     count_error(c->rp, e);
     rreq_free(c->req);
     c->req = NULL;
@@ -203,6 +266,8 @@ static void req_done(struct rconn *c)
     hist_record(&rp->st->latency, now > c->req->sched_ns ? now - c->req->sched_ns : 0);
     rp->st->responses++;
     rp->st->status[c->status >= 100 && c->status < 600 ? c->status / 100 : 0]++;
+    if (rp->o->record)
+        record(c, -1);
     rreq_free(c->req);
     c->req = NULL;
     rp->busy--;
@@ -218,6 +283,8 @@ static void conn_closed_cb(uv_handle_t *h)
     struct replay *rp = c->rp;
     list_remove(&c->all);
     http_reader_release(&c->reader);
+    resp_reset(c);
+    buf_release(&c->body);
     free(c);
     rp->nconns--;
     /* a freed slot serves the oldest waiting request */
@@ -306,13 +373,25 @@ static int on_head(void *ctx, struct http_head *h)
     struct rconn *c = ctx;
     c->status = h->status;
     c->keep_alive = (h->flags & HTTP_HEAD_KEEP_ALIVE) != 0;
-    http_head_release(h);
+    if (c->rp->o->record && h->status >= 200) {
+        resp_reset(c);
+        c->head = *h; /* taken over */
+        c->have_head = true;
+    } else {
+        http_head_release(h);
+    }
     return c->req && c->req->head_method ? HTTP_READER_SKIP_BODY : 0;
 }
 
 static int on_body(void *ctx, const char *data, size_t len)
 {
-    (void)ctx, (void)data, (void)len;
+    struct rconn *c = ctx;
+    if (!c->rp->o->record || c->body_truncated)
+        return 0;
+    size_t room = REPLAY_RECORD_BODY_MAX - c->body.len;
+    if (len > room)
+        c->body_truncated = true;
+    buf_append(&c->body, data, len < room ? len : room);
     return 0;
 }
 
@@ -410,6 +489,7 @@ static void conn_open(struct replay *rp, struct rreq *r)
     list_init(&c->node);
     list_insert_tail(&rp->conns, &c->all);
     http_reader_init(&c->reader, HTTP_READER_RESPONSE, REPLAY_HEAD_MAX, &reader_cbs, c);
+    buf_init(&c->body, REPLAY_RECORD_BODY_MAX);
     uv_tcp_init(&rp->loop, &c->tcp);
     uv_timer_init(&rp->loop, &c->timer);
     c->tcp.data = c->timer.data = c->creq.data = c;
@@ -553,6 +633,7 @@ static void start(struct replay *rp)
     }
     uv_update_time(&rp->loop);
     rp->t0 = uv_hrtime();
+    rp->wall0 = clock_wall_ns();
     fetch(rp);
     uv_timer_start(&rp->tick, tick_cb, 0, 0);
 }
@@ -610,7 +691,7 @@ double replay_stats_achieved_rps(const struct replay_stats *st)
 
 const char *replay_error_name(enum replay_error e)
 {
-    static const char *const names[REPLAY_E_COUNT] = {"connect", "timeout", "reset",
-                                                      "bad_response", "overflow"};
+    static const char *const names[REPLAY_E_COUNT] = {"connect", "timeout", "reset", "bad_response",
+                                                      "overflow"};
     return e >= 0 && e < REPLAY_E_COUNT ? names[e] : "unknown";
 }

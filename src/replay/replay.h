@@ -40,15 +40,31 @@ struct replay_stats {
     uint64_t scheduled;   /* requests taken from the source and scheduled */
     uint64_t filtered;    /* requests the filter dropped */
     uint64_t sent;
-    uint64_t responses;         /* complete responses */
-    uint64_t status[6];         /* [1] 1xx ... [5] 5xx, [0] anything else */
+    uint64_t responses; /* complete responses */
+    uint64_t status[6]; /* [1] 1xx ... [5] 5xx, [0] anything else */
     uint64_t errors[REPLAY_E_COUNT];
     uint64_t conns_opened;
-    uint64_t elapsed_ns;        /* start of the run -> last exchange done */
-    uint64_t last_sched_ns;     /* scheduled time of the last request */
+    uint64_t elapsed_ns;                  /* start of the run -> last exchange done */
+    uint64_t last_sched_ns;               /* scheduled time of the last request */
     uint64_t first_send_ns, last_send_ns; /* relative to the start */
-    bool interrupted;           /* SIGINT ended it early */
+    bool interrupted;                     /* SIGINT ended it early */
 };
+
+/* One finished exchange, for --record: the request as taken from the source (before the
+ * rewrite), when it was due, and the response (head NULL when an error ended it). All
+ * borrowed for the duration of the callback. */
+struct replay_exchange {
+    const struct replay_req *req;
+    uint64_t sched_wall_ns; /* wall clock of the scheduled time, ns since the epoch */
+    uint64_t latency_ns;    /* from the scheduled time */
+    int error;              /* -1, or the enum replay_error that ended it */
+    const struct http_head *head;
+    const void *body; /* the first REPLAY_RECORD_BODY_MAX bytes */
+    size_t body_len;
+    bool body_truncated;
+};
+#define REPLAY_RECORD_BODY_MAX (64u * 1024)
+typedef void replay_record_cb(void *ctx, const struct replay_exchange *x);
 
 struct replay;
 /* Called every progress_ns of the run with the counts so far and the run's time, ns. */
@@ -68,6 +84,8 @@ struct replay_opts {
     uint64_t progress_ns;  /* 0: no progress callback */
     replay_progress_cb *progress;
     void *progress_ctx;
+    replay_record_cb *record; /* NULL: responses are read and dropped */
+    void *record_ctx;
 };
 
 /* Sets the defaults: 64 connections, 10 s timeout, speed 1, no bounds. */

@@ -16,9 +16,19 @@
 
 /* Headers the replayer owns or that describe the recorded connection, not the request. */
 static const char *const replaced[] = {
-    "host",       "content-length", "connection",          "keep-alive", "transfer-encoding",
-    "te",         "trailer",        "upgrade",             "proxy-connection",
-    "proxy-authorization",          "proxy-authenticate",  "expect",     NULL,
+    "host",
+    "content-length",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-connection",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "expect",
+    NULL,
 };
 
 static bool in_list(const char *const *names, const char *s, size_t len)
@@ -35,9 +45,8 @@ bool replay_rewrite_header_valid(const char *line)
     if (!colon || colon == line)
         return false;
     for (const char *p = line; p < colon; p++)
-        if (!strchr("!#$%&'*+-.^_`|~", *p) && !((*p >= '0' && *p <= '9') ||
-                                                 (*p >= 'a' && *p <= 'z') ||
-                                                 (*p >= 'A' && *p <= 'Z')))
+        if (!strchr("!#$%&'*+-.^_`|~", *p) &&
+            !((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
             return false;
     return strpbrk(colon, "\r\n") == NULL;
 }

@@ -29,17 +29,17 @@ struct replay_curve_point {
 
 struct replay_sched {
     enum replay_pace pace;
-    double speed; /* REPLAY_PACE_SPEED, > 0 */
-    double rate;  /* REPLAY_PACE_RATE, requests/s > 0 */
+    double speed;                           /* REPLAY_PACE_SPEED, > 0 */
+    double rate;                            /* REPLAY_PACE_RATE, requests/s > 0 */
     const struct replay_curve_point *curve; /* REPLAY_PACE_CURVE; borrowed */
     size_t ncurve;
-    uint64_t n;           /* requests scheduled so far */
-    uint64_t pass_n;      /* of them, in the current pass over the source */
-    uint64_t offset_ns;   /* source time where the current pass starts (after wraps) */
-    uint64_t last_at_ns;  /* source time of the latest request of this pass */
-    uint64_t last_ns;     /* the latest scheduled time, relative to the start */
-    size_t seg;           /* REPLAY_PACE_CURVE: the segment the schedule is in */
-    double t_s;           /* REPLAY_PACE_CURVE: time of the latest request, s */
+    uint64_t n;          /* requests scheduled so far */
+    uint64_t pass_n;     /* of them, in the current pass over the source */
+    uint64_t offset_ns;  /* source time where the current pass starts (after wraps) */
+    uint64_t last_at_ns; /* source time of the latest request of this pass */
+    uint64_t last_ns;    /* the latest scheduled time, relative to the start */
+    size_t seg;          /* REPLAY_PACE_CURVE: the segment the schedule is in */
+    double t_s;          /* REPLAY_PACE_CURVE: time of the latest request, s */
 };
 
 void replay_sched_init_speed(struct replay_sched *s, double speed);

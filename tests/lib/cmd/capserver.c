@@ -244,8 +244,8 @@ static int usage(void)
 static int parse(int argc, char **argv, int *port, uint64_t *lifetime_ns)
 {
     static const struct option opts[] = {
-        {"port", 1, 0, 'p'},        {"service-us", 1, 0, 's'}, {"stall-after", 1, 0, 'a'},
-        {"stall-ms", 1, 0, 'm'},    {"lifetime", 1, 0, 'l'},   {0, 0, 0, 0},
+        {"port", 1, 0, 'p'},     {"service-us", 1, 0, 's'}, {"stall-after", 1, 0, 'a'},
+        {"stall-ms", 1, 0, 'm'}, {"lifetime", 1, 0, 'l'},   {0, 0, 0, 0},
     };
     int opt;
     uint64_t v;

@@ -9,6 +9,9 @@
  * X-Seq: <i>, and a primary response 200.
  *
  *   mkcapture --out FILE --count N --interval-ms M
+ *   mkcapture --dump FILE     one line per record: id method target shadow-pool status
+ *                             error body-bytes latency-ms, so a test can check a capture
+ *                             written by `doppel replay --record`
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@
 #include "base/buf.h"
 #include "base/str.h"
 #include "replay/capture.h"
+#include "replay/capture_reader.h"
 #include "replay/capture_writer.h"
 
 static int write_one(struct capture_writer *w, uint64_t i, uint64_t ts)
@@ -42,7 +46,10 @@ static int write_one(struct capture_writer *w, uint64_t i, uint64_t ts)
         .nheaders = 3,
         .body = post ? body : NULL,
         .body_len = post ? strlen(body) : 0,
-        .primary = {.present = true, .status = 200, .latency_ns = 1000000, .pool = "primary",
+        .primary = {.present = true,
+                    .status = 200,
+                    .latency_ns = 1000000,
+                    .pool = "primary",
                     .pool_len = 7},
     };
     struct buf b;
@@ -54,19 +61,43 @@ static int write_one(struct capture_writer *w, uint64_t i, uint64_t ts)
     return rc;
 }
 
+static int dump(const char *path)
+{
+    struct err err = {0};
+    struct capture_reader *r;
+    struct capture_record rec;
+    if (capture_reader_open(path, true, &r, &err)) {
+        fprintf(stderr, "mkcapture: %s\n", err.msg);
+        return 1;
+    }
+    while (capture_reader_next(r, &rec) == 1)
+        printf("%llu %.*s %.*s %.*s %d %u %zu %.3f\n", (unsigned long long)rec.id,
+               (int)rec.method_len, rec.method, (int)rec.target_len, rec.target,
+               rec.shadow.present ? (int)rec.shadow.pool_len : 1,
+               rec.shadow.present ? rec.shadow.pool : "-", rec.shadow.status, rec.shadow.error,
+               rec.shadow.body_len, (double)rec.shadow.latency_ns / 1e6);
+    capture_reader_free(r);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"out", 1, 0, 'o'}, {"count", 1, 0, 'n'}, {"interval-ms", 1, 0, 'i'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"out", 1, 0, 'o'},
+                                         {"count", 1, 0, 'n'},
+                                         {"interval-ms", 1, 0, 'i'},
+                                         {"dump", 1, 0, 'd'},
+                                         {0, 0, 0, 0}};
     const char *out = NULL;
     uint64_t count = 0, interval_ms = 10;
     int opt;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (opt == 'd')
+            return dump(optarg);
         if (opt == 'o')
             out = optarg;
-        else if (opt == 'n' ? str_to_u64(optarg, &count) : opt == 'i'
-                                                               ? str_to_u64(optarg, &interval_ms)
-                                                               : 1)
+        else if (opt == 'n'   ? str_to_u64(optarg, &count)
+                 : opt == 'i' ? str_to_u64(optarg, &interval_ms)
+                              : 1)
             goto usage;
     }
     if (!out || !count)

@@ -21,8 +21,8 @@
     }
 
 static const struct http_header hdrs[] = {
-    H("Host", "prod.example"),  H("Accept", "*/*"),        H("Connection", "keep-alive"),
-    H("Content-Length", "99"),  H("X-Trace", "abc"),        H("Transfer-Encoding", "chunked"),
+    H("Host", "prod.example"), H("Accept", "*/*"),  H("Connection", "keep-alive"),
+    H("Content-Length", "99"), H("X-Trace", "abc"), H("Transfer-Encoding", "chunked"),
 };
 
 static struct replay_req req(const char *method, const char *target, const char *body)

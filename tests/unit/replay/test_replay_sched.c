@@ -104,7 +104,8 @@ static void test_replay_sched_next_curve_ends_when_rate_stays_zero(void **state)
         t[k] = replay_sched_next(&s, 0);
     /* /usr/bin/python3 -c "from scipy.integrate import quad; from scipy.optimize import brentq
      *   r=lambda t: 10 if t<1 else (10-10*(t-1) if t<2 else 0)
-     *   print([brentq(lambda t: quad(r,0,t,points=[1,2])[0]-k, 0, 2, xtol=1e-12) for k in (5, 12)])"
+     *   print([brentq(lambda t: quad(r,0,t,points=[1,2])[0]-k, 0, 2, xtol=1e-12) for k in (5,
+     * 12)])"
      * -> 0.5, 1.22540333075852 */
     assert_close((double)t[5] / 1e9, 0.5, 1e-8);
     assert_close((double)t[12] / 1e9, 1.22540333075852, 1e-6);
