@@ -3,7 +3,7 @@
 # doppel replay and doppel stress, end to end on loopback with the real binary against
 # build/tests/capserver, a server with a known capacity (one simulated worker, a fixed
 # service time, FIFO) that can stall once:
-#   - open loop: during a 500 ms stall the sender keeps its schedule (send lag small) and
+#   - open loop: during a 1 s stall the sender keeps its schedule (send lag small) and
 #     the reported latencies include the stall;
 #   - a fixed rate is met (count exact, achieved rate within 5 %);
 #   - stress finds the knee of a 50 req/s server within 10 % and its --output feeds
@@ -27,9 +27,9 @@ runx() {    # name, expected exit code, command... (stdout in $T/out, stderr in 
 # jcheck NAME FILE PYTHON-EXPR: ok when the expression over the JSON document j is true.
 jcheck() {
     local out
-    if out="$($PY -c "import json,sys; j=json.load(open(sys.argv[1])); r=($3); print(r)
-sys.exit(0 if r is True else 1)" "$2" 2>&1)"; then ok "$1"; else
-        not_ok "$1" "$3 is false: $(head -c 600 "$2")"$'\n'"$out"; fi
+    if out="$($PY -c "import json,sys; j=json.load(open(sys.argv[1])); r=($3)
+print(json.dumps(j, separators=(',', ':'))[:1500]); sys.exit(0 if r is True else 1)" "$2" 2>&1)"
+    then ok "$1"; else not_ok "$1" "$3 is false: $out"; fi
 }
 spawn_cap() {
     e2e_spawn "$1" "$E2E_BUILD/tests/capserver" "${@:2}"
@@ -56,27 +56,29 @@ runx "replay to a refused port runs to its end" 0 "$D" replay url:/ --target "ht
 jcheck "a refused port gives one connect error per request" "$T/out" \
     "j['errors']['connect'] == 20 and j['responses'] == 0"
 
-spawn_cap STALL --service-us 500 --stall-after 100 --stall-ms 500
+spawn_cap STALL --service-us 500 --stall-after 100 --stall-ms 1000
 spawn_cap FAST --service-us 100
 spawn_cap KNEE --service-us 20000
 await_port STALL && await_port FAST && await_port KNEE || { not_ok "test servers start"; exit 1; }
 
 # ---- open loop against a stall ---------------------------------------------------------------
-# 200/s for 2 s; request 100 (t = 0.5 s) holds the single worker 500 ms more. A closed-loop
+# 200/s for 3 s; request 100 (t = 0.5 s) holds the single worker 1 s more. A closed-loop
 # sender would stop sending during the stall; an open-loop one keeps its schedule and the
-# ~100 requests due during the stall carry the wait in their latency.
+# ~200 requests due during the stall carry the wait in their latency (1 s down to 0). The
+# send-lag bounds are loose (a busy 2-core machine deschedules the sender for tens of ms)
+# but far below the stall a closed-loop sender would show.
 runx "replay against a stalling server runs" 0 "$D" replay url:/ --target "http://127.0.0.1:$STALL" \
-    --rate 200/s --loop --duration 2s --connections 256 --json
+    --rate 200/s --loop --duration 3s --connections 512 --json
 cp "$T/out" "$T/stall.json"
 jcheck "stall: every request answered" "$T/stall.json" \
-    "j['scheduled'] == 400 and j['responses'] == 400 and j['errors']['total'] == 0"
-jcheck "stall: the max latency includes the 500 ms stall" "$T/stall.json" \
-    "j['latency_ms']['max'] >= 490"
-jcheck "stall: p99 shows the stall (>= 400 ms)" "$T/stall.json" "j['latency_ms']['p99'] >= 400"
-jcheck "stall: the median stays at the service time (< 20 ms)" "$T/stall.json" \
-    "j['latency_ms']['p50'] < 20"
-jcheck "stall: sends stay on schedule (p99 lag < 25 ms, max < 100 ms; the stall is 500)" "$T/stall.json" \
-    "j['send_lag_ms']['p99'] < 25 and j['send_lag_ms']['max'] < 100"
+    "j['scheduled'] == 600 and j['responses'] == 600 and j['errors']['total'] == 0"
+jcheck "stall: the max latency includes the 1 s stall" "$T/stall.json" \
+    "j['latency_ms']['max'] >= 990"
+jcheck "stall: p99 shows the stall (>= 900 ms)" "$T/stall.json" "j['latency_ms']['p99'] >= 900"
+jcheck "stall: the median stays near the service time (< 50 ms)" "$T/stall.json" \
+    "j['latency_ms']['p50'] < 50"
+jcheck "stall: sends stay on schedule (p99 lag < 100 ms, max < 400 ms; the stall is 1000)" \
+    "$T/stall.json" "j['send_lag_ms']['p99'] < 100 and j['send_lag_ms']['max'] < 400"
 
 # ---- rate accuracy ---------------------------------------------------------------------------
 runx "replay at a fixed rate runs" 0 "$D" replay url:/ --target "http://127.0.0.1:$FAST" \
