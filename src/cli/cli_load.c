@@ -106,6 +106,12 @@ int cli_load_flag(struct cli_load *l, int opt, const char *arg)
     case CLI_LOAD_O_RECORD:
         l->record_path = arg;
         return 1;
+    case CLI_LOAD_O_THREADS:
+        rc = parse_u64_flag(l, "--threads", arg, &v, 1);
+        if (rc == 1 && v > REPLAY_MAX_THREADS)
+            return cli_usage_error(l->cmd, "--threads %s is over %d", arg, REPLAY_MAX_THREADS);
+        l->nthreads = (unsigned)v;
+        return rc;
     default:
         return 0;
     }
@@ -142,6 +148,10 @@ int cli_load_finish(struct cli_load *l)
 {
     if (!l->target)
         return cli_usage_error(l->cmd, "--target URL is required");
+    if (l->nthreads > 1 && l->record_path)
+        return cli_usage_error(l->cmd, "--record needs one thread (no --threads)");
+    if (l->nthreads == 0)
+        l->nthreads = 1;
     int rc = parse_target(l);
     if (rc)
         return rc;
@@ -380,6 +390,8 @@ static int open_record(struct cli_load *l)
 
 void cli_load_release(struct cli_load *l)
 {
+    for (unsigned i = 1; i < l->nthreads; i++)
+        replay_source_free(l->extra[i - 1]);
     if (!l->record)
         return;
     capture_writer_free(l->record);
@@ -397,7 +409,11 @@ int cli_load_run(struct cli_load *l, struct replay_source *src, struct replay_st
         memset(st, 0, sizeof(*st));
         return rc;
     }
-    rc = replay_run(&l->ro, src, st, &err);
+    struct replay_source *srcs[REPLAY_MAX_THREADS];
+    srcs[0] = src;
+    for (unsigned i = 1; i < l->nthreads; i++)
+        srcs[i] = l->extra[i - 1];
+    rc = replay_run_threads(&l->ro, srcs, l->nthreads ? l->nthreads : 1, st, &err);
     if (l->record)
         capture_writer_flush(l->record);
     cli_load_progress_end(l);
@@ -434,19 +450,45 @@ static int open_captures(struct cli_load *l, const char *list, struct replay_sou
     return rc;
 }
 
-int cli_load_open_sources(struct cli_load *l, char *const *names, size_t n,
-                          struct replay_source **out)
+static int open_spec(struct cli_load *l, const char *spec, struct replay_source **out);
+
+static int open_names(struct cli_load *l, char *const *names, size_t n, struct replay_source **out)
 {
     *out = NULL;
     for (size_t i = 0; i < n; i++)
         if (strncmp(names[i], "url:", 4) == 0 && n > 1)
             return cli_usage_error(l->cmd, "url:PATH cannot be mixed with other sources");
     if (n == 1 && strncmp(names[0], "url:", 4) == 0)
-        return cli_load_open_source(l, names[0], out);
+        return open_spec(l, names[0], out);
     return open_files(l, (const char *const *)names, n, out);
 }
 
+/* --threads: every thread reads its own copy of the source. */
+static int open_extra(struct cli_load *l, const char *spec, char *const *names, size_t n)
+{
+    for (unsigned i = 1; i < l->nthreads; i++) {
+        int rc =
+            spec ? open_spec(l, spec, &l->extra[i - 1]) : open_names(l, names, n, &l->extra[i - 1]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int cli_load_open_sources(struct cli_load *l, char *const *names, size_t n,
+                          struct replay_source **out)
+{
+    int rc = open_names(l, names, n, out);
+    return rc ? rc : open_extra(l, NULL, names, n);
+}
+
 int cli_load_open_source(struct cli_load *l, const char *spec, struct replay_source **out)
+{
+    int rc = open_spec(l, spec, out);
+    return rc ? rc : open_extra(l, spec, NULL, 0);
+}
+
+static int open_spec(struct cli_load *l, const char *spec, struct replay_source **out)
 {
     *out = NULL;
     if (strncmp(spec, "url:", 4) == 0) {

@@ -35,6 +35,7 @@ enum {
     CLI_LOAD_O_PROGRESS,
     CLI_LOAD_O_LOOP,
     CLI_LOAD_O_RECORD,
+    CLI_LOAD_O_THREADS,
     CLI_LOAD_O_LAST,
 };
 
@@ -54,8 +55,9 @@ enum {
         {"json", no_argument, 0, CLI_LOAD_O_JSON},                                                 \
         {"progress", no_argument, 0, CLI_LOAD_O_PROGRESS},                                         \
         {"loop", no_argument, 0, CLI_LOAD_O_LOOP},                                                 \
+        {"record", required_argument, 0, CLI_LOAD_O_RECORD},                                       \
     {                                                                                              \
-        "record", required_argument, 0, CLI_LOAD_O_RECORD                                          \
+        "threads", required_argument, 0, CLI_LOAD_O_THREADS                                        \
     }
 
 /* The shared flags' help text. */
@@ -74,6 +76,7 @@ enum {
     "  --loop                start over at the end of the source\n"                                \
     "  --record FILE         write every exchange (request, the target's response) to a\n"         \
     "                        capture file (strftime pattern, as in serve's capture)\n"             \
+    "  --threads N           split the schedule over N threads (cores; default 1)\n"               \
     "  --progress            progress line on stderr even when it is not a terminal\n"             \
     "  --json                machine-readable summary on stdout\n"
 
@@ -90,6 +93,8 @@ struct cli_load {
     const char *record_path;
     struct capture_writer *record; /* owned, with --record */
     uint64_t record_lost;
+    unsigned nthreads;                                   /* --threads; 1 after finish */
+    struct replay_source *extra[REPLAY_MAX_THREADS - 1]; /* owned: threads 2.. */
     /* progress line state */
     const char *label; /* "step 3 (300/s)" or NULL */
     uint64_t prev_sent, prev_ns;

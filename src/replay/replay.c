@@ -82,6 +82,7 @@ struct replay {
     struct rreq *next; /* built, due at next->sched_ns */
     bool src_done, finished, drain_armed;
     uint64_t pass_kept; /* requests kept in the current pass (an all-filtered --loop ends) */
+    uint64_t index;     /* requests kept so far, all threads' (for stride and max_requests) */
     struct list idle, waiting, conns;
     uint64_t nwaiting, busy;
     unsigned nconns;
@@ -94,9 +95,11 @@ static void dispatch(struct replay *rp, struct rreq *r);
 static void maybe_finish(struct replay *rp);
 static void conn_close(struct rconn *c);
 
+/* Time since the schedule's start; 0 before it (threads share a start slightly ahead). */
 static uint64_t now_ns(const struct replay *rp)
 {
-    return uv_hrtime() - rp->t0;
+    uint64_t now = uv_hrtime();
+    return now > rp->t0 ? now - rp->t0 : 0;
 }
 
 static void rreq_free(struct rreq *r)
@@ -190,17 +193,23 @@ static void fetch(struct replay *rp)
     rp->next = NULL;
     if (rp->src_done)
         return;
-    if (o->max_requests && rp->st->scheduled >= o->max_requests) {
+    if (o->stride < 2 && o->max_requests && rp->st->scheduled >= o->max_requests) {
         rp->src_done = true;
         return;
     }
-    int rc = pull(rp, &q);
-    uint64_t t = rc == 1 ? replay_sched_next(&rp->sched, q.at_ns) : REPLAY_SCHED_END;
-    if (rc < 0)
-        rp->rc = rc;
-    if (t == REPLAY_SCHED_END || (o->duration_ns && t >= o->duration_ns)) {
-        rp->src_done = true;
-        return;
+    uint64_t t;
+    for (;;) {
+        int rc = pull(rp, &q);
+        t = rc == 1 ? replay_sched_next(&rp->sched, q.at_ns) : REPLAY_SCHED_END;
+        if (rc < 0)
+            rp->rc = rc;
+        if (t == REPLAY_SCHED_END || (o->duration_ns && t >= o->duration_ns) ||
+            (o->max_requests && rp->index >= o->max_requests)) {
+            rp->src_done = true;
+            return;
+        }
+        if (o->stride < 2 || rp->index++ % o->stride == o->offset)
+            break; /* another thread's request otherwise */
     }
     rp->next = build(rp, &q, t);
     if (!rp->next) {
@@ -556,7 +565,12 @@ static void arm_drain(struct replay *rp)
 static void tick_cb(uv_timer_t *t)
 {
     struct replay *rp = t->data;
-    uint64_t now = now_ns(rp);
+    uint64_t hr = uv_hrtime(), now = now_ns(rp);
+    if (hr < rp->t0) { /* a timer rounded early: not started yet */
+        uv_timer_start(&rp->tick, tick_cb, (rp->t0 - hr + CLOCK_NS_PER_MS - 1) / CLOCK_NS_PER_MS,
+                       0);
+        return;
+    }
     while (rp->next && rp->next->sched_ns <= now) {
         struct rreq *r = rp->next;
         fetch(rp);
@@ -632,10 +646,11 @@ static void start(struct replay *rp)
         uv_timer_start(&rp->progress, progress_cb, ms ? ms : 1, ms ? ms : 1);
     }
     uv_update_time(&rp->loop);
-    rp->t0 = uv_hrtime();
-    rp->wall0 = clock_wall_ns();
+    uint64_t now = uv_hrtime();
+    rp->t0 = rp->o->start_hrtime > now ? rp->o->start_hrtime : now;
+    rp->wall0 = clock_wall_ns() + (rp->t0 - now);
     fetch(rp);
-    uv_timer_start(&rp->tick, tick_cb, 0, 0);
+    uv_timer_start(&rp->tick, tick_cb, (rp->t0 - now + CLOCK_NS_PER_MS - 1) / CLOCK_NS_PER_MS, 0);
 }
 
 int replay_run(const struct replay_opts *o, struct replay_source *src, struct replay_stats *st,
@@ -661,6 +676,83 @@ int replay_run(const struct replay_opts *o, struct replay_source *src, struct re
     rc = rp->rc;
 out:
     free(rp);
+    return rc;
+}
+
+/* ---- threads --------------------------------------------------------------------------- */
+
+struct replay_thread {
+    struct replay_opts o;
+    struct replay_source *src; /* borrowed */
+    struct replay_stats *st;   /* owned */
+    struct err err;
+    int rc;
+    uv_thread_t tid;
+};
+
+static void thread_main(void *arg)
+{
+    struct replay_thread *t = arg;
+    t->rc = replay_run(&t->o, t->src, t->st, &t->err);
+}
+
+static void stats_merge(struct replay_stats *dst, const struct replay_stats *s)
+{
+    bool first = dst->sent == 0;
+    hist_merge(&dst->latency, &s->latency);
+    hist_merge(&dst->send_lag, &s->send_lag);
+    dst->scheduled += s->scheduled;
+    dst->filtered += s->filtered;
+    dst->responses += s->responses;
+    for (int i = 0; i < 6; i++)
+        dst->status[i] += s->status[i];
+    for (int i = 0; i < REPLAY_E_COUNT; i++)
+        dst->errors[i] += s->errors[i];
+    dst->conns_opened += s->conns_opened;
+    if (s->sent && (first || s->first_send_ns < dst->first_send_ns))
+        dst->first_send_ns = s->first_send_ns;
+    dst->sent += s->sent;
+#define MAX_INTO(f) (dst->f = s->f > dst->f ? s->f : dst->f)
+    MAX_INTO(elapsed_ns);
+    MAX_INTO(last_sched_ns);
+    MAX_INTO(last_send_ns);
+#undef MAX_INTO
+    dst->interrupted = dst->interrupted || s->interrupted;
+}
+
+int replay_run_threads(const struct replay_opts *o, struct replay_source *const *srcs, unsigned n,
+                       struct replay_stats *st, struct err *err)
+{
+    if (n <= 1)
+        return replay_run(o, srcs[0], st, err);
+    BUG_ON(n > REPLAY_MAX_THREADS || o->record);
+    struct replay_thread *t = xcalloc(n, sizeof(*t));
+    uint64_t start = uv_hrtime() + 20 * CLOCK_NS_PER_MS; /* every thread's loop is up by then */
+    int rc = 0;
+    for (unsigned i = 0; i < n; i++) {
+        t[i].o = *o;
+        t[i].o.stride = n, t[i].o.offset = i, t[i].o.start_hrtime = start;
+        t[i].o.connections = (o->connections + n - 1) / n;
+        if (i > 0)
+            t[i].o.progress = NULL;
+        t[i].src = srcs[i];
+        t[i].st = xmalloc(sizeof(*t[i].st));
+        int trc = uv_thread_create(&t[i].tid, thread_main, &t[i]);
+        BUG_ON(trc != 0);
+    }
+    memset(st, 0, sizeof(*st));
+    hist_init(&st->latency);
+    hist_init(&st->send_lag);
+    for (unsigned i = 0; i < n; i++) {
+        uv_thread_join(&t[i].tid);
+        stats_merge(st, t[i].st);
+        if (t[i].rc && !rc) {
+            rc = t[i].rc;
+            *err = t[i].err;
+        }
+        free(t[i].st);
+    }
+    free(t);
     return rc;
 }
 

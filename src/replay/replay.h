@@ -86,6 +86,10 @@ struct replay_opts {
     void *progress_ctx;
     replay_record_cb *record; /* NULL: responses are read and dropped */
     void *record_ctx;
+    /* Splitting one schedule across threads: this run sends only the requests k (0-based,
+     * after the filter) with k % stride == offset, from a start shared with the others. */
+    unsigned stride, offset; /* 0, 0: every request */
+    uint64_t start_hrtime;   /* uv_hrtime() of the schedule's time 0; 0: when the run starts */
 };
 
 /* Sets the defaults: 64 connections, 10 s timeout, speed 1, no bounds. */
@@ -95,6 +99,15 @@ void replay_opts_init(struct replay_opts *o);
  * start. */
 int replay_run(const struct replay_opts *o, struct replay_source *src, struct replay_stats *st,
                struct err *err);
+
+/* Runs one schedule split across n threads (n <= REPLAY_MAX_THREADS), each with its own
+ * loop, connections (o->connections / n, rounded up) and source (srcs[i]: n independent
+ * sources yielding the same requests); request k goes to thread k % n. st gets the merged
+ * results. The progress callback, if any, runs on the first thread with its own share.
+ * o->record must be NULL when n > 1. */
+#define REPLAY_MAX_THREADS 64
+int replay_run_threads(const struct replay_opts *o, struct replay_source *const *srcs, unsigned n,
+                       struct replay_stats *st, struct err *err);
 
 /* Derived figures. */
 uint64_t replay_stats_errors(const struct replay_stats *st);

@@ -88,6 +88,14 @@ jcheck "rate: exactly rate x duration requests scheduled" "$T/rate.json" "j['sch
 jcheck "rate: achieved within 5 % of 1000/s" "$T/rate.json" "abs(j['achieved_rps'] - 1000) <= 50"
 jcheck "rate: no errors" "$T/rate.json" "j['errors']['total'] == 0 and j['status']['2xx'] == 2000"
 
+# ---- two threads share one schedule -------------------------------------------------------------
+runx "replay --threads 2 runs" 0 "$D" replay url:/ --target "http://127.0.0.1:$FAST" \
+    --rate 1000/s --loop --duration 2s --threads 2 --json
+jcheck "threads: one schedule, every request once, rate within 5 %" "$T/out" \
+    "j['scheduled'] == 2000 and j['status']['2xx'] == 2000 and abs(j['achieved_rps'] - 1000) <= 50"
+runx "replay --threads with --record is a usage error" 2 "$D" replay url:/ \
+    --target "http://127.0.0.1:$FAST" --threads 2 --record "$T/x.dcap"
+
 # ---- stress finds the knee -------------------------------------------------------------------
 # capserver --service-us 20000 serves at most 50 req/s: below that a request waits only for
 # its own 20 ms, above it the queue grows by (rate - 50)/s, so a 3 s step at 55/s ends with

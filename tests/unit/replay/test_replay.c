@@ -112,12 +112,38 @@ static void test_replay_run_without_loop_sends_source_once(void **state)
     free(st);
 }
 
+static void test_replay_run_threads_splits_the_schedule(void **state)
+{
+    struct replay_opts o;
+    struct replay_stats *st = malloc(sizeof(*st));
+    struct err err = {0};
+    struct replay_source *srcs[3];
+    int fd, port = refusing_port(&fd);
+    (void)state;
+    opts_for(&o, port);
+    replay_sched_init_rate(&o.sched, 1000);
+    o.loop = true;
+    o.max_requests = 21;
+    for (int i = 0; i < 3; i++)
+        srcs[i] = source_fixed_new("GET", "/", NULL, NULL, 0);
+    assert_int_equal(replay_run_threads(&o, srcs, 3, st, &err), 0);
+    /* every request exactly once across the threads; the last at 20 / 1000 s */
+    assert_int_equal(st->scheduled, 21);
+    assert_int_equal(st->errors[REPLAY_E_CONNECT], 21);
+    assert_int_equal(st->last_sched_ns, 20000000ULL);
+    for (int i = 0; i < 3; i++)
+        replay_source_free(srcs[i]);
+    close(fd);
+    free(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replay_run_refused_counts_connect_errors),
         cmocka_unit_test(test_replay_run_duration_bounds_schedule),
         cmocka_unit_test(test_replay_run_without_loop_sends_source_once),
+        cmocka_unit_test(test_replay_run_threads_splits_the_schedule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
