@@ -28,7 +28,8 @@ struct loadgen_opts {
     struct cli_load load;
     const char *model, *from, *curve_path;
     double rate;
-    uint64_t seed;
+    uint64_t seed; /* for the model source, once it is built in */
+    bool have_seed;
     struct replay_curve_point *curve; /* owned */
     size_t ncurve;
 };
@@ -52,6 +53,7 @@ static int own_flag(struct loadgen_opts *o, int opt, const char *arg)
     case O_SEED:
         if (str_to_u64(arg, &o->seed))
             return cli_usage_error(&cli_cmd_loadgen, "--seed '%s' is not a whole number", arg);
+        o->have_seed = true;
         return 0;
     default:
         return cli_usage_error(&cli_cmd_loadgen, "unknown option");
@@ -84,6 +86,8 @@ static int parse(int argc, char **argv, struct loadgen_opts *o)
         return cli_usage_error(&cli_cmd_loadgen, "unexpected argument '%s'", argv[optind]);
     if (!o->model == !o->from)
         return cli_usage_error(&cli_cmd_loadgen, "name one of --model FILE or --from SPEC");
+    if (o->have_seed && !o->model)
+        return cli_usage_error(&cli_cmd_loadgen, "--seed applies to --model only");
     if ((o->rate > 0) == (o->curve_path != NULL))
         return cli_usage_error(&cli_cmd_loadgen, "give one of --rate R or --rate-curve CSV");
     return cli_load_finish(&o->load);
