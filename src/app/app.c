@@ -21,7 +21,9 @@
 #include "config/config.h"
 #include "listener/listener.h"
 #include "net/addr.h"
+#include "mirror/mirror.h"
 #include "observer/accesslog.h"
+#include "observer/capture_tap.h"
 #include "observer/metrics.h"
 #include "router/build.h"
 #include "router/router.h"
@@ -41,6 +43,7 @@ struct app {
     struct auth auth;
     bool have_auth;
     struct accesslog *accesslog;
+    struct capture_tap *capture;
     struct health_checker *health;
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t tick;
@@ -204,6 +207,49 @@ static void on_tick(uv_timer_t *t)
     a->admin = NULL;
 }
 
+/* The exchange hooks of every worker: each observer that is on sees every exchange. */
+static void app_exchange_done(struct exchange *ex, void *ctx)
+{
+    struct app *a = ctx;
+    if (a->accesslog)
+        accesslog_exchange_done(ex, a->accesslog);
+    if (a->capture)
+        capture_tap_exchange_done(ex, a->capture);
+}
+
+static void app_shadow_done(struct exchange *ex, const struct shadow_result *r, void *ctx)
+{
+    struct app *a = ctx;
+    if (a->capture)
+        capture_tap_shadow_done(ex, r, a->capture);
+}
+
+/* The capture section: a tap fed by the hooks above, recording the mirror's copy. */
+static int start_capture(struct app *a, struct err *err)
+{
+    const struct config_capture *cc = &a->cfg->capture;
+    if (!cc->path)
+        return 0;
+    struct capture_tap_config tc = {.path = cc->path,
+                                    .max_file = cc->max_file,
+                                    .sample_percent = cc->sample_percent,
+                                    .nworkers = a->nworkers,
+                                    .queue = cc->queue,
+                                    .head = mirror_copy_head};
+    a->capture = capture_tap_new(&tc, err);
+    if (!a->capture)
+        return err->code ? err->code : -EINVAL;
+    int rc = capture_tap_start(a->capture);
+    if (rc)
+        return err_set(err, rc, "capture: cannot start the writer thread: %s", strerror(-rc));
+    metrics_set_extra(a->metrics, capture_tap_write_metrics, a->capture);
+    a->shared.on_done = app_exchange_done;
+    a->shared.on_shadow_done = app_shadow_done;
+    a->shared.hook_ctx = a;
+    log_info("app", "capturing %u%% of requests to '%s'", cc->sample_percent, cc->path);
+    return 0;
+}
+
 static int start_admin(struct app *a, struct err *err)
 {
     a->api = (struct admin_api){.router = &a->router,
@@ -275,9 +321,11 @@ static int setup(struct app *a, struct err *err)
             err);
         if (!a->accesslog)
             return err->code;
-        a->shared.on_done = accesslog_exchange_done;
-        a->shared.hook_ctx = a->accesslog;
+        a->shared.on_done = app_exchange_done;
+        a->shared.hook_ctx = a;
     }
+    if ((rc = start_capture(a, err)) != 0)
+        return rc;
     if ((rc = start_admin(a, err)) != 0)
         return rc;
     a->health = health_checker_new(&a->loop);
@@ -297,6 +345,9 @@ static void teardown(struct app *a)
     admin_server_close(a->admin);
     uv_run(&a->loop, UV_RUN_NOWAIT);
     accesslog_close(a->accesslog);
+    if (a->metrics)
+        metrics_set_extra(a->metrics, NULL, NULL);
+    capture_tap_free(a->capture);
     auth_release(&a->auth);
     if (a->router_ready)
         router_release(&a->router);

@@ -9,6 +9,8 @@
 #include <stdarg.h>
 #include <string.h>
 
+/* One line per subcommand, so branches that add one merge cleanly. */
+/* clang-format off */
 static const struct cli_cmd *const commands[] = {
     &cli_cmd_serve,
     &cli_cmd_analyze,
@@ -16,8 +18,11 @@ static const struct cli_cmd *const commands[] = {
     &cli_cmd_replay,
     &cli_cmd_loadgen,
     &cli_cmd_stress,
+    &cli_cmd_capture,
+    &cli_cmd_learn,
     &cli_cmd_version,
 };
+/* clang-format on */
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static const struct cli_cmd *find(const char *name)

@@ -37,5 +37,7 @@ extern const struct cli_cmd cli_cmd_check;
 extern const struct cli_cmd cli_cmd_replay;
 extern const struct cli_cmd cli_cmd_loadgen;
 extern const struct cli_cmd cli_cmd_stress;
+extern const struct cli_cmd cli_cmd_capture;
+extern const struct cli_cmd cli_cmd_learn;
 
 #endif

@@ -132,6 +132,13 @@ struct config_log {
     char *access_log_path; /* "-": stderr */
 };
 
+struct config_capture {
+    char *path; /* strftime pattern; NULL: no capture */
+    uint64_t max_file;
+    uint32_t sample_percent; /* 0..100 */
+    uint32_t queue;          /* records queued per worker */
+};
+
 struct config {
     char *path;       /* as given to config_load */
     char *dir;        /* its directory; relative paths in the file are resolved against it */
@@ -139,6 +146,7 @@ struct config {
     struct config_admin admin;
     struct config_log log;
     struct config_limits limits; /* global; services hold their resolved copies */
+    struct config_capture capture;
     struct config_service *services;
     size_t nservices;
     char **warnings; /* "file:line:col: ..." sentences for `doppel check` */

@@ -250,6 +250,8 @@ const struct schema_key config_table_top[] = {
      .max = CONFIG_MAX_SERVICES, .sub = service_keys, .elem_size = sizeof(struct config_service),
      .elem_init = service_init, .offset = CFG(services), .offset_n = CFG(nservices),
      .doc = "the services doppel fronts"},
+    {.name = "capture", .type = SCHEMA_SECTION, .sub = config_table_capture, .offset = CFG(capture),
+     .doc = "record anonymized traffic to capture files (docs/capture.md)"},
     {0},
 };
 /* clang-format on */

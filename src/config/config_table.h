@@ -13,5 +13,7 @@
 extern const struct schema_key config_table_top[];
 /* services[].mirror (and each route's mirror), describing struct config_mirror. */
 extern const struct schema_key config_table_mirror[];
+/* The top-level capture section, describing struct config_capture (config_capture.c). */
+extern const struct schema_key config_table_capture[];
 
 #endif

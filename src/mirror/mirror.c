@@ -161,7 +161,7 @@ static const struct upstream_cbs copy_cbs = {
 static const char *const own_headers[] = {"content-length", "x-doppel-shadow", "expect",
                                           "x-forwarded-for", NULL};
 
-static int build_request(const struct exchange *ex, struct buf *out)
+int mirror_copy_head(const struct exchange *ex, struct buf *out)
 {
     const struct http_head *req = &ex->req;
     const struct anonymize_rules *anon = &ex->route->mirror.anon;
@@ -261,7 +261,7 @@ void mirror_submit(struct mirror_worker *mw, struct exchange *ex)
         return;
     struct buf req;
     buf_init(&req, MIRROR_HEAD_MAX + ex->req_body.len);
-    if (build_request(ex, &req) != 0 || buf_append(&req, ex->req_body.data, ex->req_body.len)) {
+    if (mirror_copy_head(ex, &req) != 0 || buf_append(&req, ex->req_body.data, ex->req_body.len)) {
         for (size_t i = 0; i < svc->nshadows && i < RT_MAX_SHADOWS; i++)
             if (take[i])
                 metrics_mirror_drop(ex->route->mirror_series[i], mw->worker, METRICS_DROP_OTHER);

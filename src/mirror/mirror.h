@@ -25,6 +25,10 @@ void mirror_worker_drain(struct mirror_worker *mw);
 /* Copies in flight on this worker. */
 unsigned mirror_worker_inflight(const struct mirror_worker *mw);
 void mirror_worker_free(struct mirror_worker *mw);
+/* Appends the head of the copy a shadow is sent of ex's request (ex->route must be set):
+ * request line, anonymized end-to-end headers, X-Forwarded-For, the headers the copy adds,
+ * the empty line. The capture records this same copy (app.c hands it to the observer). */
+int mirror_copy_head(const struct exchange *ex, struct buf *out);
 /* Sends ex's request to every shadow of its service (ex->route must be set). */
 void mirror_submit(struct mirror_worker *mw, struct exchange *ex);
 

@@ -69,6 +69,8 @@ struct metrics {
     unsigned nworkers;
     char *version; /* owned */
     struct list services, series, mirrors;
+    metrics_extra_cb *extra; /* set once before serving */
+    void *extra_ctx;
 };
 
 const uint64_t metrics_le_ns[METRICS_LE_COUNT] = {
@@ -747,9 +749,17 @@ int metrics_write_prometheus(struct metrics *m, struct buf *out)
     rows_free(e.series, e.nseries);
     rows_free(e.mirrors, e.nmirrors);
     rows_free(e.services, e.nservices);
+    if (!e.rc && m->extra)
+        e.rc = m->extra(m->extra_ctx, out);
     if (e.rc && out->data) {
         out->len = start;
         out->data[start] = '\0';
     }
     return e.rc;
+}
+
+void metrics_set_extra(struct metrics *m, metrics_extra_cb *cb, void *ctx)
+{
+    m->extra = cb;
+    m->extra_ctx = ctx;
 }

@@ -182,4 +182,9 @@ void metrics_series_each(struct metrics *m, metrics_series_cb *cb, void *arg);
  * out is left as it was. */
 int metrics_write_prometheus(struct metrics *m, struct buf *out);
 
+/* Families kept outside the registry (the capture tap's counters): cb appends them after
+ * the registry's own, on the thread that writes the exposition. One at most; NULL clears. */
+typedef int metrics_extra_cb(void *ctx, struct buf *out);
+void metrics_set_extra(struct metrics *m, metrics_extra_cb *cb, void *ctx);
+
 #endif

@@ -43,7 +43,9 @@ struct capture_resp {
     bool body_truncated;
 };
 
-/* One record: a request (as sent to shadows, anonymized) and at most one of each response. */
+/* One record: a request (as sent to shadows, anonymized) and at most one of each response.
+ * A record with only a shadow response may leave the request out (empty method, target,
+ * headers and body): it is in the primary record with the same id. */
 struct capture_record {
     uint64_t ts_ns; /* wall clock, ns since the Unix epoch, when the request started */
     uint64_t id;    /* the exchange id: a primary and a shadow record of one request share it */
@@ -68,6 +70,9 @@ void capture_scratch_release(struct capture_scratch *s);
 
 /* CRC32C (Castagnoli, reflected 0x82F63B78); crc is 0 for a fresh sum. */
 uint32_t capture_crc32c(uint32_t crc, const void *data, size_t n);
+/* The same sum from the 256-entry table only (capture_crc32c uses the CPU's crc32
+ * instruction where there is one). */
+uint32_t capture_crc32c_portable(uint32_t crc, const void *data, size_t n);
 
 /* The 16-byte file header: "DCAP", u16 version, u16 header length, u64 created wall ns. */
 void capture_file_header(unsigned char out[CAPTURE_FILE_HEADER_LEN], uint64_t created_ns);

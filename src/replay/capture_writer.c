@@ -33,6 +33,7 @@ struct capture_writer {
     unsigned seq;
     uint64_t file_bytes, file_records;
     bool warned; /* a write error was logged for this file */
+    bool stream; /* the file is a pipe or a device: no size rotation */
     struct buf out;
     struct capture_writer_stats st;
 };
@@ -129,10 +130,46 @@ static void close_file(struct capture_writer *w)
     w->fd = -1;
 }
 
+static void opened(struct capture_writer *w, int fd, unsigned seq, uint64_t now_ns)
+{
+    w->fd = fd;
+    w->seq = seq;
+    w->warned = false;
+    w->file_records = 0;
+    w->file_bytes = CAPTURE_FILE_HEADER_LEN;
+    unsigned char hdr[CAPTURE_FILE_HEADER_LEN];
+    capture_file_header(hdr, now_ns);
+    buf_append(&w->out, hdr, sizeof(hdr));
+    w->st.files++;
+    w->st.bytes += sizeof(hdr);
+}
+
+/* A named pipe or a device (/dev/stdout) at the path is written to as a stream: a reader
+ * on the other end gets one file header and then frames. Opening a pipe waits for its
+ * reader, here on the writer's thread. */
+static int open_stream(struct capture_writer *w, uint64_t now_ns)
+{
+    struct stat sb;
+    if (stat(w->path, &sb) != 0 || !(S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode)))
+        return 1;
+    int fd = open(w->path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    w->stream = true;
+    opened(w, fd, 0, now_ns);
+    return 0;
+}
+
 /* Opens base with the first free sequence number from seq on. */
 static int open_file(struct capture_writer *w, uint64_t now_ns, unsigned seq)
 {
     close_file(w);
+    w->stream = false;
+    if (seq == 0 && capture_writer_expand(w->pattern, now_ns, 0, w->path, sizeof(w->path)) == 0) {
+        int rc = open_stream(w, now_ns);
+        if (rc <= 0)
+            return rc;
+    }
     for (; seq < WRITER_MAX_SEQ; seq++) {
         if (capture_writer_expand(w->pattern, now_ns, seq, w->path, sizeof(w->path)))
             return -ENAMETOOLONG;
@@ -142,16 +179,7 @@ static int open_file(struct capture_writer *w, uint64_t now_ns, unsigned seq)
             continue;
         if (fd < 0)
             return -errno;
-        w->fd = fd;
-        w->seq = seq;
-        w->warned = false;
-        w->file_records = 0;
-        w->file_bytes = CAPTURE_FILE_HEADER_LEN;
-        unsigned char hdr[CAPTURE_FILE_HEADER_LEN];
-        capture_file_header(hdr, now_ns);
-        buf_append(&w->out, hdr, sizeof(hdr));
-        w->st.files++;
-        w->st.bytes += sizeof(hdr);
+        opened(w, fd, seq, now_ns);
         return 0;
     }
     return -EEXIST;
@@ -166,7 +194,7 @@ static int pick_file(struct capture_writer *w, uint64_t now_ns, size_t len)
         snprintf(w->base, sizeof(w->base), "%s", base);
         return open_file(w, now_ns, 0);
     }
-    if (w->max_file && w->file_records > 0 &&
+    if (w->max_file && !w->stream && w->file_records > 0 &&
         w->file_bytes + CAPTURE_FRAME_HEADER_LEN + len > w->max_file)
         return open_file(w, now_ns, w->seq + 1);
     return 0;

@@ -5,8 +5,10 @@
  * name changes, a new file starts. A file that would grow past max_file is closed and the
  * next one gets a sequence number before its extension ("api-20261122-23.1.dcap"); an
  * existing file is never appended to (its tail may be torn), the next free number is used.
- * Single-threaded: one writer thread owns one capture_writer. Frames are buffered and written
- * with write(2) when the buffer fills or on capture_writer_flush.
+ * A named pipe or a character device at the expanded path is written to as one stream
+ * (no size rotation), for a consumer reading captures live. Single-threaded: one writer thread owns
+ * one capture_writer. Frames are buffered and written with write(2) when the buffer fills or on
+ * capture_writer_flush.
  */
 #ifndef DOPPEL_REPLAY_CAPTURE_WRITER_H
 #define DOPPEL_REPLAY_CAPTURE_WRITER_H

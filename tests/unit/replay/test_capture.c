@@ -28,6 +28,15 @@ static void test_capture_crc32c_matches_check_values(void **state)
     unsigned char zeros[32] = {0};
     assert_int_equal(capture_crc32c(0, zeros, 32), 0x8a9136aau);
     assert_int_equal(capture_crc32c(0, "", 0), 0);
+    assert_int_equal(capture_crc32c_portable(0, "123456789", 9), 0xe3069283u);
+    /* The instruction and the table agree on every length and alignment. */
+    unsigned char buf[300];
+    for (size_t i = 0; i < sizeof(buf); i++)
+        buf[i] = (unsigned char)(i * 131 + 7);
+    for (size_t off = 0; off < 8; off++)
+        for (size_t n = 0; n + off <= sizeof(buf); n += 13)
+            assert_int_equal(capture_crc32c(0, buf + off, n),
+                             capture_crc32c_portable(0, buf + off, n));
     /* Incremental use gives the same sum as one call. */
     assert_int_equal(capture_crc32c(capture_crc32c(0, "1234", 4), "56789", 5), 0xe3069283u);
 }
@@ -157,6 +166,24 @@ static void test_capture_decode_survives_every_flipped_byte(void **state)
     buf_release(&b);
 }
 
+static void test_capture_decode_allows_no_request_only_in_shadow_records(void **state)
+{
+    (void)state;
+    struct capture_record in = {.id = 5, .shadow = {.present = true, .status = 200}}, out;
+    struct buf b;
+    buf_init(&b, 4096);
+    assert_int_equal(capture_encode_payload(&in, &b), 0);
+    struct capture_scratch sc = {0};
+    assert_int_equal(capture_decode(b.data, b.len, &out, &sc, NULL), 0);
+    assert_true(out.shadow.present && out.method_len == 0 && out.id == 5);
+    buf_reset(&b);
+    in.primary = in.shadow; /* a primary record must carry its request */
+    assert_int_equal(capture_encode_payload(&in, &b), 0);
+    assert_int_equal(capture_decode(b.data, b.len, &out, &sc, NULL), -EBADMSG);
+    capture_scratch_release(&sc);
+    buf_release(&b);
+}
+
 static void test_capture_encode_payload_refuses_oversized_fields(void **state)
 {
     (void)state;
@@ -202,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_capture_decode_round_trips_every_field),
         cmocka_unit_test(test_capture_decode_rejects_every_truncation_and_trailing_bytes),
         cmocka_unit_test(test_capture_decode_survives_every_flipped_byte),
+        cmocka_unit_test(test_capture_decode_allows_no_request_only_in_shadow_records),
         cmocka_unit_test(test_capture_encode_payload_refuses_oversized_fields),
         cmocka_unit_test(test_capture_frame_check_rejects_bad_headers),
     };
