@@ -20,6 +20,7 @@
 #include "model/exchange.h"
 #include "replay/capture.h"
 #include "replay/capture_writer.h"
+#include "replay/model.h"
 #include "replay/source_fixed.h"
 
 void cli_load_init(struct cli_load *l, const struct cli_cmd *cmd)
@@ -392,6 +393,11 @@ void cli_load_release(struct cli_load *l)
 {
     for (unsigned i = 1; i < l->nthreads; i++)
         replay_source_free(l->extra[i - 1]);
+    if (l->model) {
+        traffic_model_release(l->model);
+        free(l->model);
+        l->model = NULL;
+    }
     if (!l->record)
         return;
     capture_writer_free(l->record);
@@ -452,6 +458,56 @@ static int open_captures(struct cli_load *l, const char *list, struct replay_sou
 
 static int open_spec(struct cli_load *l, const char *spec, struct replay_source **out);
 
+#define MODEL_MAX_BYTES (64u << 20)
+
+/* Reads a model JSON file once (every thread's source shares it). */
+static int load_model(struct cli_load *l, const char *path, struct err *err)
+{
+    struct buf b;
+    char chunk[65536];
+    size_t n;
+    int rc = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return err_set(err, -errno, "%s: %s", path, strerror(errno));
+    buf_init(&b, MODEL_MAX_BYTES);
+    while (!rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        if (buf_append(&b, chunk, n))
+            rc = err_set(err, -EFBIG, "%s: larger than 64 MiB", path);
+    if (!rc && ferror(f))
+        rc = err_set(err, -EIO, "%s: read error", path);
+    fclose(f);
+    if (!rc) {
+        l->model = xcalloc(1, sizeof(*l->model));
+        traffic_model_init(l->model);
+        rc = traffic_model_from_json(path, b.data ? b.data : "", b.len, l->model, err);
+        if (rc) {
+            traffic_model_release(l->model);
+            free(l->model);
+            l->model = NULL;
+        }
+    }
+    buf_release(&b);
+    return rc;
+}
+
+/* A model source: the mix from the model; the pace from the replayer's schedule (its
+ * times are ignored at a fixed rate or along a curve), or the model's own hourly curve. */
+static int open_model(struct cli_load *l, const char *path, struct replay_source **out)
+{
+    struct err err = {0};
+    struct traffic_gen gen = {.rate_per_s = l->model_own_pace ? 0 : 1.0};
+    if (!l->model && load_model(l, path, &err)) {
+        fprintf(stderr, "doppel %s: %s\n", l->cmd->name, err.msg);
+        return CLI_USAGE;
+    }
+    if (replay_source_model_new(l->model, l->seed, &gen, out, &err)) {
+        fprintf(stderr, "doppel %s: %s\n", l->cmd->name, err.msg);
+        return CLI_FAILED;
+    }
+    return 0;
+}
+
 static int open_names(struct cli_load *l, char *const *names, size_t n, struct replay_source **out)
 {
     *out = NULL;
@@ -501,6 +557,6 @@ static int open_spec(struct cli_load *l, const char *spec, struct replay_source 
     if (strncmp(spec, "capture:", 8) == 0)
         return open_captures(l, spec + 8, out);
     if (strncmp(spec, "model:", 6) == 0)
-        return cli_usage_error(l->cmd, "'%s': this build has no model source yet", spec);
+        return open_model(l, spec + 6, out);
     return cli_usage_error(l->cmd, "'%s' is not url:PATH, capture:FILES or model:FILE", spec);
 }

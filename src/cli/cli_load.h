@@ -81,6 +81,7 @@ enum {
     "  --json                machine-readable summary on stdout\n"
 
 struct capture_writer;
+struct traffic_model;
 struct cli_load {
     const struct cli_cmd *cmd;
     struct replay_opts ro;
@@ -93,7 +94,10 @@ struct cli_load {
     const char *record_path;
     struct capture_writer *record; /* owned, with --record */
     uint64_t record_lost;
-    unsigned nthreads;                                   /* --threads; 1 after finish */
+    unsigned nthreads;           /* --threads; 1 after finish */
+    uint64_t seed;               /* of a model source */
+    bool model_own_pace;         /* a model source keeps its hourly arrival curve */
+    struct traffic_model *model; /* owned, once a model: source was opened */
     struct replay_source *extra[REPLAY_MAX_THREADS - 1]; /* owned: threads 2.. */
     /* progress line state */
     const char *label; /* "step 3 (300/s)" or NULL */

@@ -28,7 +28,7 @@ struct loadgen_opts {
     struct cli_load load;
     const char *model, *from, *curve_path;
     double rate;
-    uint64_t seed; /* for the model source, once it is built in */
+    uint64_t seed; /* of the model source */
     bool have_seed;
     struct replay_curve_point *curve; /* owned */
     size_t ncurve;
@@ -88,7 +88,9 @@ static int parse(int argc, char **argv, struct loadgen_opts *o)
         return cli_usage_error(&cli_cmd_loadgen, "name one of --model FILE or --from SPEC");
     if (o->have_seed && !o->model)
         return cli_usage_error(&cli_cmd_loadgen, "--seed applies to --model only");
-    if ((o->rate > 0) == (o->curve_path != NULL))
+    if (o->rate > 0 && o->curve_path)
+        return cli_usage_error(&cli_cmd_loadgen, "--rate and --rate-curve exclude each other");
+    if (!o->model && !(o->rate > 0) && !o->curve_path)
         return cli_usage_error(&cli_cmd_loadgen, "give one of --rate R or --rate-curve CSV");
     return cli_load_finish(&o->load);
 }
@@ -151,10 +153,15 @@ static int setup(struct loadgen_opts *o, struct replay_source **src)
         if (!o->load.ro.duration_ns && o->ncurve > 1)
             o->load.ro.duration_ns =
                 (uint64_t)llround(o->curve[o->ncurve - 1].t_s * (double)CLOCK_NS_PER_S);
-    } else {
+    } else if (o->rate > 0) {
         replay_sched_init_rate(&o->load.ro.sched, o->rate);
+    } else {
+        /* the model's own hourly arrival curve: its times, as they come */
+        replay_sched_init_speed(&o->load.ro.sched, 1.0);
+        o->load.model_own_pace = true;
     }
     o->load.ro.loop = true;
+    o->load.seed = o->seed;
     if (o->model) {
         char spec[4096];
         snprintf(spec, sizeof(spec), "model:%s", o->model);
@@ -196,11 +203,13 @@ out:
 
 const struct cli_cmd cli_cmd_loadgen = {
     .name = "loadgen",
-    .usage = "loadgen (--model FILE | --from SPEC) --target URL (--rate R | --rate-curve CSV) "
+    .usage = "loadgen (--model FILE | --from SPEC) --target URL [--rate R | --rate-curve CSV] "
              "[--seed N] [--duration DUR] [--json]",
     .summary = "generate open-loop load from a traffic model at a rate or along a curve",
     .help = "Requests come from a traffic model (`doppel learn`) or from --from url:PATH or\n"
-            "capture:F1,F2 (looped); their pace is set by --rate or --rate-curve, open loop.\n\n"
+            "capture:F1,F2 (looped); their pace is set by --rate or --rate-curve, open loop.\n"
+            "With --model and neither, arrivals follow the model's own hourly rates (UTC hours\n"
+            "from hour 0), a Poisson process; bound the run with --duration.\n\n"
             "  --model FILE          traffic model JSON\n"
             "  --from SPEC           url:PATH or capture:F1,F2 instead of a model\n"
             "  --rate R              fixed arrival rate (2000/s, 6000/m)\n"

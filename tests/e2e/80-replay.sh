@@ -197,4 +197,32 @@ if grep -q "badcurve.csv:4:" "$T/err"; then ok "loadgen: the bad curve row is na
 runx "loadgen: --rate and --rate-curve exclude each other" 2 "$D" loadgen --from url:/ \
     --target "http://127.0.0.1:$FAST" --rate 10/s --rate-curve "$T/curve.csv"
 
+# ---- learn -> loadgen reproduces the endpoint mix ----------------------------------------------
+# The capture's mix is 75 % GET /users/{id}, 25 % POST /orders. 400 requests drawn from the
+# learned model: the POST share is binomial, sd sqrt(0.25 * 0.75 / 400) = 0.022, so 0.25 +- 0.07
+# (3 sd). The same seed twice gives the same requests.
+start_backend MIX --record "$T/mix.jsonl" || { not_ok "mix backend starts"; exit 1; }
+runx "learn a model from the capture" 0 "$D" learn "$T/c1.dcap" -o "$T/model.json"
+for run in 1 2; do
+    runx "loadgen --model run $run" 0 "$D" loadgen --model "$T/model.json" \
+        --target "http://127.0.0.1:$MIX" --rate 1000/s --max-requests 400 --seed 7 --json
+done
+$PY - "$T/mix.jsonl" >"$T/mix.txt" 2>&1 <<'PYEOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+a, b = rows[:400], rows[400:]
+post = sum(1 for r in a if r["method"] == "POST" and r["url"] == "/orders") / 400
+users = sum(1 for r in a if r["method"] == "GET" and r["url"].startswith("/users/")) / 400
+key = lambda rs: sorted((r["method"], r["url"], r.get("body")) for r in rs)
+print(len(rows), abs(post - 0.25) <= 0.07, abs(post + users - 1) < 1e-9, key(a) == key(b))
+PYEOF
+expect_eq "loadgen: the learned mix within 3 sd, same seed same requests" "$(cat "$T/mix.txt")" \
+    "800 True True True"
+printf '{"version": 1, "endpoints": 7}' >"$T/badmodel.json"
+runx "loadgen: a malformed model is an input error" 2 "$D" loadgen --model "$T/badmodel.json" \
+    --target "http://127.0.0.1:$MIX" --rate 10/s --max-requests 1
+if grep -q "badmodel.json" "$T/err"; then ok "loadgen: the bad model file is named"; else
+    not_ok "loadgen: the bad model file is named" "$(cat "$T/err")"; fi
+
+stop_pids "$MIX_PID"
 stop_pids "$STALL_PID" "$FAST_PID" "$KNEE_PID" "$REC_PID" || not_ok "test servers exit 0"

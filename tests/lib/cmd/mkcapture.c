@@ -5,8 +5,9 @@
  * capture format's own encoder and writer (replay/capture.h, capture_writer.h), so a
  * replay test reads exactly what `doppel serve` would have recorded. Request i (0-based)
  * is recorded at start + i * interval: every fourth is `POST /orders` with a small JSON
- * body, the others `GET /users/<i>`; each carries Host: prod.example, Accept and
- * X-Seq: <i>, and a primary response 200.
+ * body, the others `GET /users/<i>`; each carries Host: prod.example, Accept, X-Seq: <i> and
+ * X-Forwarded-For: c<i mod 4> (four clients, as the mirror pseudonymizes them), and a primary
+ * response 200.
  *
  *   mkcapture --out FILE --count N --interval-ms M
  *   mkcapture --dump FILE     one line per record: id method target shadow-pool status
@@ -25,15 +26,17 @@
 
 static int write_one(struct capture_writer *w, uint64_t i, uint64_t ts)
 {
-    char target[64], seq[32], body[64];
+    char target[64], seq[32], body[64], client[32];
     bool post = i % 4 == 3;
     snprintf(target, sizeof(target), post ? "/orders" : "/users/%llu", (unsigned long long)i);
     snprintf(seq, sizeof(seq), "%llu", (unsigned long long)i);
     snprintf(body, sizeof(body), "{\"item\":%llu}", (unsigned long long)i);
+    snprintf(client, sizeof(client), "c%llu", (unsigned long long)(i % 4));
     struct http_header h[] = {
         {"Host", 4, "prod.example", 12},
         {"Accept", 6, "*/*", 3},
         {"X-Seq", 5, seq, strlen(seq)},
+        {"X-Forwarded-For", 15, client, strlen(client)}, /* the mirror's client pseudonym */
     };
     struct capture_record r = {
         .ts_ns = ts,
@@ -43,7 +46,7 @@ static int write_one(struct capture_writer *w, uint64_t i, uint64_t ts)
         .target = target,
         .target_len = strlen(target),
         .headers = h,
-        .nheaders = 3,
+        .nheaders = 4,
         .body = post ? body : NULL,
         .body_len = post ? strlen(body) : 0,
         .primary = {.present = true,
