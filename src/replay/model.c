@@ -234,7 +234,8 @@ static int cmp_endpoint(const void *a, const void *b)
 static void finish_think(struct traffic_model *m)
 {
     size_t npairs = m->nclient_ts / 2;
-    qsort(m->client_ts, npairs, 2 * sizeof(uint64_t), cmp_pair);
+    if (npairs > 1) /* client_ts is NULL when no record named its client */
+        qsort(m->client_ts, npairs, 2 * sizeof(uint64_t), cmp_pair);
     uint64_t *gaps = xcalloc(npairs + 1, sizeof(*gaps));
     size_t ng = 0;
     double sum = 0;
@@ -271,7 +272,8 @@ static void finish_hours(struct traffic_model *m)
 
 void traffic_model_finish(struct traffic_model *m)
 {
-    qsort(m->ep, m->nep, sizeof(*m->ep), cmp_endpoint);
+    if (m->nep > 1)
+        qsort(m->ep, m->nep, sizeof(*m->ep), cmp_endpoint);
     for (size_t i = 0; i < m->nep; i++)
         m->ep[i].weight = (double)m->ep[i].count / (double)m->requests;
     double span = (double)(m->last_ns - m->first_ns) / 1e9;

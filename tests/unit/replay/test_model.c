@@ -126,6 +126,33 @@ static void test_traffic_model_add_counts_every_request(void **state)
     traffic_model_release(&m);
 }
 
+/* Records without X-Forwarded-For (no client pseudonym) leave no think times: the model
+ * learns the mix and says so with think_n 0 (this sorted a NULL array before). */
+static void test_traffic_model_finish_learns_without_client_ids(void **state)
+{
+    (void)state;
+    struct traffic_model m;
+    traffic_model_init(&m);
+    for (int i = 0; i < 10; i++) {
+        struct http_header h[1] = {{"Host", 4, "api", 3}};
+        struct capture_record r = {.ts_ns = (uint64_t)i * CLOCK_NS_PER_S,
+                                   .method = "GET",
+                                   .method_len = 3,
+                                   .target = "/a/1",
+                                   .target_len = 4,
+                                   .headers = h,
+                                   .nheaders = 1};
+        r.primary.present = true;
+        r.primary.status = 200;
+        traffic_model_add(&m, &r);
+    }
+    traffic_model_finish(&m);
+    assert_int_equal(m.nep, 1);
+    assert_string_equal(m.ep[0].path, "/a/{id}");
+    assert_int_equal(m.think_n, 0);
+    traffic_model_release(&m);
+}
+
 static void test_replay_source_model_new_reproduces_the_mix(void **state)
 {
     (void)state;
@@ -350,6 +377,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_traffic_model_template_replaces_ids),
         cmocka_unit_test(test_traffic_model_add_counts_every_request),
+        cmocka_unit_test(test_traffic_model_finish_learns_without_client_ids),
         cmocka_unit_test(test_replay_source_model_new_reproduces_the_mix),
         cmocka_unit_test(test_replay_source_model_new_keeps_rate_and_follows_curve),
         cmocka_unit_test(test_replay_source_model_new_follows_the_hourly_rates),
