@@ -13,6 +13,7 @@
 
 #include "base/clock.h"
 #include "mirror/mirror.h"
+#include "model/hmac_key.h"
 #include "model/exchange.h"
 #include "observer/capture_tap.h"
 
@@ -35,6 +36,8 @@ int main(int argc, char **argv)
     memset(&route, 0, sizeof(route));
     route.mirror.anon = (struct anonymize_rules){
         .drop_headers = drop, .ndrop_headers = 2, .hash_client_ip = true, .key_len = 32};
+    /* Prepared as the route table builder prepares it (router/build.c). */
+    route.mirror.anon.prepared = hmac_key_new(route.mirror.anon.key, route.mirror.anon.key_len);
     struct http_header h[5] = {{"Host", 4, "api.example.com", 15},
                                {"User-Agent", 10, "bench/1.0", 9},
                                {"Accept", 6, "*/*", 3},
@@ -91,5 +94,6 @@ int main(int argc, char **argv)
     printf("head %.3f us\tworker %.3f us/request\ttotal %.3f us/request\n", head_us, worker_us,
            total_us);
     buf_release(&head);
+    hmac_key_free(route.mirror.anon.prepared);
     return 0;
 }
