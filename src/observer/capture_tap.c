@@ -139,10 +139,10 @@ static int parse_field(struct tap_queue *q, size_t *n, const char *p, const char
     return *n > CAPTURE_HEADERS_MAX ? -ENOSPC : 0;
 }
 
-/* Splits the head text the mirror would send into the record's request fields. */
-static int parse_head(struct tap_queue *q, struct capture_record *r)
+/* Splits the head text the mirror sent (or would send) into the record's request fields. */
+static int parse_head(struct tap_queue *q, const struct buf *text, struct capture_record *r)
 {
-    const char *p = q->head_text.data, *end = p + q->head_text.len;
+    const char *p = text->data, *end = p + text->len;
     const char *eol = line_end(p, end);
     const char *sp1 = eol ? memchr(p, ' ', (size_t)(eol - p)) : NULL;
     const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
@@ -174,6 +174,19 @@ static void fill_resp(struct capture_resp *out, const struct http_head *head,
     out->body_truncated = truncated;
 }
 
+/* The record's request fields from the head the mirror kept on the exchange, or, when it
+ * sent no copy, from the head built here the same way. */
+static int request_head(struct capture_tap *t, struct tap_queue *q, struct exchange *ex,
+                        struct capture_record *r)
+{
+    if (!ex->route)
+        return -EINVAL;
+    if (ex->copy_head.len)
+        return parse_head(q, &ex->copy_head, r);
+    int rc = t->cfg.head(ex, &q->head_text);
+    return rc ? rc : parse_head(q, &q->head_text, r);
+}
+
 /* Encodes r's request part from ex (unless with_request is false: a shadow record, whose
  * request is in its primary record) plus the response the caller filled, and queues it. */
 static void submit(struct capture_tap *t, struct exchange *ex, struct capture_record *r,
@@ -194,8 +207,7 @@ static void submit(struct capture_tap *t, struct exchange *ex, struct capture_re
         r->body_len = ex->req_body.len;
         r->body_truncated = ex->req_body_truncated;
     }
-    if ((with_request &&
-         (!ex->route || t->cfg.head(ex, &q->head_text) != 0 || parse_head(q, r) != 0)) ||
+    if ((with_request && request_head(t, q, ex, r) != 0) ||
         capture_encode_payload(r, &q->enc) != 0) {
         atomic_fetch_add_explicit(&q->dropped_large, 1, memory_order_relaxed);
         return;
