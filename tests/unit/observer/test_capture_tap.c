@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/clock.h"
 #include "mirror/mirror.h"
@@ -250,12 +251,67 @@ static void test_capture_tap_exchange_done_records_the_head_the_mirror_kept(void
     free(dir);
 }
 
+static void wait_written(struct capture_tap *t)
+{
+    for (int i = 0; i < 5000; i++) { /* at most 5 s */
+        struct capture_tap_stats st;
+        capture_tap_stats(t, &st);
+        if (st.written >= st.queued)
+            return;
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("the writer did not drain the queue");
+}
+
+/* Slots are reused round the ring, small records after large ones (past the size the
+ * writer keeps) and the other way round: every record reads back whole and in order. */
+static void test_capture_tap_slots_reused_round_the_ring(void **state)
+{
+    (void)state;
+    char *dir = testlib_tmpdir(), path[PATH_MAX];
+    struct rt_route route = route_with_rules();
+    struct capture_tap *t = new_tap(dir, 16, 100, path);
+    assert_int_equal(capture_tap_start(t), 0);
+    struct exchange ex;
+    for (uint64_t i = 0; i < 120; i++) {
+        make_exchange(&ex, &route, i);
+        buf_release(&ex.resp_body);
+        buf_init(&ex.resp_body, 1 << 16);
+        size_t len = (size_t)(i * 7919 % 40000);
+        for (size_t j = 0; j < len; j++)
+            buf_append(&ex.resp_body, &(char){(char)('a' + (i + j) % 26)}, 1);
+        capture_tap_exchange_done(&ex, t);
+        release_exchange(&ex);
+        if (i % 8 == 7)
+            wait_written(t);
+    }
+    capture_tap_free(t);
+    struct capture_reader *r;
+    assert_int_equal(capture_reader_open(path, true, &r, NULL), 0);
+    struct capture_record rec;
+    uint64_t n = 0;
+    while (capture_reader_next(r, &rec) == 1) {
+        assert_int_equal(rec.id, n);
+        size_t len = (size_t)(n * 7919 % 40000);
+        assert_int_equal(rec.primary.body_len, len);
+        for (size_t j = 0; j < len; j++)
+            assert_int_equal(((const char *)rec.primary.body)[j], 'a' + (n + j) % 26);
+        n++;
+    }
+    assert_int_equal(n, 120);
+    capture_reader_free(r);
+    testlib_rmdir(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_capture_tap_exchange_done_queues_the_anonymized_copy),
         cmocka_unit_test(test_capture_tap_shadow_done_samples_with_the_primary),
         cmocka_unit_test(test_capture_tap_exchange_done_records_the_head_the_mirror_kept),
+        cmocka_unit_test(test_capture_tap_slots_reused_round_the_ring),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
