@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * anonymize: rewriting of the request copies sent to shadows (see anonymize.h). Pseudonyms
- * are HMAC-SHA256 from OpenSSL; the rest is byte copying into the caller's buffer, which
- * is rolled back to where it was when the cap is reached, so a failed call leaves no half
- * header behind. No state of its own: the rules are borrowed.
+ * are HMAC-SHA256 from OpenSSL, through the key the route table prepared (model/hmac_key.h)
+ * or, for rules without one, the one-shot HMAC(); the rest is byte copying into the
+ * caller's buffer, which is rolled back to where it was when the cap is reached, so a
+ * failed call leaves no half header behind. No state of its own: the rules are borrowed.
  */
 #include "mirror/anonymize.h"
 
@@ -16,6 +17,7 @@
 #include "base/err.h"
 #include "base/str.h"
 #include "http/writer.h"
+#include "model/hmac_key.h"
 
 /* Fields that repeat a client address; pseudonymized when hash_client_ip is set, so the
  * address a proxy in front of doppel recorded does not leak past the one doppel hashes. */
@@ -58,11 +60,17 @@ int anonymize_pseudonym(const struct anonymize_rules *r, const char *value, size
     char text[ANONYMIZE_PSEUDONYM_LEN];
 
     BUG_ON(r->key_len > sizeof(r->key));
-    /* OpenSSL refuses a NULL key even of length 0, and a NULL message pointer. */
-    const void *key = r->key_len ? (const void *)r->key : (const void *)empty;
-    const unsigned char *msg = len ? (const unsigned char *)value : empty;
-    if (!HMAC(EVP_sha256(), key, (int)r->key_len, msg, len, md, &mdlen) || mdlen < 16)
-        return -EIO;
+    if (r->prepared) {
+        if (hmac_key_sha256(r->prepared, value, len, md) != 0)
+            return -EIO;
+    } else {
+        /* Rules built without a prepared key (tools, tests): the one-shot form. OpenSSL
+         * refuses a NULL key even of length 0, and a NULL message pointer. */
+        const void *key = r->key_len ? (const void *)r->key : (const void *)empty;
+        const unsigned char *msg = len ? (const unsigned char *)value : empty;
+        if (!HMAC(EVP_sha256(), key, (int)r->key_len, msg, len, md, &mdlen) || mdlen < 16)
+            return -EIO;
+    }
     memcpy(text, "anon-", 5);
     for (size_t i = 0; i < 16; i++) {
         text[5 + 2 * i] = digits[md[i] >> 4];

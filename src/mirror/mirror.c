@@ -545,9 +545,15 @@ void mirror_submit(struct mirror_worker *mw, struct exchange *ex)
         n += take[i] = admit(mw, ex, i);
     if (n == 0)
         return;
+    /* The head stays on the exchange: the capture records the same copy. */
     struct buf req;
     buf_init(&req, MIRROR_HEAD_MAX + ex->req_body.len);
-    if (mirror_copy_head(ex, &req) != 0 || buf_append(&req, ex->req_body.data, ex->req_body.len)) {
+    buf_release(&ex->copy_head);
+    buf_init(&ex->copy_head, MIRROR_HEAD_MAX);
+    if (mirror_copy_head(ex, &ex->copy_head) != 0 ||
+        buf_append(&req, ex->copy_head.data, ex->copy_head.len) ||
+        buf_append(&req, ex->req_body.data, ex->req_body.len)) {
+        buf_release(&ex->copy_head);
         for (size_t i = 0; i < svc->nshadows && i < RT_MAX_SHADOWS; i++)
             if (take[i])
                 metrics_mirror_drop(ex->route->mirror_series[i], mw->worker, METRICS_DROP_OTHER);

@@ -39,7 +39,8 @@ void mirror_worker_set_chaos(struct mirror_worker *mw, struct chaos *chaos, uv_l
  * request line, anonymized end-to-end headers, X-Forwarded-For, the headers the copy adds,
  * the empty line. The capture records this same copy (app.c hands it to the observer). */
 int mirror_copy_head(const struct exchange *ex, struct buf *out);
-/* Sends ex's request to every shadow of its service (ex->route must be set). */
+/* Sends ex's request to every shadow of its service (ex->route must be set) and keeps the
+ * copy's head in ex->copy_head. */
 void mirror_submit(struct mirror_worker *mw, struct exchange *ex);
 
 #endif

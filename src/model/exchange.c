@@ -21,6 +21,7 @@ struct exchange *exchange_new(struct route_table *table, const struct rt_service
     snprintf(ex->id_str, sizeof(ex->id_str), "%016llx", (unsigned long long)id);
     buf_init(&ex->req_body, req_cap);
     buf_init(&ex->resp_body, resp_cap);
+    buf_init(&ex->copy_head, 0);
     return ex;
 }
 
@@ -38,6 +39,7 @@ void exchange_unref(struct exchange *ex)
     http_head_release(&ex->resp);
     buf_release(&ex->req_body);
     buf_release(&ex->resp_body);
+    buf_release(&ex->copy_head);
     route_table_unref(ex->table);
     free(ex);
 }

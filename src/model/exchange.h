@@ -56,6 +56,9 @@ struct exchange {
     struct buf req_body;   /* capped copy (for the mirror and for comparison) */
     struct buf resp_body;  /* capped copy of the primary's body (comparison) */
     bool req_body_truncated, resp_body_truncated;
+    struct buf copy_head; /* owned: the anonymized head the mirror sent its copies with
+                             (mirror_copy_head), kept so the capture records it without
+                             building it again; empty when no copy was sent */
     int status; /* what the client got (gateway answers included) */
     enum exchange_error error;
     uint64_t t_start, t_req_done, t_resp_head, t_done; /* monotonic ns */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/xalloc.h"
+#include "model/hmac_key.h"
 
 static char **strv_copy(char *const *v, size_t n)
 {
@@ -81,6 +82,7 @@ void rt_mirror_release(struct rt_mirror *m)
     strv_free(m->anon.hash_headers, m->anon.nhash_headers);
     strv_free(m->anon.hash_query, m->anon.nhash_query);
     strv_free(m->anon.strip_query, m->anon.nstrip_query);
+    hmac_key_free(m->anon.prepared);
     memset(m, 0, sizeof(*m));
 }
 
@@ -95,6 +97,7 @@ void rt_mirror_copy(struct rt_mirror *dst, const struct rt_mirror *src)
     dst->anon.hash_headers = strv_copy(src->anon.hash_headers, src->anon.nhash_headers);
     dst->anon.hash_query = strv_copy(src->anon.hash_query, src->anon.nhash_query);
     dst->anon.strip_query = strv_copy(src->anon.strip_query, src->anon.nstrip_query);
+    dst->anon.prepared = src->anon.prepared ? hmac_key_new(src->anon.key, src->anon.key_len) : NULL;
 }
 
 static void service_release(struct rt_service *s)

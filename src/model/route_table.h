@@ -22,6 +22,7 @@
 struct metrics;        /* observer room; opaque here */
 struct metrics_series; /* observer room; opaque here */
 struct metrics_mirror; /* observer room; opaque here */
+struct hmac_key;       /* model/hmac_key.h */
 
 /* Mirror anonymization rules (applied by the mirror room). */
 struct anonymize_rules {
@@ -36,6 +37,8 @@ struct anonymize_rules {
     bool hash_client_ip;
     unsigned char key[1024]; /* HMAC key */
     size_t key_len;
+    struct hmac_key *prepared; /* key prepared for the data path, owned; NULL: anonymize
+                                  keys a one-shot HMAC per value */
 };
 
 struct rt_upstream {

@@ -2,7 +2,11 @@
 /*
  * capture_tap: per-worker queues and the writer thread that records exchanges (see
  * capture_tap.h). Each queue is a single-producer single-consumer ring of encoded records:
- * the worker owns the tail, the writer the head; both are atomics, nothing is locked.
+ * the worker owns the tail, the writer the head; both are atomics, nothing is locked. A
+ * slot's buffer is reused record after record (the worker encodes straight into it, the
+ * writer writes it from there), so a record costs no allocation and no copy once the ring
+ * has gone round; the writer frees a buffer grown past TAP_SLOT_KEEP so a burst of large
+ * records does not stay resident.
  */
 #include "observer/capture_tap.h"
 
@@ -22,20 +26,17 @@
 
 #define TAP_HEAD_MAX (256 * 1024)
 #define TAP_IDLE_NS (2 * CLOCK_NS_PER_MS)
-
-struct tap_item {
-    size_t len;
-    unsigned char data[];
-};
+#define TAP_SLOT_KEEP (16 * 1024)
 
 /* One worker's queue and the scratch it encodes with (touched by that worker only). */
 struct tap_queue {
     _Alignas(64) atomic_size_t tail; /* written by the worker */
     _Alignas(64) atomic_size_t head; /* written by the writer thread */
-    _Alignas(64) struct tap_item **slots;
+    _Alignas(64) struct buf *slots; /* [mask + 1] encoded records; slot i belongs to the
+                                       worker until published, then to the writer */
     size_t mask;
     atomic_uint_fast64_t queued, dropped_full, dropped_large;
-    struct buf head_text, enc;
+    struct buf head_text;
     struct http_header *hdrs; /* parsed from head_text */
     size_t hcap;
 };
@@ -68,9 +69,10 @@ struct capture_tap *capture_tap_new(const struct capture_tap_config *cfg, struct
     memset(t->q, 0, sizeof(*t->q) * t->cfg.nworkers);
     for (unsigned i = 0; i < t->cfg.nworkers; i++) {
         t->q[i].slots = xcalloc(cap, sizeof(*t->q[i].slots));
+        for (size_t j = 0; j < cap; j++)
+            buf_init(&t->q[i].slots[j], CAPTURE_RECORD_MAX);
         t->q[i].mask = cap - 1;
         buf_init(&t->q[i].head_text, TAP_HEAD_MAX);
-        buf_init(&t->q[i].enc, CAPTURE_RECORD_MAX);
     }
     return t;
 }
@@ -94,13 +96,15 @@ static bool queue_full(const struct tap_queue *q)
     return tail - atomic_load_explicit(&q->head, memory_order_acquire) > q->mask;
 }
 
-static void push(struct tap_queue *q, const void *data, size_t len)
+/* The slot the next record is encoded into (free: the queue is not full). */
+static struct buf *next_slot(struct tap_queue *q)
 {
-    struct tap_item *it = xmalloc(sizeof(*it) + len);
-    it->len = len;
-    memcpy(it->data, data, len);
+    return &q->slots[atomic_load_explicit(&q->tail, memory_order_relaxed) & q->mask];
+}
+
+static void publish(struct tap_queue *q)
+{
     size_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
-    q->slots[tail & q->mask] = it;
     atomic_store_explicit(&q->tail, tail + 1, memory_order_release);
     atomic_fetch_add_explicit(&q->queued, 1, memory_order_relaxed);
 }
@@ -139,10 +143,10 @@ static int parse_field(struct tap_queue *q, size_t *n, const char *p, const char
     return *n > CAPTURE_HEADERS_MAX ? -ENOSPC : 0;
 }
 
-/* Splits the head text the mirror would send into the record's request fields. */
-static int parse_head(struct tap_queue *q, struct capture_record *r)
+/* Splits the head text the mirror sent (or would send) into the record's request fields. */
+static int parse_head(struct tap_queue *q, const struct buf *text, struct capture_record *r)
 {
-    const char *p = q->head_text.data, *end = p + q->head_text.len;
+    const char *p = text->data, *end = p + text->len;
     const char *eol = line_end(p, end);
     const char *sp1 = eol ? memchr(p, ' ', (size_t)(eol - p)) : NULL;
     const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
@@ -174,6 +178,20 @@ static void fill_resp(struct capture_resp *out, const struct http_head *head,
     out->body_truncated = truncated;
 }
 
+/* The record's request fields from the head the mirror kept on the exchange, or, when it
+ * sent no copy, from the head built here the same way. */
+static int request_head(struct capture_tap *t, struct tap_queue *q, struct exchange *ex,
+                        struct capture_record *r)
+{
+    if (!ex->route)
+        return -EINVAL;
+    if (ex->copy_head.len)
+        return parse_head(q, &ex->copy_head, r);
+    buf_reset(&q->head_text);
+    int rc = t->cfg.head(ex, &q->head_text);
+    return rc ? rc : parse_head(q, &q->head_text, r);
+}
+
 /* Encodes r's request part from ex (unless with_request is false: a shadow record, whose
  * request is in its primary record) plus the response the caller filled, and queues it. */
 static void submit(struct capture_tap *t, struct exchange *ex, struct capture_record *r,
@@ -184,8 +202,8 @@ static void submit(struct capture_tap *t, struct exchange *ex, struct capture_re
         atomic_fetch_add_explicit(&q->dropped_full, 1, memory_order_relaxed);
         return;
     }
-    buf_reset(&q->head_text);
-    buf_reset(&q->enc);
+    struct buf *slot = next_slot(q);
+    buf_reset(slot);
     uint64_t now_mono = clock_mono_ns();
     r->ts_ns = clock_wall_ns() - (now_mono > ex->t_start ? now_mono - ex->t_start : 0);
     r->id = ex->id;
@@ -194,13 +212,12 @@ static void submit(struct capture_tap *t, struct exchange *ex, struct capture_re
         r->body_len = ex->req_body.len;
         r->body_truncated = ex->req_body_truncated;
     }
-    if ((with_request &&
-         (!ex->route || t->cfg.head(ex, &q->head_text) != 0 || parse_head(q, r) != 0)) ||
-        capture_encode_payload(r, &q->enc) != 0) {
+    if ((with_request && request_head(t, q, ex, r) != 0) ||
+        capture_encode_payload(r, slot) != 0) {
         atomic_fetch_add_explicit(&q->dropped_large, 1, memory_order_relaxed);
         return;
     }
-    push(q, q->enc.data, q->enc.len);
+    publish(q);
 }
 
 void capture_tap_exchange_done(struct exchange *ex, void *ctx)
@@ -242,9 +259,10 @@ static size_t drain(struct capture_tap *t)
         size_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
         size_t tail = atomic_load_explicit(&q->tail, memory_order_acquire);
         for (; head != tail; head++, n++) {
-            struct tap_item *it = q->slots[head & q->mask];
+            struct buf *it = &q->slots[head & q->mask];
             capture_writer_write(t->w, clock_wall_ns(), it->data, it->len);
-            free(it);
+            if (it->cap > TAP_SLOT_KEEP)
+                buf_release(it);
             atomic_store_explicit(&q->head, head + 1, memory_order_release);
         }
     }
@@ -336,10 +354,11 @@ void capture_tap_free(struct capture_tap *t)
     else
         drain(t);
     for (unsigned i = 0; i < t->cfg.nworkers; i++) {
+        for (size_t j = 0; j <= t->q[i].mask; j++)
+            buf_release(&t->q[i].slots[j]);
         free(t->q[i].slots);
         free(t->q[i].hdrs);
         buf_release(&t->q[i].head_text);
-        buf_release(&t->q[i].enc);
     }
     free(t->q);
     capture_writer_free(t->w);

@@ -8,8 +8,9 @@
  * queue to disk (replay/capture_writer.h rotates the files). A full queue drops the record
  * and counts it; nothing on the worker ever waits for the disk. Sampling is decided from the
  * exchange id, so the primary and shadow records of one request are kept or dropped together.
- * The anonymized head comes from a hook the composition root sets (mirror_copy_head), so
- * this room needs no mirror code. Owns the queues, the writer thread and its writer.
+ * The anonymized head is the one the mirror kept on the exchange (ex->copy_head) when it
+ * sent copies; otherwise it comes from a hook the composition root sets (mirror_copy_head),
+ * so this room needs no mirror code. Owns the queues, the writer thread and its writer.
  */
 #ifndef DOPPEL_OBSERVER_CAPTURE_TAP_H
 #define DOPPEL_OBSERVER_CAPTURE_TAP_H

@@ -29,6 +29,8 @@ struct capture_writer {
     uint64_t max_file;
     int fd;              /* -1 before the first record and after a failed open */
     char base[PATH_MAX]; /* the pattern expanded for the current file's hour, no sequence */
+    uint64_t base_sec;   /* the second base was expanded for: the pattern (strftime) cannot
+                            change within it, so records of that second skip the expansion */
     char path[PATH_MAX]; /* the current file */
     unsigned seq;
     uint64_t file_bytes, file_records;
@@ -188,11 +190,15 @@ static int open_file(struct capture_writer *w, uint64_t now_ns, unsigned seq)
 /* Opens the right file for a record of len payload bytes written at now_ns. */
 static int pick_file(struct capture_writer *w, uint64_t now_ns, size_t len)
 {
-    char base[PATH_MAX];
-    capture_writer_expand(w->pattern, now_ns, 0, base, sizeof(base));
-    if (w->fd < 0 || strcmp(base, w->base) != 0) {
-        snprintf(w->base, sizeof(w->base), "%s", base);
-        return open_file(w, now_ns, 0);
+    uint64_t sec = now_ns / CLOCK_NS_PER_S;
+    if (w->fd < 0 || sec != w->base_sec) {
+        char base[PATH_MAX];
+        capture_writer_expand(w->pattern, now_ns, 0, base, sizeof(base));
+        w->base_sec = sec;
+        if (w->fd < 0 || strcmp(base, w->base) != 0) {
+            snprintf(w->base, sizeof(w->base), "%s", base);
+            return open_file(w, now_ns, 0);
+        }
     }
     if (w->max_file && !w->stream && w->file_records > 0 &&
         w->file_bytes + CAPTURE_FRAME_HEADER_LEN + len > w->max_file)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/xalloc.h"
+#include "model/hmac_key.h"
 #include "net/addr.h"
 #include "observer/metrics.h"
 
@@ -78,6 +79,7 @@ static void build_mirror(struct rt_mirror *m, const struct config_mirror *cm)
     m->anon.hash_client_ip = a->hash_client_ip;
     m->anon.key_len = a->key_len < sizeof(m->anon.key) ? a->key_len : sizeof(m->anon.key);
     memcpy(m->anon.key, a->key, m->anon.key_len);
+    m->anon.prepared = hmac_key_new(m->anon.key, m->anon.key_len);
 }
 
 static void build_route(struct rt_route *r, const struct rt_service *s,

@@ -15,6 +15,7 @@
 
 #include "http/reader.h"
 #include "mirror/anonymize.h"
+#include "model/hmac_key.h"
 
 /* Reference pseudonyms: "anon-" + the first 32 hex digits of
  *   /usr/bin/python3 -c 'import hmac,hashlib; print(hmac.new(KEY, VALUE,
@@ -350,10 +351,33 @@ static void test_anonymize_forwarded_for_keeps_chain(void **state)
     buf_release(&b);
 }
 
+/* Rules with the key prepared as the route table prepares it give the same pseudonyms as
+ * the one-shot form (the references above). */
+static void test_anonymize_pseudonym_prepared_key_matches_reference(void **state)
+{
+    (void)state;
+    struct anonymize_rules r;
+    struct buf b;
+    buf_init(&b, 1024);
+    rules_init(&r, "doppel-test-key");
+    r.prepared = hmac_key_new(r.key, r.key_len);
+    assert_non_null(r.prepared);
+    assert_string_equal(pseudonym(&r, "alice@example.com", &b), P_ALICE);
+    assert_string_equal(pseudonym(&r, "203.0.113.7", &b), P_IP1);
+    assert_string_equal(pseudonym(&r, "", &b), P_EMPTY);
+    hmac_key_free(r.prepared);
+    rules_init(&r, "");
+    r.prepared = hmac_key_new(r.key, r.key_len);
+    assert_string_equal(pseudonym(&r, "alice@example.com", &b), P_NOKEY);
+    hmac_key_free(r.prepared);
+    buf_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_anonymize_pseudonym_matches_hmac_reference),
+        cmocka_unit_test(test_anonymize_pseudonym_prepared_key_matches_reference),
         cmocka_unit_test(test_anonymize_pseudonym_stable_and_keyed),
         cmocka_unit_test(test_anonymize_pseudonym_enospc_leaves_buffer),
         cmocka_unit_test(test_anonymize_target_rewrites_query_cases),

@@ -13,10 +13,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/clock.h"
 #include "mirror/mirror.h"
@@ -194,11 +196,122 @@ static void test_capture_tap_shadow_done_samples_with_the_primary(void **state)
     free(dir);
 }
 
+static int head_calls;
+
+/* A head hook that must not be needed: counts and fails. */
+static int failing_head(const struct exchange *ex, struct buf *out)
+{
+    (void)ex;
+    (void)out;
+    head_calls++;
+    return -EIO;
+}
+
+/* With the mirror's head kept on the exchange, the record is that head and the hook is not
+ * called; without one, the hook builds it (here it fails, so the record is dropped). */
+static void test_capture_tap_exchange_done_records_the_head_the_mirror_kept(void **state)
+{
+    (void)state;
+    char *dir = testlib_tmpdir(), path[PATH_MAX];
+    snprintf(path, PATH_MAX, "%s/t.dcap", dir);
+    struct rt_route route = route_with_rules();
+    struct capture_tap_config cfg = {
+        .path = path, .sample_percent = 100, .nworkers = 1, .queue = 16, .head = failing_head};
+    struct capture_tap *t = capture_tap_new(&cfg, NULL);
+    assert_non_null(t);
+    struct exchange ex;
+    make_exchange(&ex, &route, 1);
+    buf_init(&ex.copy_head, 1 << 16);
+    assert_int_equal(mirror_copy_head(&ex, &ex.copy_head), 0);
+    head_calls = 0;
+    capture_tap_exchange_done(&ex, t);
+    buf_release(&ex.copy_head);
+    release_exchange(&ex);
+    make_exchange(&ex, &route, 2);
+    capture_tap_exchange_done(&ex, t);
+    release_exchange(&ex);
+    assert_int_equal(head_calls, 1);
+    struct capture_tap_stats st;
+    capture_tap_stats(t, &st);
+    assert_int_equal(st.queued, 1);
+    assert_int_equal(st.dropped, 1);
+    capture_tap_free(t);
+    struct capture_reader *r;
+    assert_int_equal(capture_reader_open(path, true, &r, NULL), 0);
+    struct capture_record rec;
+    assert_int_equal(capture_reader_next(r, &rec), 1);
+    assert_int_equal(rec.id, 1);
+    assert_memory_equal(rec.method, "POST", 4);
+    assert_memory_equal(rec.target, "/orders/7", 9);
+    assert_false(has_header(&rec, "cookie") || has_header(&rec, "content-length"));
+    assert_true(has_header(&rec, "host") && has_header(&rec, "x-forwarded-for"));
+    assert_int_equal(capture_reader_next(r, &rec), 0);
+    capture_reader_free(r);
+    testlib_rmdir(dir);
+    free(dir);
+}
+
+static void wait_written(struct capture_tap *t)
+{
+    for (int i = 0; i < 5000; i++) { /* at most 5 s */
+        struct capture_tap_stats st;
+        capture_tap_stats(t, &st);
+        if (st.written >= st.queued)
+            return;
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("the writer did not drain the queue");
+}
+
+/* Slots are reused round the ring, small records after large ones (past the size the
+ * writer keeps) and the other way round: every record reads back whole and in order. */
+static void test_capture_tap_slots_reused_round_the_ring(void **state)
+{
+    (void)state;
+    char *dir = testlib_tmpdir(), path[PATH_MAX];
+    struct rt_route route = route_with_rules();
+    struct capture_tap *t = new_tap(dir, 16, 100, path);
+    assert_int_equal(capture_tap_start(t), 0);
+    struct exchange ex;
+    for (uint64_t i = 0; i < 120; i++) {
+        make_exchange(&ex, &route, i);
+        buf_release(&ex.resp_body);
+        buf_init(&ex.resp_body, 1 << 16);
+        size_t len = (size_t)(i * 7919 % 40000);
+        for (size_t j = 0; j < len; j++)
+            buf_append(&ex.resp_body, &(char){(char)('a' + (i + j) % 26)}, 1);
+        capture_tap_exchange_done(&ex, t);
+        release_exchange(&ex);
+        if (i % 8 == 7)
+            wait_written(t);
+    }
+    capture_tap_free(t);
+    struct capture_reader *r;
+    assert_int_equal(capture_reader_open(path, true, &r, NULL), 0);
+    struct capture_record rec;
+    uint64_t n = 0;
+    while (capture_reader_next(r, &rec) == 1) {
+        assert_int_equal(rec.id, n);
+        size_t len = (size_t)(n * 7919 % 40000);
+        assert_int_equal(rec.primary.body_len, len);
+        for (size_t j = 0; j < len; j++)
+            assert_int_equal(((const char *)rec.primary.body)[j], 'a' + (n + j) % 26);
+        n++;
+    }
+    assert_int_equal(n, 120);
+    capture_reader_free(r);
+    testlib_rmdir(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_capture_tap_exchange_done_queues_the_anonymized_copy),
         cmocka_unit_test(test_capture_tap_shadow_done_samples_with_the_primary),
+        cmocka_unit_test(test_capture_tap_exchange_done_records_the_head_the_mirror_kept),
+        cmocka_unit_test(test_capture_tap_slots_reused_round_the_ring),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
