@@ -100,6 +100,7 @@ int datashadow_read_key(const struct config_data *c, struct mask_key *key, bool 
     explicit_bzero(buf, sizeof(buf));
     if (rc)
         return err_set(err, -ERANGE, "data: the masking key must be 16 to 64 bytes, raw or hex");
+    mask_key_prepare(key);
     *has_key = true;
     return 0;
 }
@@ -145,7 +146,7 @@ void datashadow_free(struct datashadow *ds)
     disconnect(ds);
     catalog_free(ds->rels, ds->nrels);
     pgoutput_msg_release(&ds->msg);
-    explicit_bzero(&ds->key, sizeof(ds->key));
+    mask_key_release(&ds->key);
     free(ds);
 }
 
