@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/xalloc.h"
 #include "datashadow/catalog.h"
 #include "datashadow/pgconn.h"
@@ -35,6 +36,8 @@ void apply_init(struct apply *a, PGconn *shadow, PGconn *src, struct relation *r
     a->slot = slot;
     a->follow = follow;
     a->done_lsn = done_lsn;
+    a->durable_lsn = done_lsn; /* read back from the shadow's progress row */
+    a->last_sync_ns = clock_mono_ns();
     rng_seed(&a->rng, (uint64_t)time(NULL) ^ done_lsn);
     relation_row_init(&a->row);
     relation_row_init(&a->old);
@@ -158,7 +161,9 @@ static int prepare_plain(PGconn *c, const char *name, const char *sql, struct er
 
 int apply_prepare(struct apply *a, struct err *err)
 {
-    int rc = prepare_plain(a->shadow, "ds_progress",
+    int rc = pgconn_cmd(a->shadow, "shadow", "SET synchronous_commit = off", err);
+    if (!rc)
+        rc = prepare_plain(a->shadow, "ds_progress",
                            "UPDATE doppel_datashadow.progress SET lsn = $1::pg_lsn, commit_time "
                            "= timestamptz '2000-01-01 00:00:00+00' + $2::bigint * interval "
                            "'1 microsecond', applied_at = now(), txns = txns + 1, changes = "
@@ -382,6 +387,8 @@ static int do_commit(struct apply *a, const struct pgoutput_msg *m, bool *commit
 {
     char lsn[32], ts[24], changes[24];
     const char *p[4] = {lsn, ts, changes, a->slot};
+    uint64_t now = clock_mono_ns();
+    bool sync = now - a->last_sync_ns >= a->sync_every_ns;
     int rc = 0;
     pgconn_lsn_format(m->end_lsn, lsn, sizeof(lsn));
     snprintf(ts, sizeof(ts), "%" PRId64, m->ts);
@@ -392,6 +399,11 @@ static int do_commit(struct apply *a, const struct pgoutput_msg *m, bool *commit
         if (t->inserts || t->updates || t->deletes || t->truncates)
             rc = send_table_counts(a, &a->rels[i], err);
     }
+    if (!rc && sync) /* this commit flushes the WAL of every earlier one too */
+        rc = sent(a,
+                  PQsendQueryParams(a->shadow, "SET LOCAL synchronous_commit = on", 0, NULL, NULL,
+                                    NULL, NULL, 0),
+                  err);
     if (!rc)
         rc = sent(a, PQsendQueryParams(a->shadow, "COMMIT", 0, NULL, NULL, NULL, NULL, 0), err);
     if (!rc)
@@ -408,11 +420,31 @@ static int do_commit(struct apply *a, const struct pgoutput_msg *m, bool *commit
         memset(&r->txn, 0, sizeof(r->txn));
     }
     a->done_lsn = m->end_lsn;
+    if (sync) {
+        a->durable_lsn = m->end_lsn;
+        a->last_sync_ns = now;
+    }
     a->done_ts = m->ts;
     a->rows_applied += a->txn_changes;
     a->txns_applied++;
     a->state = APPLY_IDLE;
     *committed = true;
+    return 0;
+}
+
+int apply_sync(struct apply *a, struct err *err)
+{
+    if (a->state != APPLY_IDLE || a->durable_lsn >= a->done_lsn)
+        return 0;
+    /* A transaction with an xid commits a WAL record; synchronous, it returns once the
+     * WAL up to that record, every earlier commit's included, is flushed. */
+    int rc = pgconn_cmd(a->shadow, "shadow",
+                        "BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT",
+                        err);
+    if (rc)
+        return rc;
+    a->durable_lsn = a->done_lsn;
+    a->last_sync_ns = clock_mono_ns();
     return 0;
 }
 
