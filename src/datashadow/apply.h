@@ -15,7 +15,14 @@
  * move up to it (apply_sync does the same between transactions). So the source never
  * drops WAL the shadow could still lose in a crash, and nothing is lost.
  *
- * States: IDLE --Begin--> IN_TXN (or SKIPPING when already applied) --Commit--> IDLE.
+ * Source transactions that arrive back to back are applied in one shadow transaction (a
+ * group, up to a bound): each is committed at the source already, the group commits
+ * atomically with the progress record of its last one, and its end LSN is the one
+ * confirmed, so a restart resumes after the last whole group.
+ *
+ * States: IDLE --Begin--> IN_TXN (or SKIPPING when already applied) --Commit--> GROUPED
+ * --Begin--> IN_TXN ...; GROUPED --apply_flush, a full group or any other message-->
+ * IDLE (the group committed).
  * Invariant in IDLE: no shadow transaction is open, done_lsn is committed on the shadow
  * and durable_lsn <= done_lsn is durable there.
  */
@@ -34,7 +41,12 @@
 #include "datashadow/pgoutput.h"
 #include "datashadow/relation.h"
 
-enum apply_state { APPLY_IDLE = 0, APPLY_IN_TXN, APPLY_SKIPPING };
+enum apply_state {
+    APPLY_IDLE = 0,
+    APPLY_IN_TXN,
+    APPLY_SKIPPING,
+    APPLY_GROUPED, /* source transactions applied, their shadow transaction still open */
+};
 
 struct apply {
     PGconn *shadow;        /* borrowed */
@@ -54,6 +66,9 @@ struct apply {
     uint64_t txn_lsn;  /* Begin: the transaction's commit LSN */
     int64_t txn_ts;
     uint64_t txn_changes;
+    uint64_t group_lsn; /* the group's last source transaction: end LSN, commit time */
+    int64_t group_ts;
+    uint64_t group_txns, group_changes;
     uint64_t rows_applied, txns_applied; /* since start */
     unsigned pending;                    /* statements sent since the last pipeline sync */
     struct relation_row row, old;
@@ -69,9 +84,11 @@ void apply_release(struct apply *a);
 /* Prepares the statements of every table and of the progress record (outside a
  * transaction). */
 int apply_prepare(struct apply *a, struct err *err);
-/* Applies one message; *committed is set when it was a Commit now committed on the shadow
+/* Applies one message; *committed is set when a group was committed on the shadow by it
  * (visible there; durable up to durable_lsn). */
 int apply_message(struct apply *a, const struct pgoutput_msg *m, bool *committed, struct err *err);
+/* Commits the open group, if any (call when no further message is waiting). */
+int apply_flush(struct apply *a, bool *committed, struct err *err);
 /* Between transactions, when commits since the last flush are not known durable: one
  * small synchronous commit on the shadow flushes them, and durable_lsn = done_lsn. Does
  * nothing inside a transaction or when everything is durable already. */

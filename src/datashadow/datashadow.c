@@ -330,6 +330,14 @@ static void advance(struct datashadow *ds, struct stream *s)
     s->idle = ds->apply.state == APPLY_IDLE && ds->apply.durable_lsn == ds->apply.done_lsn;
 }
 
+static void count_commits(struct datashadow *ds)
+{
+    struct datashadow_stats *st = &ds->stats;
+    atomic_store(&st->rows_applied, ds->apply.rows_applied);
+    atomic_store(&st->txns_applied, ds->apply.txns_applied);
+    atomic_store(&st->last_commit_us, ds->apply.done_ts + PGOUTPUT_EPOCH_UNIX * 1000000);
+}
+
 static int on_data(struct stream *s, const char *data, size_t len, void *arg, struct err *err)
 {
     struct datashadow *ds = arg;
@@ -346,12 +354,21 @@ static int on_data(struct stream *s, const char *data, size_t len, void *arg, st
                        len ? data[0] : '?');
     rc = apply_message(&ds->apply, &ds->msg, &committed, err);
     advance(ds, s);
-    if (committed) {
-        struct datashadow_stats *st = &ds->stats;
-        atomic_store(&st->rows_applied, ds->apply.rows_applied);
-        atomic_store(&st->txns_applied, ds->apply.txns_applied);
-        atomic_store(&st->last_commit_us, ds->apply.done_ts + PGOUTPUT_EPOCH_UNIX * 1000000);
-    }
+    if (committed)
+        count_commits(ds);
+    update_lag(ds, s);
+    return rc;
+}
+
+/* Nothing more waiting from the source: the open group of transactions commits. */
+static int on_idle(struct stream *s, void *arg, struct err *err)
+{
+    struct datashadow *ds = arg;
+    bool committed = false;
+    int rc = apply_flush(&ds->apply, &committed, err);
+    advance(ds, s);
+    if (committed)
+        count_commits(ds);
     update_lag(ds, s);
     return rc;
 }
@@ -378,6 +395,7 @@ static int stream_all(struct datashadow *ds, uint64_t lsn, const atomic_bool *st
                ds->cfg->slot, ds->cfg->schema == CONFIG_DATA_SCHEMA_FOLLOW, lsn);
     ds->apply.sync_every_ns = ds->cfg->status_interval_ns;
     stream_init(&s, ds->repl, lsn, ds->cfg->status_interval_ns, on_data, ds);
+    s.on_idle = on_idle;
     atomic_store(&ds->stats.applied_lsn, lsn);
     int rc = apply_prepare(&ds->apply, err);
     if (!rc)

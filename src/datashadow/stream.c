@@ -127,14 +127,23 @@ static int ended(struct stream *s, struct err *err)
 int stream_run(struct stream *s, const atomic_bool *stop, struct err *err)
 {
     int rc = 0;
+    bool polled = false;
     while (!rc && !atomic_load(stop)) {
         char *buf = NULL;
         int n = PQgetCopyData(s->repl, &buf, 1);
         if (n > 0) {
+            polled = false;
             rc = on_message(s, buf, (size_t)n, err);
             PQfreemem(buf);
+        } else if (n == 0 && !polled) { /* read what the socket holds before going idle */
+            polled = true;
+            if (!PQconsumeInput(s->repl))
+                rc = err_set(err, -EIO, "source: %s", PQerrorMessage(s->repl));
         } else if (n == 0) {
-            rc = wait_readable(s->repl, POLL_NS);
+            polled = false;
+            rc = s->on_idle ? s->on_idle(s, s->arg, err) : 0;
+            if (!rc)
+                rc = wait_readable(s->repl, POLL_NS);
             if (!rc && !PQconsumeInput(s->repl))
                 rc = err_set(err, -EIO, "source: %s", PQerrorMessage(s->repl));
         } else {
@@ -149,6 +158,8 @@ int stream_run(struct stream *s, const atomic_bool *stop, struct err *err)
                 rc = stream_status(s, false, err);
         }
     }
+    if (!rc && s->on_idle)
+        rc = s->on_idle(s, s->arg, err);
     if (!rc)
         rc = s->on_data(s, NULL, 0, s->arg, err);
     if (!rc)

@@ -25,6 +25,9 @@ struct stream;
 typedef int stream_data_cb(struct stream *s, const char *data, size_t len, void *arg,
                            struct err *err);
 
+/* Called when every message received so far has been handed over, before waiting. */
+typedef int stream_idle_cb(struct stream *s, void *arg, struct err *err);
+
 struct stream {
     PGconn *repl;         /* borrowed, replication=database */
     uint64_t flushed;     /* reported to the source as written, flushed and applied */
@@ -33,6 +36,7 @@ struct stream {
     uint64_t interval_ns;
     bool idle; /* set by the callback owner: no transaction half-applied, all durable */
     stream_data_cb *on_data;
+    stream_idle_cb *on_idle; /* optional, set after stream_init */
     void *arg;
 };
 
