@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * apply: source transactions into shadow transactions (see apply.h for the states). The
- * shadow connection is in pipeline mode from Begin to Commit; every SYNC_EVERY statements
- * a sync point drains the results so neither side's buffers fill. An error anywhere leaves
- * the shadow transaction uncommitted (the connection is closed by the caller), so the
- * source transaction will be sent again after a restart.
+ * shadow connection is in pipeline mode from the first Begin of a group to its commit;
+ * every SYNC_EVERY statements a sync point drains the results so neither side's buffers
+ * fill. An error anywhere leaves the shadow transaction uncommitted (the connection is
+ * closed by the caller), so the group's source transactions will be sent again after a
+ * restart.
  */
 #include "datashadow/apply.h"
 

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * apply: writes decoded source changes into the shadow database, masked, one shadow
- * transaction per source transaction. Statements are prepared per table and sent in
- * libpq's pipeline mode, so a transaction of many rows costs few round trips. At the
- * source's Commit the shadow transaction also records the commit's end LSN in
+ * apply: writes decoded source changes into the shadow database, masked, each source
+ * transaction whole inside one shadow transaction. Statements are prepared per table and
+ * sent in libpq's pipeline mode, so a transaction of many rows costs few round trips. The
+ * shadow transaction also records the end LSN of its last source transaction in
  * doppel_datashadow.progress and commits. A restart resumes from that recorded LSN and
  * skips every transaction that ended at or before it, so nothing is applied twice.
  *

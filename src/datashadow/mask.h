@@ -80,7 +80,8 @@ struct mask_key {
                   NULL: each masked value keys a MAC of its own (same results, slower) */
 };
 
-/* Keys the MAC once for every later mask_value with this key (bytes and len set). */
+/* Keys the MAC once for every later mask_value with this key (bytes and len set; mac
+ * NULL or from an earlier mask_key_prepare, which it replaces). */
 void mask_key_prepare(struct mask_key *k);
 /* Frees what mask_key_prepare made and wipes the key. */
 void mask_key_release(struct mask_key *k);
