@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * apply: source transactions into shadow transactions (see apply.h for the states). The
- * shadow connection is in pipeline mode from Begin to Commit; every SYNC_EVERY statements
- * a sync point drains the results so neither side's buffers fill. An error anywhere leaves
- * the shadow transaction uncommitted (the connection is closed by the caller), so the
- * source transaction will be sent again after a restart.
+ * shadow connection is in pipeline mode from the first Begin of a group to its commit;
+ * every SYNC_EVERY statements a sync point drains the results so neither side's buffers
+ * fill. An error anywhere leaves the shadow transaction uncommitted (the connection is
+ * closed by the caller), so the group's source transactions will be sent again after a
+ * restart.
  */
 #include "datashadow/apply.h"
 
@@ -15,11 +16,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/xalloc.h"
 #include "datashadow/catalog.h"
 #include "datashadow/pgconn.h"
 
 #define SYNC_EVERY 256
+#define GROUP_CHANGES 2000 /* a group of source transactions commits at this many rows */
+#define GROUP_TXNS 500     /* or at this many transactions */
 #define SQL_MAX (16 * 1024 * 1024)
 #define PARAMS_MAX (1024 * 1024 * 1024)
 
@@ -35,6 +39,8 @@ void apply_init(struct apply *a, PGconn *shadow, PGconn *src, struct relation *r
     a->slot = slot;
     a->follow = follow;
     a->done_lsn = done_lsn;
+    a->durable_lsn = done_lsn; /* read back from the shadow's progress row */
+    a->last_sync_ns = clock_mono_ns();
     rng_seed(&a->rng, (uint64_t)time(NULL) ^ done_lsn);
     relation_row_init(&a->row);
     relation_row_init(&a->old);
@@ -158,11 +164,13 @@ static int prepare_plain(PGconn *c, const char *name, const char *sql, struct er
 
 int apply_prepare(struct apply *a, struct err *err)
 {
-    int rc = prepare_plain(a->shadow, "ds_progress",
+    int rc = pgconn_cmd(a->shadow, "shadow", "SET synchronous_commit = off", err);
+    if (!rc)
+        rc = prepare_plain(a->shadow, "ds_progress",
                            "UPDATE doppel_datashadow.progress SET lsn = $1::pg_lsn, commit_time "
                            "= timestamptz '2000-01-01 00:00:00+00' + $2::bigint * interval "
-                           "'1 microsecond', applied_at = now(), txns = txns + 1, changes = "
-                           "changes + $3::bigint WHERE slot = $4",
+                           "'1 microsecond', applied_at = now(), txns = txns + $5::bigint, "
+                           "changes = changes + $3::bigint WHERE slot = $4",
                            err);
     if (!rc)
         rc = prepare_plain(a->shadow, "ds_table",
@@ -355,6 +363,10 @@ static int do_begin(struct apply *a, const struct pgoutput_msg *m, struct err *e
     a->txn_lsn = m->lsn;
     a->txn_ts = m->ts;
     a->txn_changes = 0;
+    if (a->state == APPLY_GROUPED) { /* joins the group's open shadow transaction */
+        a->state = APPLY_IN_TXN;
+        return 0;
+    }
     if (m->lsn < a->done_lsn) { /* committed on the shadow before a restart */
         a->state = APPLY_SKIPPING;
         return 0;
@@ -377,21 +389,29 @@ static int send_table_counts(struct apply *a, struct relation *r, struct err *er
     return sent(a, PQsendQueryPrepared(a->shadow, "ds_table", 6, p, NULL, NULL, 0), err);
 }
 
-static int do_commit(struct apply *a, const struct pgoutput_msg *m, bool *committed,
-                     struct err *err)
+/* Commits the group: the progress record of its last source transaction, the table
+ * counts, COMMIT (with a flush wait once per sync interval), then one round trip. */
+static int commit_group(struct apply *a, bool *committed, struct err *err)
 {
-    char lsn[32], ts[24], changes[24];
-    const char *p[4] = {lsn, ts, changes, a->slot};
-    int rc = 0;
-    pgconn_lsn_format(m->end_lsn, lsn, sizeof(lsn));
-    snprintf(ts, sizeof(ts), "%" PRId64, m->ts);
-    snprintf(changes, sizeof(changes), "%" PRIu64, a->txn_changes);
-    rc = sent(a, PQsendQueryPrepared(a->shadow, "ds_progress", 4, p, NULL, NULL, 0), err);
+    char lsn[32], ts[24], changes[24], txns[24];
+    const char *p[5] = {lsn, ts, changes, a->slot, txns};
+    uint64_t now = clock_mono_ns();
+    bool sync = now - a->last_sync_ns >= a->sync_every_ns;
+    pgconn_lsn_format(a->group_lsn, lsn, sizeof(lsn));
+    snprintf(ts, sizeof(ts), "%" PRId64, a->group_ts);
+    snprintf(changes, sizeof(changes), "%" PRIu64, a->group_changes);
+    snprintf(txns, sizeof(txns), "%" PRIu64, a->group_txns);
+    int rc = sent(a, PQsendQueryPrepared(a->shadow, "ds_progress", 5, p, NULL, NULL, 0), err);
     for (size_t i = 0; i < a->nrels && !rc; i++) {
         struct relation_counts *t = &a->rels[i].txn;
         if (t->inserts || t->updates || t->deletes || t->truncates)
             rc = send_table_counts(a, &a->rels[i], err);
     }
+    if (!rc && sync) /* this commit flushes the WAL of every earlier one too */
+        rc = sent(a,
+                  PQsendQueryParams(a->shadow, "SET LOCAL synchronous_commit = on", 0, NULL, NULL,
+                                    NULL, NULL, 0),
+                  err);
     if (!rc)
         rc = sent(a, PQsendQueryParams(a->shadow, "COMMIT", 0, NULL, NULL, NULL, NULL, 0), err);
     if (!rc)
@@ -407,12 +427,54 @@ static int do_commit(struct apply *a, const struct pgoutput_msg *m, bool *commit
         r->total.truncates += r->txn.truncates;
         memset(&r->txn, 0, sizeof(r->txn));
     }
-    a->done_lsn = m->end_lsn;
-    a->done_ts = m->ts;
-    a->rows_applied += a->txn_changes;
-    a->txns_applied++;
+    a->done_lsn = a->group_lsn;
+    if (sync) {
+        a->durable_lsn = a->group_lsn;
+        a->last_sync_ns = now;
+    }
+    a->done_ts = a->group_ts;
+    a->rows_applied += a->group_changes;
+    a->txns_applied += a->group_txns;
+    a->group_changes = a->group_txns = 0;
     a->state = APPLY_IDLE;
     *committed = true;
+    return 0;
+}
+
+/* The source transaction joins the open group; a full group commits now, else the caller
+ * commits it with apply_flush once no further transaction is waiting. */
+static int do_commit(struct apply *a, const struct pgoutput_msg *m, bool *committed,
+                     struct err *err)
+{
+    a->group_lsn = m->end_lsn;
+    a->group_ts = m->ts;
+    a->group_txns++;
+    a->group_changes += a->txn_changes;
+    a->state = APPLY_GROUPED;
+    if (a->group_changes < GROUP_CHANGES && a->group_txns < GROUP_TXNS)
+        return 0;
+    return commit_group(a, committed, err);
+}
+
+int apply_flush(struct apply *a, bool *committed, struct err *err)
+{
+    *committed = false;
+    return a->state == APPLY_GROUPED ? commit_group(a, committed, err) : 0;
+}
+
+int apply_sync(struct apply *a, struct err *err)
+{
+    if (a->state != APPLY_IDLE || a->durable_lsn >= a->done_lsn)
+        return 0;
+    /* A transaction with an xid commits a WAL record; synchronous, it returns once the
+     * WAL up to that record, every earlier commit's included, is flushed. */
+    int rc = pgconn_cmd(a->shadow, "shadow",
+                        "BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT",
+                        err);
+    if (rc)
+        return rc;
+    a->durable_lsn = a->done_lsn;
+    a->last_sync_ns = clock_mono_ns();
     return 0;
 }
 
@@ -528,6 +590,11 @@ static int do_relation(struct apply *a, const struct pgoutput_msg *m, struct err
 int apply_message(struct apply *a, const struct pgoutput_msg *m, bool *committed, struct err *err)
 {
     *committed = false;
+    if (a->state == APPLY_GROUPED && m->kind != PGOUTPUT_BEGIN) {
+        int rc = commit_group(a, committed, err); /* anything else ends the group first */
+        if (rc)
+            return rc;
+    }
     switch (m->kind) {
     case PGOUTPUT_BEGIN:
         return do_begin(a, m, err);

@@ -2,8 +2,8 @@
 /*
  * datashadow: the run of a data shadow from connection to stop (see datashadow.h). The
  * order matters: the catalog and the rules are checked before anything is created, the
- * progress row in the shadow decides between snapshot and resume, and only an LSN the
- * shadow committed is ever reported to the source as flushed.
+ * progress row in the shadow decides between snapshot and resume, and only an LSN whose
+ * commit is durable on the shadow is ever reported to the source as flushed.
  */
 #include "datashadow/datashadow.h"
 
@@ -100,6 +100,7 @@ int datashadow_read_key(const struct config_data *c, struct mask_key *key, bool 
     explicit_bzero(buf, sizeof(buf));
     if (rc)
         return err_set(err, -ERANGE, "data: the masking key must be 16 to 64 bytes, raw or hex");
+    mask_key_prepare(key);
     *has_key = true;
     return 0;
 }
@@ -145,7 +146,7 @@ void datashadow_free(struct datashadow *ds)
     disconnect(ds);
     catalog_free(ds->rels, ds->nrels);
     pgoutput_msg_release(&ds->msg);
-    explicit_bzero(&ds->key, sizeof(ds->key));
+    mask_key_release(&ds->key);
     free(ds);
 }
 
@@ -320,27 +321,54 @@ static int poll_slot(struct datashadow *ds, struct err *err)
     return 0;
 }
 
+/* The stream may report as flushed what is durable on the shadow; between transactions
+ * with every commit durable, it may also move up to the source's end (see stream.c). */
+static void advance(struct datashadow *ds, struct stream *s)
+{
+    if (ds->apply.durable_lsn > s->flushed)
+        s->flushed = ds->apply.durable_lsn;
+    s->idle = ds->apply.state == APPLY_IDLE && ds->apply.durable_lsn == ds->apply.done_lsn;
+}
+
+static void count_commits(struct datashadow *ds)
+{
+    struct datashadow_stats *st = &ds->stats;
+    atomic_store(&st->rows_applied, ds->apply.rows_applied);
+    atomic_store(&st->txns_applied, ds->apply.txns_applied);
+    atomic_store(&st->last_commit_us, ds->apply.done_ts + PGOUTPUT_EPOCH_UNIX * 1000000);
+}
+
 static int on_data(struct stream *s, const char *data, size_t len, void *arg, struct err *err)
 {
     struct datashadow *ds = arg;
     bool committed = false;
-    if (!data) {
+    if (!data) { /* the status tick: make what is committed durable, then report it */
+        int rc = apply_sync(&ds->apply, err);
+        advance(ds, s);
         update_lag(ds, s);
-        return poll_slot(ds, err);
+        return rc ? rc : poll_slot(ds, err);
     }
     int rc = pgoutput_decode(data, len, &ds->msg);
     if (rc)
         return err_set(err, rc, "source: a pgoutput message that does not decode (kind '%c')",
                        len ? data[0] : '?');
     rc = apply_message(&ds->apply, &ds->msg, &committed, err);
-    s->idle = ds->apply.state == APPLY_IDLE;
-    if (committed) {
-        struct datashadow_stats *st = &ds->stats;
-        s->flushed = ds->apply.done_lsn;
-        atomic_store(&st->rows_applied, ds->apply.rows_applied);
-        atomic_store(&st->txns_applied, ds->apply.txns_applied);
-        atomic_store(&st->last_commit_us, ds->apply.done_ts + PGOUTPUT_EPOCH_UNIX * 1000000);
-    }
+    advance(ds, s);
+    if (committed)
+        count_commits(ds);
+    update_lag(ds, s);
+    return rc;
+}
+
+/* Nothing more waiting from the source: the open group of transactions commits. */
+static int on_idle(struct stream *s, void *arg, struct err *err)
+{
+    struct datashadow *ds = arg;
+    bool committed = false;
+    int rc = apply_flush(&ds->apply, &committed, err);
+    advance(ds, s);
+    if (committed)
+        count_commits(ds);
     update_lag(ds, s);
     return rc;
 }
@@ -365,7 +393,9 @@ static int stream_all(struct datashadow *ds, uint64_t lsn, const atomic_bool *st
     struct stream s;
     apply_init(&ds->apply, ds->shadow, ds->src, ds->rels, ds->nrels, ds->has_key ? &ds->key : NULL,
                ds->cfg->slot, ds->cfg->schema == CONFIG_DATA_SCHEMA_FOLLOW, lsn);
+    ds->apply.sync_every_ns = ds->cfg->status_interval_ns;
     stream_init(&s, ds->repl, lsn, ds->cfg->status_interval_ns, on_data, ds);
+    s.on_idle = on_idle;
     atomic_store(&ds->stats.applied_lsn, lsn);
     int rc = apply_prepare(&ds->apply, err);
     if (!rc)

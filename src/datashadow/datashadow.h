@@ -64,7 +64,8 @@ int datashadow_verify(const struct config_data *cfg, bool json, struct buf *out,
                       struct err *err);
 
 /* Reads the masking key of cfg (key_file or key_env; raw or hex, 16 to 64 bytes);
- * *has_key is false when neither is set. */
+ * *has_key is false when neither is set. A key read is prepared (mask_key_prepare): the
+ * caller releases it with mask_key_release. */
 int datashadow_read_key(const struct config_data *cfg, struct mask_key *key, bool *has_key,
                         struct err *err);
 

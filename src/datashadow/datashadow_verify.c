@@ -250,6 +250,6 @@ int datashadow_verify(const struct config_data *cfg, bool json, struct buf *out,
     buf_release(&v.line);
     PQfinish(v.src);
     PQfinish(v.shadow);
-    explicit_bzero(&key, sizeof(key));
+    mask_key_release(&key);
     return rc;
 }

@@ -449,29 +449,67 @@ static int hash_int(const struct mask_mac *m, enum mask_type t, const char *in, 
     return buf_printf(out, "%lld", (long long)mask_hash_int(m, bits, v));
 }
 
+static void mask_key_release_mac(struct mask_key *k)
+{
+    mask_mac_release(k->mac);
+    free(k->mac);
+    k->mac = NULL;
+}
+
+void mask_key_prepare(struct mask_key *k)
+{
+    struct mask_mac *m = xmalloc(sizeof(*m));
+    mask_key_release_mac(k);
+    mask_mac_init(m, k);
+    k->mac = m;
+}
+
+void mask_key_release(struct mask_key *k)
+{
+    if (!k)
+        return;
+    mask_key_release_mac(k);
+    explicit_bzero(k, sizeof(*k));
+}
+
+/* The key's prepared MAC, or tmp keyed now (released by mac_done). */
+static const struct mask_mac *mac_of(const struct mask_key *key, struct mask_mac *tmp)
+{
+    if (key->mac)
+        return key->mac;
+    mask_mac_init(tmp, key);
+    return tmp;
+}
+
+static void mac_done(const struct mask_mac *m, struct mask_mac *tmp)
+{
+    if (m == tmp)
+        mask_mac_release(tmp);
+}
+
 static int hash_value(enum mask_type t, const struct mask_key *key, const char *in, size_t len,
                       struct buf *out)
 {
-    struct mask_mac m;
+    struct mask_mac tmp;
+    const struct mask_mac *m = mac_of(key, &tmp);
     unsigned char u[16], h[16];
     int rc = -EINVAL;
 
-    mask_mac_init(&m, key);
     if (t == MASK_T_TEXT && mask_is_email(in, len))
-        rc = mask_hash_email(&m, in, len, out);
+        rc = mask_hash_email(m, in, len, out);
     else if (t == MASK_T_TEXT)
-        rc = mask_hash_text(&m, "text", MASK_TEXT_PLAIN, in, len, out);
+        rc = mask_hash_text(m, "text", MASK_TEXT_PLAIN, in, len, out);
     else if (is_int(t))
-        rc = hash_int(&m, t, in, len, out);
+        rc = hash_int(m, t, in, len, out);
     else if (t == MASK_T_NUMERIC && mask_num_valid(t, in, len) && !(in[0] >= 'A' && in[0] <= 'Z'))
-        rc = mask_hash_text(&m, "numeric", MASK_TEXT_NUMERIC, in, len, out);
+        rc = mask_hash_text(m, "numeric", MASK_TEXT_NUMERIC, in, len, out);
     else if (t == MASK_T_NUMERIC && mask_num_valid(t, in, len))
         rc = buf_append(out, in, len); /* NaN, Infinity, -Infinity */
     else if (t == MASK_T_UUID && uuid_parse(in, len, u) == 0) {
-        mask_hash_uuid(&m, u, h);
+        mask_hash_uuid(m, u, h);
         rc = uuid_format(h, out);
     }
-    mask_mac_release(&m);
+    mac_done(m, &tmp);
     return rc;
 }
 
@@ -494,13 +532,13 @@ static int shift_value(const struct mask_rule *r, enum mask_type t, const struct
                        struct buf *out)
 {
     struct mask_time tm;
-    struct mask_mac m;
+    struct mask_mac tmp;
 
     if (mask_time_parse(in, len, t == MASK_T_TIMESTAMP, &tm) < 0)
         return -EINVAL;
-    mask_mac_init(&m, key);
-    uint64_t h = mask_mac_u64(&m, "doppel-mask/shift", row_key, row_key_len);
-    mask_mac_release(&m);
+    const struct mask_mac *m = mac_of(key, &tmp);
+    uint64_t h = mask_mac_u64(m, "doppel-mask/shift", row_key, row_key_len);
+    mac_done(m, &tmp);
     mask_time_shift(&tm, (int64_t)(h % (uint64_t)(2 * r->range_s + 1)) - r->range_s);
     return mask_time_format(&tm, out);
 }
@@ -515,15 +553,15 @@ static int noise_value(const struct mask_rule *r, enum mask_type t, const struct
     struct rng keyed;
 
     if (r->stable) {
-        struct mask_mac m;
+        struct mask_mac tmp;
         unsigned char *msg = xmalloc(8 + row_key_len + len);
         for (int i = 0; i < 8; i++)
             msg[i] = (unsigned char)((uint64_t)row_key_len >> (56 - 8 * i));
         memcpy(msg + 8, row_key, row_key_len);
         memcpy(msg + 8 + row_key_len, in, len);
-        mask_mac_init(&m, key);
-        rng_seed(&keyed, mask_mac_u64(&m, "doppel-mask/noise", msg, 8 + row_key_len + len));
-        mask_mac_release(&m);
+        const struct mask_mac *m = mac_of(key, &tmp);
+        rng_seed(&keyed, mask_mac_u64(m, "doppel-mask/noise", msg, 8 + row_key_len + len));
+        mac_done(m, &tmp);
         free(msg);
         rng = &keyed;
     }

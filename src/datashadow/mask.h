@@ -76,7 +76,15 @@ int mask_rule_check(const struct mask_rule *r, enum mask_type t, const char *col
 struct mask_key {
     unsigned char bytes[64];
     size_t len;
+    void *mac; /* owned when mask_key_prepare set it: the keyed MAC every value reuses;
+                  NULL: each masked value keys a MAC of its own (same results, slower) */
 };
+
+/* Keys the MAC once for every later mask_value with this key (bytes and len set; mac
+ * NULL or from an earlier mask_key_prepare, which it replaces). */
+void mask_key_prepare(struct mask_key *k);
+/* Frees what mask_key_prepare made and wipes the key. */
+void mask_key_release(struct mask_key *k);
 
 /* Masks one non-NULL value `in` (text form) of column type t. row_key is the text of the
  * row's primary key (source values, before masking; required by the per-row rules, shift

@@ -2,7 +2,8 @@
 /*
  * mask_hash: keyed, format-preserving permutations for the `hash` rule (and the keyed
  * offsets of `shift`). Everything starts from HMAC-SHA256 with the masking secret
- * (OpenSSL's EVP_MAC, keyed once per struct mask_mac and duplicated per message).
+ * (OpenSSL's EVP_MAC, keyed once per struct mask_mac; each message re-initialises that
+ * context without a key, which restarts HMAC from the keyed pads computed at keying).
  *
  * Integers and UUIDs go through a Feistel network: the value's w bits split into halves
  * a (ceil(w/2) bits) and b (floor(w/2) bits); each of 8 rounds XORs one half with a keyed
@@ -65,18 +66,20 @@ struct part {
     size_t n;
 };
 
+/* EVP_MAC_init without a key keeps the key and its precomputed inner and outer pads: no
+ * allocation, digest fetch or key schedule per message. The context is the one mutable
+ * part of a mask_mac, so a mask_mac serves one thread at a time. */
 static void mac_parts(const struct mask_mac *m, const struct part *parts, size_t nparts,
                       unsigned char md[MASK_MD_LEN])
 {
-    EVP_MAC_CTX *c = EVP_MAC_CTX_dup(m->ctx);
+    EVP_MAC_CTX *c = m->ctx;
     size_t len = 0;
 
-    BUG_ON(!c);
+    BUG_ON(!EVP_MAC_init(c, NULL, 0, NULL));
     for (size_t i = 0; i < nparts; i++)
         if (parts[i].n)
             BUG_ON(!EVP_MAC_update(c, parts[i].p, parts[i].n));
     BUG_ON(!EVP_MAC_final(c, md, &len, MASK_MD_LEN) || len != MASK_MD_LEN);
-    EVP_MAC_CTX_free(c);
 }
 
 void mask_mac_digest(const struct mask_mac *m, const void *msg, size_t len,

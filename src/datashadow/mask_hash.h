@@ -21,8 +21,9 @@
 
 #define MASK_MD_LEN 32
 
-/* A MAC keyed once; every call below reuses it. Opaque, so that this header does not
- * pull OpenSSL into its includers. */
+/* A MAC keyed once; every call below reuses it (re-initialised per message, so one
+ * mask_mac serves one thread at a time). Opaque, so that this header does not pull
+ * OpenSSL into its includers. */
 struct mask_mac {
     void *ctx; /* owned: EVP_MAC_CTX keyed with the secret */
 };

@@ -93,7 +93,8 @@ static int on_message(struct stream *s, const char *buf, size_t n, struct err *e
         uint64_t end = pgoutput_get64(buf + 1);
         if (end > s->server_end)
             s->server_end = end;
-        /* between transactions everything up to the source's end is applied or not ours */
+        /* between transactions, with every commit durable, everything up to the source's
+         * end is applied or not ours */
         if (s->idle && end > s->flushed)
             s->flushed = end;
         return buf[17] ? stream_status(s, false, err) : 0;
@@ -126,26 +127,41 @@ static int ended(struct stream *s, struct err *err)
 int stream_run(struct stream *s, const atomic_bool *stop, struct err *err)
 {
     int rc = 0;
+    bool polled = false;
     while (!rc && !atomic_load(stop)) {
         char *buf = NULL;
         int n = PQgetCopyData(s->repl, &buf, 1);
         if (n > 0) {
+            polled = false;
             rc = on_message(s, buf, (size_t)n, err);
             PQfreemem(buf);
+        } else if (n == 0 && !polled) { /* read what the socket holds before going idle */
+            polled = true;
+            if (!PQconsumeInput(s->repl))
+                rc = err_set(err, -EIO, "source: %s", PQerrorMessage(s->repl));
         } else if (n == 0) {
-            rc = wait_readable(s->repl, POLL_NS);
+            polled = false;
+            rc = s->on_idle ? s->on_idle(s, s->arg, err) : 0;
+            if (!rc)
+                rc = wait_readable(s->repl, POLL_NS);
             if (!rc && !PQconsumeInput(s->repl))
                 rc = err_set(err, -EIO, "source: %s", PQerrorMessage(s->repl));
         } else {
             rc =
                 n == -1 ? ended(s, err) : err_set(err, -EIO, "source: %s", PQerrorMessage(s->repl));
         }
+        /* the periodic tick first (durability, lag figures, the slot's retained WAL),
+         * so that the status update carries what it made durable */
         if (!rc && clock_mono_ns() - s->last_status >= s->interval_ns) {
-            rc = stream_status(s, false, err);
-            if (!rc) /* the periodic tick: lag figures, the slot's retained WAL */
-                rc = s->on_data(s, NULL, 0, s->arg, err);
+            rc = s->on_data(s, NULL, 0, s->arg, err);
+            if (!rc)
+                rc = stream_status(s, false, err);
         }
     }
+    if (!rc && s->on_idle)
+        rc = s->on_idle(s, s->arg, err);
+    if (!rc)
+        rc = s->on_data(s, NULL, 0, s->arg, err);
     if (!rc)
         rc = stream_status(s, false, err);
     return rc;

@@ -20,9 +20,13 @@
 
 struct stream;
 /* One message's payload; return 0 or -errno (stops the stream with err set). Called with
- * data NULL once per status interval, for periodic work. */
+ * data NULL once per status interval just before the status update (and before the last
+ * one), for periodic work such as making applied commits durable. */
 typedef int stream_data_cb(struct stream *s, const char *data, size_t len, void *arg,
                            struct err *err);
+
+/* Called when every message received so far has been handed over, before waiting. */
+typedef int stream_idle_cb(struct stream *s, void *arg, struct err *err);
 
 struct stream {
     PGconn *repl;         /* borrowed, replication=database */
@@ -30,8 +34,9 @@ struct stream {
     uint64_t server_end;  /* the source's WAL end, from the last message */
     uint64_t last_status; /* monotonic ns of the last status update */
     uint64_t interval_ns;
-    bool idle; /* set by the callback owner: no transaction half-applied */
+    bool idle; /* set by the callback owner: no transaction half-applied, all durable */
     stream_data_cb *on_data;
+    stream_idle_cb *on_idle; /* optional, set after stream_init */
     void *arg;
 };
 

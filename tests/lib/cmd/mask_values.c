@@ -11,7 +11,8 @@
  * column "RULE|TYPE|VALUE" (TYPE a pg_type name), separated by tabs. Each output line is
  * the row key and the masked values, tab-separated, "\N" for NULL: ready for COPY FROM.
  * A bad rule, type or value prints "mask_values: line N, column C: what" to stderr and
- * exits 1. The noise generator is seeded with 1.
+ * exits 1. The noise generator is seeded with 1; the key is prepared once, as the data
+ * shadow prepares it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -76,7 +77,7 @@ static int mask_line(struct job *j, char *text, struct buf *line, int lineno)
 
 int main(int argc, char **argv)
 {
-    struct job j;
+    struct job j = {0};
     struct buf line;
     char *text = NULL;
     size_t cap = 0;
@@ -88,6 +89,7 @@ int main(int argc, char **argv)
     }
     j.key.len = strlen(argv[1]);
     memcpy(j.key.bytes, argv[1], j.key.len);
+    mask_key_prepare(&j.key);
     rng_seed(&j.rng, 1);
     buf_init(&j.out, 1 << 20);
     buf_init(&line, 1 << 24);
@@ -98,5 +100,6 @@ int main(int argc, char **argv)
     free(text);
     buf_release(&j.out);
     buf_release(&line);
+    mask_key_release(&j.key);
     return rc;
 }

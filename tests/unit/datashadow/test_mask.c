@@ -458,6 +458,41 @@ static void test_mask_value_stable_noise_repeats_per_row_and_value(void **state)
     assert_non_null(strstr(f->err.msg, "needs the row's key"));
 }
 
+/* A prepared key (one keyed MAC reused by every value) masks exactly like a key that keys
+ * a MAC per value: the same outputs for every keyed rule and type. */
+static void test_mask_value_prepared_key_gives_the_same_outputs(void **state)
+{
+    struct fx *f = *state;
+    static const struct {
+        const char *rule;
+        enum mask_type t;
+        const char *in;
+    } cases[] = {
+        {"hash", MASK_T_INT, "1042"},
+        {"hash", MASK_T_INT8, "-9223372036854775808"},
+        {"hash", MASK_T_TEXT, "alice@example.com"},
+        {"hash", MASK_T_TEXT, "Zoë Müller, 12 Rue de la Paix"},
+        {"hash", MASK_T_NUMERIC, "1234.50"},
+        {"hash", MASK_T_UUID, "6f1c2a7e-4b1d-4c3e-9a2b-0c1d2e3f4a5b"},
+        {"shift:30d", MASK_T_DATE, "2024-02-29"},
+        {"noise:epsilon=0.5,sensitivity=2,stable", MASK_T_FLOAT, "250"},
+    };
+    char plain[128];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        rule(f, cases[i].rule);
+        snprintf(plain, sizeof(plain), "%s", mask(f, cases[i].t, cases[i].in, "7"));
+        mask_key_prepare(&f->key);
+        assert_non_null(f->key.mac);
+        assert_string_equal(mask(f, cases[i].t, cases[i].in, "7"), plain);
+        assert_string_equal(mask(f, cases[i].t, cases[i].in, "7"), plain); /* reused */
+        mask_key_release(&f->key);
+        assert_null(f->key.mac);
+        f->key.len = strlen(KEY);
+        memcpy(f->key.bytes, KEY, f->key.len);
+    }
+}
+
 static void test_mask_value_generalize_gives_exact_answers(void **state)
 {
     struct fx *f = *state;
@@ -637,6 +672,7 @@ int main(void)
         cmocka_unit_test(test_mask_value_truncate_counts_utf8_characters),
         cmocka_unit_test(test_mask_value_noise_matches_scipy_moments),
         cmocka_unit_test(test_mask_value_stable_noise_repeats_per_row_and_value),
+        cmocka_unit_test(test_mask_value_prepared_key_gives_the_same_outputs),
         cmocka_unit_test(test_mask_value_generalize_gives_exact_answers),
         cmocka_unit_test(test_mask_value_rejects_bad_values),
         cmocka_unit_test(test_mask_value_random_input_never_crashes),
