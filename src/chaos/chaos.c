@@ -148,14 +148,17 @@ static int check_spec(const struct chaos *c, const struct chaos_experiment_spec 
             err_prefix(err, "faults[%zu]", i);
             return rc;
         }
-        if (f.pool && strcmp(f.pool, "primary") == 0)
-            return err_set(err, c->allow_primary ? -ENOTSUP : -EPERM,
-                           c->allow_primary
-                               ? "faults[%zu]: faults on the primary pool are not applied yet: "
-                                 "the primary path has no fault hook in this version"
-                               : "faults[%zu]: faults on the primary pool need "
-                                 "chaos.allow_primary_faults: true",
-                           i);
+        if (f.pool && strcmp(f.pool, "primary") == 0) {
+            if (!c->allow_primary)
+                return err_set(err, -EPERM,
+                               "faults[%zu]: faults on the primary pool need "
+                               "chaos.allow_primary_faults: true",
+                               i);
+            const char *why = fault_primary_refusal(&f);
+            if (why)
+                return err_set(err, -ENOTSUP, "faults[%zu]: '%s': %s", i, fault_kind_name(f.kind),
+                               why);
+        }
         if (fault_kind_is_instance(f.kind) && !c->ops.list)
             return err_set(err, -ENOTSUP,
                            "faults[%zu]: '%s' acts on managed instances, and no provisioner "

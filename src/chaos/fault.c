@@ -181,6 +181,17 @@ static bool header_matches(const struct fault *f, const struct http_head *req)
                                 memcmp(h->value, f->header_value, h->value_len) == 0);
 }
 
+const char *fault_primary_refusal(const struct fault *f)
+{
+    if (f->kind != FAULT_LATENCY && f->kind != FAULT_ABORT && f->kind != FAULT_RESET)
+        return "on the primary path only 'latency', 'abort' and 'reset' apply";
+    if (f->direction != FAULT_DIR_REQUEST)
+        return "on the primary path faults act in the request direction only";
+    if (f->instance)
+        return "on the primary path the scope cannot name an instance";
+    return NULL;
+}
+
 bool fault_in_scope(const struct fault *f, const struct fault_probe *p)
 {
     if ((f->instance != NULL) != (p->instance != NULL))

@@ -118,6 +118,9 @@ int fault_direction_parse(const char *s, enum fault_direction *out);
 const char *fault_dist_name(enum fault_dist d);
 int fault_dist_parse(const char *s, enum fault_dist *out);
 bool fault_kind_is_instance(enum fault_kind k);
+/* Whether the fault can act on the primary path (request-direction latency, abort and
+ * reset, no instance scope): NULL, or why not (a static message naming what is refused). */
+const char *fault_primary_refusal(const struct fault *f);
 
 /* Checks parameters and fills defaults (abort status 503, ...); err says what is wrong. */
 int fault_check(struct fault *f, struct err *err);

@@ -108,7 +108,7 @@ static const struct schema_key experiment_keys[] = {
 const struct schema_key config_table_chaos[] = {
     {.name = "allow_primary_faults", .type = SCHEMA_BOOL, .def = "false",
      .offset = CH(allow_primary_faults),
-     .doc = "let faults name the primary pool (test environments only)"},
+     .doc = "let faults act on the primary path: request latency, abort, reset (test environments only)"},
     {.name = "experiments", .type = SCHEMA_LIST, .min = 0, .max = 64, .sub = experiment_keys,
      .elem_size = sizeof(struct config_experiment), .offset = CH(experiments),
      .offset_n = CH(nexperiments), .doc = "fault experiments started with `doppel serve`"},
@@ -144,6 +144,20 @@ static const char *fault_missing(const struct config_fault *f)
     return NULL;
 }
 
+/* A fault on the primary path: request-direction latency, abort and reset only (the
+ * chaos room's fault_primary_refusal says the same for the API). */
+static const char *primary_refusal(const struct config_fault *f)
+{
+    const char *k = config_fault_kinds[f->kind];
+    if (strcmp(k, "latency") && strcmp(k, "abort") && strcmp(k, "reset"))
+        return "on the primary path only 'latency', 'abort' and 'reset' apply";
+    if (f->direction != 0)
+        return "on the primary path faults act in the request direction only";
+    if (f->instance)
+        return "on the primary path the scope cannot name an instance";
+    return NULL;
+}
+
 /* The scope names a service and pool that exist; the primary only where allowed. */
 static const char *scope_unknown(const struct config *cfg, const struct config_fault *f)
 {
@@ -176,6 +190,9 @@ int config_chaos_check(const struct config *cfg, const struct cnode *root, struc
             const char *why = fault_missing(cf);
             if (!why)
                 why = scope_unknown(cfg, cf);
+            if (!why && cf->pool && !strcmp(cf->pool, "primary") && (why = primary_refusal(cf)))
+                return cnode_error(err, fault_node(root, e, f), -EINVAL, "'%s': %s",
+                                   config_fault_kinds[cf->kind], why);
             if (why)
                 return cnode_error(err, fault_node(root, e, f), -EINVAL, "%s", why);
         }

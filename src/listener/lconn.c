@@ -56,9 +56,11 @@ struct lconn {
     uint64_t body_in;
     bool req_done, resp_started, resp_chunked, resp_no_body, req_chunked;
     bool close_after, mirror, reading, throttled, eof;
-    bool answered;  /* the gateway answered a bodyless request itself; finish after it */
-    bool lingering; /* closed, but reading and dropping what the client still sends */
-    bool linger;    /* the gateway answered before the request's end: linger on close */
+    bool answered;   /* the gateway answered a bodyless request itself; finish after it */
+    bool lingering;  /* closed, but reading and dropping what the client still sends */
+    bool linger;     /* the gateway answered before the request's end: linger on close */
+    bool fault_wait; /* a latency fault on the primary path holds the request back */
+    struct buf held; /* request body bytes read while it is held back */
     char client_ip[48];
     int handles;
 };
@@ -66,6 +68,8 @@ struct lconn {
 static void conn_close(struct lconn *c);
 static void conn_pump(struct lconn *c);
 static void timer_cb(uv_timer_t *t);
+static int forward_primary(struct lconn *c);
+static int primary_fault(struct lconn *c, const struct mirror_primary_fault *pf);
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
@@ -487,6 +491,17 @@ static int r_on_head(void *ctx, struct http_head *head)
         count_decision(c, d);
         c->mirror = d == ROUTER_MIRROR_SAMPLED;
     }
+    struct mirror_primary_fault pf;
+    if (mirror_primary_fault(c->w->mw, ex, &pf))
+        return primary_fault(c, &pf);
+    return forward_primary(c);
+}
+
+/* Hands the request (head, and what was held back of its body) to the primary pool. */
+static int forward_primary(struct lconn *c)
+{
+    struct exchange *ex = c->ex;
+    const struct http_head *h = &ex->req;
     struct buf head_out;
     buf_init(&head_out, h->raw_len + 4096);
     if (build_upstream_head(c, h, &head_out) != 0) {
@@ -515,7 +530,64 @@ static int r_on_head(void *ctx, struct http_head *head)
     }
     if (h->flags & HTTP_HEAD_EXPECT_100)
         send_bytes(c, "HTTP/1.1 100 Continue\r\n\r\n", 25, NULL, 0);
+    if (c->held.len)
+        upstream_req_body(c->ureq, c->held.data, c->held.len, NULL, 0);
+    buf_reset(&c->held);
+    if (c->req_done)
+        upstream_req_end(c->ureq);
     return 0;
+}
+
+/* A fault on the primary path (chaos.allow_primary_faults): close the client's
+ * connection, answer with the fault's status, or hold the request back on the timer. */
+static int primary_fault(struct lconn *c, const struct mirror_primary_fault *pf)
+{
+    const struct http_head *h = &c->ex->req;
+    if (pf->reset) {
+        c->ex->error = EXCHANGE_E_CLIENT_GONE;
+        c->close_after = true;
+        return -1; /* the reader stops; the connection is closed */
+    }
+    if (pf->abort_status) {
+        bool body = h->flags & (HTTP_HEAD_HAS_LENGTH | HTTP_HEAD_CHUNKED);
+        answer(c, pf->abort_status, "doppel: fault injected on the primary path", body);
+        if (body)
+            return -1;
+        c->answered = true; /* finished once the reader has the whole (empty) request */
+        return 0;
+    }
+    c->fault_wait = true;
+    c->throttled = true; /* no more of the body is read while it waits */
+    stop_reading(c);
+    arm(c, pf->delay_ns);
+    return 0;
+}
+
+/* The held-back request's delay is over: forward it and read on. */
+static void primary_fault_go(struct lconn *c)
+{
+    c->fault_wait = false;
+    c->throttled = false;
+    int rc = forward_primary(c);
+    if (rc != 0 || (c->answered && c->req_done)) {
+        c->answered = false;
+        response_done(c);
+        return;
+    }
+    if (!c->req_done)
+        arm(c, c->limits.client_timeout_ns);
+    start_reading(c);
+    conn_pump(c);
+}
+
+/* Request body bytes on their way to the primary, or held while a fault delays it. */
+static int to_primary(struct lconn *c, const void *a, size_t alen, const void *b, size_t blen)
+{
+    if (c->fault_wait) {
+        int rc = buf_append(&c->held, a, alen);
+        return rc ? rc : buf_append(&c->held, b, blen);
+    }
+    return c->ureq ? upstream_req_body(c->ureq, a, alen, b, blen) : 0;
 }
 
 static int r_on_body(void *ctx, const char *data, size_t len)
@@ -535,18 +607,18 @@ static int r_on_body(void *ctx, const char *data, size_t len)
         c->mirror = false;
         count_decision(c, ROUTER_MIRROR_BODY_TOO_LARGE);
     }
-    if (!c->ureq)
+    if (!c->ureq && !c->fault_wait)
         return 0; /* the primary already answered; the rest of the body is read and dropped */
     int rc;
     if (c->req_chunked) {
         char head[24];
         int n = snprintf(head, sizeof(head), "%zx\r\n", len);
-        rc = upstream_req_body(c->ureq, head, (size_t)n, data, len);
-        rc = rc ? rc : upstream_req_body(c->ureq, "\r\n", 2, NULL, 0);
+        rc = to_primary(c, head, (size_t)n, data, len);
+        rc = rc ? rc : to_primary(c, "\r\n", 2, NULL, 0);
     } else {
-        rc = upstream_req_body(c->ureq, data, len, NULL, 0);
+        rc = to_primary(c, data, len, NULL, 0);
     }
-    if (upstream_req_queued(c->ureq) > HIGH_WATER) {
+    if (c->ureq && upstream_req_queued(c->ureq) > HIGH_WATER) {
         c->throttled = true;
         stop_reading(c);
     }
@@ -559,14 +631,14 @@ static int r_on_complete(void *ctx)
     c->req_done = true;
     struct exchange *ex = c->ex;
     ex->t_req_done = clock_mono_ns();
-    if (c->ureq) {
-        if (c->req_chunked)
-            upstream_req_body(c->ureq, "0\r\n\r\n", 5, NULL, 0);
+    if (c->req_chunked)
+        to_primary(c, "0\r\n\r\n", 5, NULL, 0);
+    if (c->ureq && !c->fault_wait)
         upstream_req_end(c->ureq);
-    }
     if (c->state != LC_TUNNEL)
         c->state = LC_WAITING;
-    uv_timer_stop(&c->timer);
+    if (!c->fault_wait)
+        uv_timer_stop(&c->timer);
     if (c->mirror)
         mirror_submit(c->w->mw, ex);
     if (c->answered)
@@ -722,6 +794,10 @@ static void start_reading(struct lconn *c)
 static void timer_cb(uv_timer_t *t)
 {
     struct lconn *c = t->data;
+    if (c->fault_wait) {
+        primary_fault_go(c);
+        return;
+    }
     if (c->answered) {
         c->answered = false;
         response_done(c);
@@ -750,6 +826,7 @@ static void on_closed(uv_handle_t *h)
     struct listener_worker *w = c->w;
     http_reader_release(&c->reader);
     buf_release(&c->in);
+    buf_release(&c->held);
     buf_release(&c->head_out);
     free(c);
     listener_worker_conn_gone(w);
@@ -852,6 +929,7 @@ void lconn_start(struct listener_worker *w, struct lsock *ls, uv_tcp_t *server)
     list_insert_tail(&w->conns, &c->link);
     w->nconns++;
     buf_init(&c->in, IN_MAX);
+    buf_init(&c->held, 2 * IN_MAX); /* at most what was read when the hold began */
     buf_init(&c->head_out, 0);
     if (uv_accept((uv_stream_t *)&ls->tcp, (uv_stream_t *)&c->tcp) != 0) {
         atomic_fetch_add(&w->sh->conns[ls->slot], 1); /* conn_close gives it back */

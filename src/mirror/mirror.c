@@ -298,6 +298,32 @@ static struct fault_probe probe_of(const struct mcopy *mc)
 
 static void fault_go(struct mcopy *mc);
 
+bool mirror_primary_fault(struct mirror_worker *mw, const struct exchange *ex,
+                          struct mirror_primary_fault *out)
+{
+    *out = (struct mirror_primary_fault){0};
+    if (!mw->chaos)
+        return false;
+    const struct chaos_set *set = chaos_view_get(&mw->view, mw->chaos);
+    if (!set)
+        return false;
+    const struct rt_pool *pool = &ex->service->primary;
+    const struct http_head *req = &ex->req;
+    struct fault_probe p = {.service = ex->service->name,
+                            .pool = pool->name,
+                            .pool_id = pool->pool_id,
+                            .primary = true,
+                            .path = req->target,
+                            .path_len = http_target_path_len(req->target, req->target_len),
+                            .req = req};
+    struct fault_decision d = {0};
+    chaos_set_eval(set, &p, clock_mono_ns(), &mw->rng, &d);
+    out->delay_ns = d.req_delay_ns;
+    out->abort_status = d.abort_status;
+    out->reset = d.reset_request;
+    return d.fired != 0;
+}
+
 static void on_req_timer(uv_timer_t *t)
 {
     struct mcopy *mc = t->data;

@@ -35,6 +35,18 @@ void mirror_worker_free(struct mirror_worker *mw);
  * none); loop is the worker's, for the timers of delayed and throttled copies. Copies a
  * fault delays or throttles are ended at once (as "other") when the worker drains. */
 void mirror_worker_set_chaos(struct mirror_worker *mw, struct chaos *chaos, uv_loop_t *loop);
+/* What the faults scoped to the pool "primary" (chaos.allow_primary_faults) do to one
+ * client request: forward it later, answer it with a status and no upstream request, or
+ * close the client's connection. */
+struct mirror_primary_fault {
+    uint64_t delay_ns;
+    int abort_status; /* !0: answered with this status, not forwarded */
+    bool reset;
+};
+/* Evaluates the published faults for ex's request to its primary pool (ex->route must be
+ * set) with this worker's lock-free view of the fault set; false when none fired. */
+bool mirror_primary_fault(struct mirror_worker *mw, const struct exchange *ex,
+                          struct mirror_primary_fault *out);
 /* Appends the head of the copy a shadow is sent of ex's request (ex->route must be set):
  * request line, anonymized end-to-end headers, X-Forwarded-For, the headers the copy adds,
  * the empty line. The capture records this same copy (app.c hands it to the observer). */

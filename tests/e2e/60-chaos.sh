@@ -292,6 +292,7 @@ bad "scope not an object" 400 invalid_argument '{"name":"x","faults":[{"kind":"h
 bad "deep nesting" 400 invalid_argument "{\"name\":\"x\",\"faults\":[{\"kind\":\"hang\",\"scope\":$(printf '[%.0s' $(seq 500))$(printf ']%.0s' $(seq 500))}]}"
 bad "33 faults" 400 invalid_argument "{\"name\":\"x\",\"faults\":[$(printf '{"kind":"hang"},%.0s' $(seq 32)){\"kind\":\"hang\"}]}"
 bad "a fault on the primary" 403 failed_precondition '{"name":"x","faults":[{"kind":"hang","scope":{"pool":"primary"}}]}'
+bad "a latency fault on the primary without allow_primary_faults" 403 failed_precondition '{"name":"x","faults":[{"kind":"latency","latency":"10ms","scope":{"pool":"primary"}}]}'
 bad "an instance fault without a provisioner" 403 failed_precondition '{"name":"x","faults":[{"kind":"kill"}]}'
 expect_eq "api: POST without a token -> 401" "$(curl -s -m 5 -o /dev/null -w '%{http_code}' \
     --data '{}' "http://127.0.0.1:$A/v1/experiments")" "401"

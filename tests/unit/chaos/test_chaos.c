@@ -215,10 +215,68 @@ static void test_chaos_experiment_add_refuses_primary_faults(void **state_)
         struct chaos c;
         chaos_init(&c, allow);
         char id[CHAOS_ID_MAX];
-        /* not allowed: -EPERM; allowed: the primary path has no hook yet, said plainly */
+        /* not allowed: -EPERM; allowed: a hang does not fit the primary path: -ENOTSUP */
         assert_int_equal(add(&c, "p", 0, 0, 0, &f, 1, id), allow ? -ENOTSUP : -EPERM);
         chaos_release(&c);
     }
+}
+
+static void test_chaos_experiment_add_takes_primary_request_faults_when_allowed(void **state_)
+{
+    (void)state_;
+    struct chaos c;
+    chaos_init(&c, true);
+    char id[CHAOS_ID_MAX];
+    struct fault ok[] = {
+        {.kind = FAULT_LATENCY, .probability = 1, .latency_ns = MS, .pool = "primary"},
+        {.kind = FAULT_ABORT, .probability = 1, .status = 503, .pool = "primary"},
+        {.kind = FAULT_RESET, .probability = 1, .pool = "primary"}};
+    assert_int_equal(add(&c, "ok", 0, 0, 0, ok, 3, id), 0);
+    struct fault resp = {.kind = FAULT_LATENCY,
+                         .probability = 1,
+                         .latency_ns = MS,
+                         .direction = FAULT_DIR_RESPONSE,
+                         .pool = "primary"};
+    struct fault inst = {
+        .kind = FAULT_RESET, .probability = 1, .pool = "primary", .instance = "127.0.0.1:1"};
+    struct spec_err {
+        const struct fault *f;
+        const char *msg;
+    } bad[] = {
+        {&resp, "faults[0]: 'latency': on the primary path faults act in the request "
+                "direction only"},
+        {&inst, "faults[0]: 'reset': on the primary path the scope cannot name an instance"}};
+    for (size_t i = 0; i < 2; i++) {
+        struct chaos_experiment_spec spec = {.name = "bad", .faults = bad[i].f, .nfaults = 1};
+        struct err err = {0};
+        assert_int_equal(chaos_experiment_add(&c, &spec, T0, id, &err), -ENOTSUP);
+        assert_string_equal(err.msg, bad[i].msg);
+    }
+    chaos_release(&c);
+}
+
+static void test_chaos_set_eval_applies_primary_faults_when_allowed(void **state_)
+{
+    (void)state_;
+    struct chaos c;
+    chaos_init(&c, true);
+    struct chaos_view v = {0};
+    char id[CHAOS_ID_MAX];
+    struct fault f[] = {{.kind = FAULT_ABORT, .probability = 1, .status = 429, .pool = "primary"},
+                        {.kind = FAULT_HANG, .probability = 1}}; /* every shadow, not the primary */
+    assert_int_equal(add(&c, "p", 0, 0, 0, f, 2, id), 0);
+    struct fault_probe p = shadow_probe;
+    p.pool = "primary";
+    p.primary = true;
+    struct rng rng;
+    rng_seed(&rng, 1);
+    struct fault_decision d = {0};
+    chaos_set_eval(chaos_view_get(&v, &c), &p, T0 + MS, &rng, &d);
+    assert_int_equal(d.fired, 1);
+    assert_int_equal(d.abort_status, 429);
+    assert_false(d.hang);
+    chaos_view_release(&v);
+    chaos_release(&c);
 }
 
 static void test_chaos_set_eval_skips_the_primary(void **state_)
@@ -328,6 +386,8 @@ int main(void)
         cmocka_unit_test(test_chaos_tick_ends_on_stop_condition),
         cmocka_unit_test(test_chaos_experiment_add_refuses_primary_faults),
         cmocka_unit_test(test_chaos_set_eval_skips_the_primary),
+        cmocka_unit_test(test_chaos_experiment_add_takes_primary_request_faults_when_allowed),
+        cmocka_unit_test(test_chaos_set_eval_applies_primary_faults_when_allowed),
         cmocka_unit_test(test_chaos_tick_switches_periodic_faults),
         cmocka_unit_test(test_chaos_write_prometheus_counts_affected_by_pool),
         cmocka_unit_test(test_chaos_events_ring_keeps_the_newest),

@@ -262,6 +262,20 @@ static void test_fault_stats_hit_counts_by_pool(void **state)
     assert_int_equal(st.other, 2); /* 16 slots: s1, s2 and 14 more */
 }
 
+static void test_fault_primary_refusal_takes_request_latency_abort_reset(void **state)
+{
+    (void)state;
+    for (int k = FAULT_LATENCY; k < FAULT_KIND_COUNT; k++) {
+        struct fault f = {.kind = (enum fault_kind)k};
+        bool fits = k == FAULT_LATENCY || k == FAULT_ABORT || k == FAULT_RESET;
+        assert_true((fault_primary_refusal(&f) == NULL) == fits);
+    }
+    struct fault resp = {.kind = FAULT_ABORT, .direction = FAULT_DIR_RESPONSE};
+    assert_non_null(fault_primary_refusal(&resp));
+    struct fault inst = {.kind = FAULT_RESET, .instance = "127.0.0.1:9"};
+    assert_non_null(fault_primary_refusal(&inst));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_fault_latency_draw_means_within_bounds),
         cmocka_unit_test(test_fault_apply_builds_the_decision),
         cmocka_unit_test(test_fault_stats_hit_counts_by_pool),
+        cmocka_unit_test(test_fault_primary_refusal_takes_request_latency_abort_reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

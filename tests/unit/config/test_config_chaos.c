@@ -99,6 +99,13 @@ static void test_config_chaos_reports_errors_at_the_fault(void **state)
     fails("chaos:\n  experiments:\n    - name: x\n      faults:\n"
           "        - { kind: hang, scope: { pool: primary } }\n",
           "c.yaml:10:11: faults on the primary pool need chaos.allow_primary_faults: true");
+    fails("chaos:\n  allow_primary_faults: true\n  experiments:\n    - name: x\n      faults:\n"
+          "        - { kind: hang, scope: { pool: primary } }\n",
+          "c.yaml:11:11: 'hang': on the primary path only 'latency', 'abort' and 'reset' apply");
+    fails("chaos:\n  allow_primary_faults: true\n  experiments:\n    - name: x\n      faults:\n"
+          "        - { kind: latency, latency: 5ms, direction: response, scope: { pool: primary } "
+          "}\n",
+          "c.yaml:11:11: 'latency': on the primary path faults act in the request direction only");
     fails("chaos:\n  experiments:\n    - name: x\n      faults:\n"
           "        - { kind: hang, scope: { pool: v3 } }\n",
           "c.yaml:10:11: the scope names no shadow pool of its service");
