@@ -124,3 +124,19 @@ bool str_has_prefix(const char *s, size_t len, const char *prefix)
     size_t n = strlen(prefix);
     return len >= n && memcmp(s, prefix, n) == 0;
 }
+
+bool str_utf8_text(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (c == 0 || len == 0 || i + len > n || (len == 2 && c < 0xc2))
+            return false;
+        for (size_t k = 1; k < len; k++)
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+        i += len;
+    }
+    return true;
+}

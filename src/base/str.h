@@ -25,5 +25,7 @@ int str_to_bool(const char *s, bool *out);
 bool str_ieq(const char *a, size_t alen, const char *b, size_t blen);
 bool str_ieqz(const char *a, size_t alen, const char *z);
 bool str_has_prefix(const char *s, size_t len, const char *prefix);
+/* Whether n bytes are well-formed UTF-8 without NUL (so they can be a JSON string). */
+bool str_utf8_text(const void *p, size_t n);
 
 #endif

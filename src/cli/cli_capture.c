@@ -16,6 +16,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "base/str.h"
 #include "base/xalloc.h"
 #include "cli/cli.h"
 #include "replay/capture_reader.h"
@@ -32,26 +33,10 @@ static void fmt_time(uint64_t ns, char *out, size_t len)
              (unsigned long long)((ns % CLOCK_NS_PER_S) / 1000));
 }
 
-/* Whether bytes are well-formed UTF-8 with no NUL (so they can be a JSON string). */
-static bool utf8_ok(const unsigned char *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (c == 0 || len == 0 || i + len > n || (len == 2 && c < 0xc2))
-            return false;
-        for (size_t k = 1; k < len; k++)
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-        i += len;
-    }
-    return true;
-}
-
 static void add_bytes(cJSON *o, const char *key, const void *p, size_t n)
 {
     char *s = xstrndup(p ? p : "", n);
-    if (utf8_ok((const unsigned char *)s, n)) {
+    if (str_utf8_text((const void *)s, n)) {
         cJSON_AddStringToObject(o, key, s);
     } else {
         char k[64];

@@ -283,26 +283,11 @@ void traffic_model_finish(struct traffic_model *m)
     finish_think(m);
 }
 
-static bool utf8_text(const unsigned char *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (c == 0 || len == 0 || i + len > n || (len == 2 && c < 0xc2))
-            return false;
-        for (size_t k = 1; k < len; k++)
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-        i += len;
-    }
-    return true;
-}
-
 static void body_to_json(cJSON *o, const char *body, size_t len)
 {
     if (!body)
         return;
-    if (utf8_text((const unsigned char *)body, len)) {
+    if (str_utf8_text((const void *)body, len)) {
         cJSON_AddStringToObject(o, "body", body);
         return;
     }

@@ -65,6 +65,19 @@ static void test_str_ieq_case_insensitive(void **state)
     assert_false(str_ieqz("Content-Lengt", 13, "content-length"));
 }
 
+static void test_str_utf8_text_accepts_only_well_formed_utf8(void **state)
+{
+    (void)state;
+    assert_true(str_utf8_text("", 0));
+    assert_true(str_utf8_text("plain ascii", 11));
+    assert_true(str_utf8_text("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14));
+    assert_false(str_utf8_text("a\0b", 3));         /* NUL */
+    assert_false(str_utf8_text("\xc3", 1));         /* cut sequence */
+    assert_false(str_utf8_text("\xc0\xaf", 2));     /* overlong '/' */
+    assert_false(str_utf8_text("\xe2\x28\xa1", 3)); /* bad continuation */
+    assert_false(str_utf8_text("\xff", 1));         /* never valid */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -73,6 +86,7 @@ int main(void)
         cmocka_unit_test(test_str_to_size_binary_units),
         cmocka_unit_test(test_str_to_i64_strict),
         cmocka_unit_test(test_str_ieq_case_insensitive),
+        cmocka_unit_test(test_str_utf8_text_accepts_only_well_formed_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
