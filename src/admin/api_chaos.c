@@ -312,8 +312,8 @@ static void post_experiment(struct admin_api *api, const struct admin_request *r
     } else if (parse_experiment(body, &spec, faults, &err) != 0 ||
                chaos_experiment_add(api->chaos, &spec, clock_mono_ns(), id, &err) != 0) {
         bool perm = err.code == -EPERM || err.code == -ENOTSUP;
-        admin_api_error(resp, perm ? 403 : 400,
-                            perm ? "failed_precondition" : "invalid_argument", err.msg);
+        admin_api_error(resp, perm ? 403 : 400, perm ? "failed_precondition" : "invalid_argument",
+                        err.msg);
     } else {
         struct visit v = {0};
         chaos_visit(api->chaos, id, visit_cb, &v);
@@ -333,8 +333,7 @@ static void delete_experiments(struct admin_api *api, const char *id, struct adm
     }
     if (chaos_experiment_stop(api->chaos, id, clock_mono_ns()) != 0) {
         cJSON_Delete(o);
-        admin_api_error(resp, 404, "not_found",
-                            "no running or pending experiment with that id");
+        admin_api_error(resp, 404, "not_found", "no running or pending experiment with that id");
         return;
     }
     cJSON_AddStringToObject(o, "stopped", id);
@@ -368,7 +367,7 @@ void admin_chaos_handle(struct admin_api *api, const struct admin_request *req,
             delete_experiments(api, id, resp);
     } else {
         admin_api_error(resp, 405, "method_not_allowed",
-                            id ? "use GET or DELETE" : "use GET, POST or DELETE");
+                        id ? "use GET or DELETE" : "use GET, POST or DELETE");
         resp->extra_headers = id ? "Allow: GET, DELETE\r\n" : "Allow: GET, POST, DELETE\r\n";
     }
 }

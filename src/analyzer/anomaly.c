@@ -59,13 +59,13 @@ struct anomaly {
     double grid_lo, grid_step;
     int32_t bins[ANOMALY_MAX_CONTEXT]; /* last quantized values, newest first */
     uint32_t nbins;
-    uint32_t *table; /* owned; 2^table_bits context fingerprints, 0 = empty */
-    double nov_mean; /* running mean of the novelty, its usual level */
+    uint32_t *table;   /* owned; 2^table_bits context fingerprints, 0 = empty */
+    double nov_mean;   /* running mean of the novelty, its usual level */
     uint64_t strong_n; /* points whose pattern surprise reached nov_strong */
     /* anomaly likelihood of the raw score */
-    double lik_mean, lik_var; /* long-run mean and variance of the raw scores */
-    double lik_short;         /* short mean of the raw scores */
-    uint64_t lik_n;           /* raw scores seen */
+    double lik_mean, lik_var;    /* long-run mean and variance of the raw scores */
+    double lik_short;            /* short mean of the raw scores */
+    uint64_t lik_n;              /* raw scores seen */
     double lik_tab[LIK_TAB + 1]; /* anomaly_log_tail on the grid of LIK_ZMIN..LIK_ZMAX */
     /* recent points and the last explanation */
     double ring_t[ANOMALY_RING];

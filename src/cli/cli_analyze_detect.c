@@ -54,14 +54,14 @@ struct detect_param {
 #f, offsetof(struct anomaly_params, f), 1                                                  \
     }
 static const struct detect_param detect_params[] = {
-    P_U32(warmup),       P_U32(grid_after),   P_DBL(alpha),       P_DBL(alpha_fast),
-    P_DBL(clip),         P_U32(persist),      P_U32(levels),      P_U32(context_len),
-    P_U32(table_bits),   P_U32(tod_contexts), P_DBL(z_level),     P_DBL(z_change),
-    P_DBL(w_pattern),    P_DBL(fire),         P_U32(rest),        P_DBL(rest_damp),
-    P_DBL(blend),        P_DBL(shift_rate),   P_DBL(z_power),     P_DBL(z_pattern),
-    P_U32(rest_extend),  P_DBL(w_season),     P_DBL(season_rate), P_DBL(season_floor),
-    P_U32(season_slots), P_DBL(season_prior), P_DBL(nov_discount), P_DBL(nov_strong), P_DBL(w_likelihood),
-    P_DBL(lik_rate),     {"seed", 0, 2},
+    P_U32(warmup),       P_U32(grid_after),   P_DBL(alpha),        P_DBL(alpha_fast),
+    P_DBL(clip),         P_U32(persist),      P_U32(levels),       P_U32(context_len),
+    P_U32(table_bits),   P_U32(tod_contexts), P_DBL(z_level),      P_DBL(z_change),
+    P_DBL(w_pattern),    P_DBL(fire),         P_U32(rest),         P_DBL(rest_damp),
+    P_DBL(blend),        P_DBL(shift_rate),   P_DBL(z_power),      P_DBL(z_pattern),
+    P_U32(rest_extend),  P_DBL(w_season),     P_DBL(season_rate),  P_DBL(season_floor),
+    P_U32(season_slots), P_DBL(season_prior), P_DBL(nov_discount), P_DBL(nov_strong),
+    P_DBL(w_likelihood), P_DBL(lik_rate),     {"seed", 0, 2},
 };
 #define NPARAMS (sizeof(detect_params) / sizeof(detect_params[0]))
 

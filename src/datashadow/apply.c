@@ -468,9 +468,9 @@ int apply_sync(struct apply *a, struct err *err)
         return 0;
     /* A transaction with an xid commits a WAL record; synchronous, it returns once the
      * WAL up to that record, every earlier commit's included, is flushed. */
-    int rc = pgconn_cmd(a->shadow, "shadow",
-                        "BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT",
-                        err);
+    int rc =
+        pgconn_cmd(a->shadow, "shadow",
+                   "BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT", err);
     if (rc)
         return rc;
     a->durable_lsn = a->done_lsn;

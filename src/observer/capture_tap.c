@@ -32,8 +32,8 @@
 struct tap_queue {
     _Alignas(64) atomic_size_t tail; /* written by the worker */
     _Alignas(64) atomic_size_t head; /* written by the writer thread */
-    _Alignas(64) struct buf *slots; /* [mask + 1] encoded records; slot i belongs to the
-                                       worker until published, then to the writer */
+    _Alignas(64) struct buf *slots;  /* [mask + 1] encoded records; slot i belongs to the
+                                        worker until published, then to the writer */
     size_t mask;
     atomic_uint_fast64_t queued, dropped_full, dropped_large;
     struct buf head_text;
@@ -212,8 +212,7 @@ static void submit(struct capture_tap *t, struct exchange *ex, struct capture_re
         r->body_len = ex->req_body.len;
         r->body_truncated = ex->req_body_truncated;
     }
-    if ((with_request && request_head(t, q, ex, r) != 0) ||
-        capture_encode_payload(r, slot) != 0) {
+    if ((with_request && request_head(t, q, ex, r) != 0) || capture_encode_payload(r, slot) != 0) {
         atomic_fetch_add_explicit(&q->dropped_large, 1, memory_order_relaxed);
         return;
     }

@@ -515,7 +515,8 @@ static void test_anomaly_update_common_novelty_discounted(void **state)
     p.rest = 0;
     noise(x, N, 37);
     for (size_t i = 0; i < N; i++)
-        x[i] = i >= 400 && i % 25 == 0 ? 20.0 + 0.5 * (double)(i / 25) : 10.0 + 0.01 * (x[i] - 50.0);
+        x[i] =
+            i >= 400 && i % 25 == 0 ? 20.0 + 0.5 * (double)(i / 25) : 10.0 + 0.01 * (x[i] - 50.0);
     run(&p, x, N, on);
     p.nov_discount = 0;
     run(&p, x, N, off);
