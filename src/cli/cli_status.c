@@ -8,98 +8,18 @@
 #include "cli/cli.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <getopt.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/buf.h"
 #include "config/config.h"
-#include "http/reader.h"
-#include "net/addr.h"
+#include "cli/cli_http.h"
 
 #define STATUS_BODY_MAX (8 << 20)
 #define STATUS_TIMEOUT_MS 5000
-
-struct fetch {
-    int status;
-    bool done;
-    struct buf body;
-};
-
-static int on_head(void *ctx, struct http_head *head)
-{
-    struct fetch *f = ctx;
-    f->status = head->status;
-    http_head_release(head);
-    return 0;
-}
-
-static int on_body(void *ctx, const char *data, size_t len)
-{
-    struct fetch *f = ctx;
-    return buf_append(&f->body, data, len);
-}
-
-static int on_complete(void *ctx)
-{
-    ((struct fetch *)ctx)->done = true;
-    return 0;
-}
-
-static const struct http_reader_cbs fetch_cbs = {on_head, on_body, on_complete};
-
-static int send_all(int fd, const char *s, size_t len)
-{
-    while (len) {
-        ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
-        if (n <= 0)
-            return -errno;
-        s += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* GET path from addr; fills f (status, body); 0 or -errno. */
-static int http_get(const char *addr, const char *path, struct fetch *f, struct err *err)
-{
-    struct sockaddr_storage sa;
-    if (net_addr_parse(addr, &sa, err) != 0)
-        return err->code;
-    int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = 0;
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        rc = err_set(err, -errno, "cannot connect to the admin API at %s: %s", addr,
-                     strerror(errno));
-        goto out;
-    }
-    char req[512];
-    int n = snprintf(req, sizeof(req),
-                     "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\nUser-Agent: "
-                     "doppel-status\r\n\r\n",
-                     path, addr);
-    struct http_reader r;
-    http_reader_init(&r, HTTP_READER_RESPONSE, 64 * 1024, &fetch_cbs, f);
-    rc = send_all(fd, req, (size_t)n);
-    char b[16384];
-    while (!rc && !f->done) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        ssize_t got = poll(&p, 1, STATUS_TIMEOUT_MS) == 1 ? recv(fd, b, sizeof(b), 0) : -1;
-        if (got < 0 || http_reader_feed(&r, b, (size_t)got) < 0 || (got == 0 && !f->done))
-            rc = -EIO;
-    }
-    http_reader_release(&r);
-    if (rc)
-        err_set(err, rc, "no valid answer from the admin API at %s", addr);
-out:
-    if (fd >= 0)
-        close(fd);
-    return rc;
-}
 
 static double num(const cJSON *o, const char *k)
 {
@@ -174,10 +94,10 @@ static int status_run(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error(&cli_cmd_status, "unexpected argument '%s'", argv[optind]);
-    struct fetch f = {0};
+    struct cli_http_fetch f = {0};
     struct err err = {0};
     buf_init(&f.body, STATUS_BODY_MAX);
-    rc = http_get(addr, "/v1/instances", &f, &err);
+    rc = cli_http_get(addr, "/v1/instances", "the admin API", STATUS_TIMEOUT_MS, &f, &err);
     cJSON *root = rc ? NULL : cJSON_ParseWithLength(f.body.data ? f.body.data : "", f.body.len);
     if (rc)
         fprintf(stderr, "doppel status: %s\n", err.msg);

@@ -3,7 +3,8 @@
  * cli_stress: `doppel stress` steps the open-loop arrival rate (start, start + step, ...)
  * each for --every, until a step's p99 breaks the SLO or its errors pass --max-errors,
  * and reports the knee (the last rate that met the SLO), the latency curve per step and,
- * with --pid, the target's CPU and memory per step read from /proc. --output writes the
+ * with --pid, the target's CPU and memory per step read from /proc (or, with --metrics and
+ * --instance, from a doppel admin /metrics answer). --output writes the
  * steps as the CSV `doppel analyze capacity --input` reads. Owns the steps it measured.
  */
 #include <cjson/cJSON.h>
@@ -18,9 +19,13 @@
 #include "base/str.h"
 #include "base/xalloc.h"
 #include "cli/cli.h"
+#include "cli/cli_http.h"
+#include "cli/cli_prom.h"
 #include "cli/cli_load.h"
 
 #define STRESS_MAX_STEPS 1000
+#define STRESS_METRICS_MAX (16 << 20)
+#define STRESS_METRICS_TIMEOUT_MS 5000
 
 struct stress_step {
     double rate, achieved, p50_ms, p90_ms, p99_ms, max_ms, error_rate, cpu_cores, memory_mb;
@@ -30,7 +35,8 @@ struct stress_step {
 
 struct stress_opts {
     struct cli_load load;
-    const char *from, *output;
+    const char *from, *output, *metrics, *instance;
+    char metrics_addr[256], metrics_path[512];
     double start, step, max_rate, max_errors;
     uint64_t every_ns, slo_ns;
     long pid;
@@ -46,6 +52,8 @@ enum {
     O_MAX_ERRORS,
     O_PID,
     O_OUTPUT,
+    O_METRICS,
+    O_INSTANCE,
 };
 
 static int rate_flag(const char *flag, const char *arg, double *out)
@@ -89,6 +97,16 @@ static int own_flag(struct stress_opts *o, int opt, const char *arg)
     case O_OUTPUT:
         o->output = arg;
         return 0;
+    case O_METRICS:
+        o->metrics = arg;
+        if (cli_http_split_url(arg, o->metrics_addr, sizeof(o->metrics_addr), o->metrics_path,
+                               sizeof(o->metrics_path)) != 0)
+            return cli_usage_error(&cli_cmd_stress, "--metrics '%s' is not http://HOST:PORT/PATH",
+                                   arg);
+        return 0;
+    case O_INSTANCE:
+        o->instance = arg;
+        return 0;
     default:
         return cli_usage_error(&cli_cmd_stress, "unknown option");
     }
@@ -107,6 +125,8 @@ static int parse(int argc, char **argv, struct stress_opts *o)
         {"max-errors", required_argument, 0, O_MAX_ERRORS},
         {"pid", required_argument, 0, O_PID},
         {"output", required_argument, 0, O_OUTPUT},
+        {"metrics", required_argument, 0, O_METRICS},
+        {"instance", required_argument, 0, O_INSTANCE},
         {0, 0, 0, 0},
     };
     int opt, rc = 0;
@@ -131,6 +151,11 @@ static int parse(int argc, char **argv, struct stress_opts *o)
         return cli_usage_error(&cli_cmd_stress, "--start, --step and --slo-p99 are required");
     if (o->max_rate > 0 && o->max_rate < o->start)
         return cli_usage_error(&cli_cmd_stress, "--max-rate is below --start");
+    if (!o->metrics != !o->instance)
+        return cli_usage_error(&cli_cmd_stress, "--metrics and --instance go together");
+    if (o->metrics && o->pid)
+        return cli_usage_error(&cli_cmd_stress, "--pid and --metrics both sample the target: "
+                                                "choose one");
     return cli_load_finish(&o->load);
 }
 
@@ -159,6 +184,39 @@ static int read_proc(long pid, double *cpu_s, double *rss_mb)
     *cpu_s = (double)(ut + st) / tck;
     *rss_mb = (double)rss * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
     return 0;
+}
+
+/* CPU (cores) and RSS (MB) of o->instance from the doppel /metrics at o->metrics; 0 or
+ * CLI_FAILED with the reason printed. */
+static int read_metrics(const struct stress_opts *o, double *cores, double *rss_mb)
+{
+    struct cli_http_fetch f = {0};
+    struct err err = {0};
+    double pct = 0, rss = 0;
+    buf_init(&f.body, STRESS_METRICS_MAX);
+    int rc = cli_http_get(o->metrics_addr, o->metrics_path, "the metrics endpoint",
+                          STRESS_METRICS_TIMEOUT_MS, &f, &err);
+    if (rc) {
+        fprintf(stderr, "doppel stress: --metrics: %s\n", err.msg);
+        goto out;
+    }
+    if ((rc = f.status == 200 ? 0 : -EIO) != 0) {
+        fprintf(stderr, "doppel stress: --metrics: %s answered %d\n", o->metrics, f.status);
+        goto out;
+    }
+    const char *t = f.body.data ? f.body.data : "";
+    rc = cli_prom_instance_value(t, f.body.len, "doppel_instance_cpu_percent", o->instance, &pct);
+    if (!rc)
+        rc = cli_prom_instance_value(t, f.body.len, "doppel_instance_rss_bytes", o->instance, &rss);
+    if (rc)
+        fprintf(stderr, "doppel stress: --metrics: %s %s instance=\"%s\" in "
+                "doppel_instance_cpu_percent and doppel_instance_rss_bytes\n", o->metrics,
+                rc == -ENOENT ? "has no series with" : "has a malformed sample for", o->instance);
+    *cores = pct / 100.0;
+    *rss_mb = rss / (1024.0 * 1024.0);
+out:
+    buf_release(&f.body);
+    return rc ? CLI_FAILED : CLI_OK;
 }
 
 /* ---- the ramp -------------------------------------------------------------------------- */
@@ -196,6 +254,8 @@ static int run_step(struct stress_opts *o, struct replay_source *src, struct str
         s->cpu_cores = (cpu1 - cpu0) / wall;
         s->memory_mb = mem;
     }
+    if (o->metrics)
+        return read_metrics(o, &s->cpu_cores, &s->memory_mb);
     return 0;
 }
 
@@ -338,7 +398,8 @@ static int stress_run(int argc, char **argv)
 const struct cli_cmd cli_cmd_stress = {
     .name = "stress",
     .usage = "stress --target URL [--from url:PATH|capture:FILES|model:M] --start R --step R "
-             "[--every DUR] --slo-p99 DUR [--max-rate R] [--pid PID] [--output steps.csv] "
+             "[--every DUR] --slo-p99 DUR [--max-rate R] [--pid PID | --metrics URL --instance ID] "
+             "[--output steps.csv] "
              "[--json]",
     .summary = "step the arrival rate until the p99 SLO breaks; report the knee",
     .help = "Sends open-loop load at --start requests/s for --every (default 20s), then\n"
@@ -353,6 +414,9 @@ const struct cli_cmd cli_cmd_stress = {
             "  --max-rate R          stop after the step at R even if the SLO holds\n"
             "  --max-errors P        fraction of failed requests a step tolerates (0.01)\n"
             "  --pid PID             sample the target's CPU and memory from /proc/PID\n"
+            "  --metrics URL         at the end of each step, read the CPU and memory of a\n"
+            "  --instance ID         doppel-managed instance from a doppel admin /metrics\n"
+            "                        (http://HOST:PORT/metrics; ID as in `doppel status`)\n"
             "  --output FILE         load_rps,latency_p99_ms,cpu_cores,memory_mb per step,\n"
             "                        the input of `doppel analyze capacity` (0 when "
             "unknown)\n" CLI_LOAD_HELP,
