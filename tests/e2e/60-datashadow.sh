@@ -183,10 +183,19 @@ pgq "$PG" src2 "CREATE TABLE people (id int PRIMARY KEY, email text, note text);
 INSERT INTO people SELECT i, 'p' || i || '@example.com', repeat('x', 200) FROM generate_series(1, 60000) i;"
 write_config "$E2E_TMP/snap.yaml" src2 shadow2 snap "  tables:" "    people:" "      columns:" \
     "        email: hash:email"
+# A session holding an exclusive lock on the table keeps the snapshot from reading it (COPY
+# needs a share lock), so the kill lands inside the snapshot however fast the machine is.
+PGAPPNAME=snap-lock psql -X -q -h 127.0.0.1 -p "$PG" -U postgres -d src2 \
+    -c "BEGIN; LOCK TABLE people IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120)" >/dev/null 2>&1 &
+LOCKER=$!
+people_locks() { pgq "$PG" src2 "SELECT count(*) FROM pg_locks WHERE relation = 'people'::regclass AND $1"; }
+check "a session holds the table locked" await_eq 10 1 people_locks granted
 ds_start SNAP "$E2E_TMP/snap.yaml"
 await 10 grep -q "copying" "$SNAP_LOG" >/dev/null
 sleep 0.3
 kill -KILL "$SNAP_PID"; wait "$SNAP_PID" 2>/dev/null
+pgq "$PG" src2 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'snap-lock'" >/dev/null
+wait "$LOCKER" 2>/dev/null
 expect_eq "killed during the snapshot (nothing recorded)" \
     "$(pgq "$PG" shadow2 "SELECT count(*) FROM doppel_datashadow.progress" 2>/dev/null || echo 0)" 0
 pgq "$PG" src2 "INSERT INTO people VALUES (0, 'zero@example.com', 'after the kill')"
