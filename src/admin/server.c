@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * server: admin HTTP connections (see server.h). One request at a time per connection;
- * pipelined bytes wait in the reader until the answer is written.
+ * pipelined bytes wait in the reader until the answer is written. Each connection owns an
+ * idle timer, restarted by every read, that closes it when the client goes quiet; the
+ * connection is freed once both its handles (socket and timer) are closed.
  */
 #include "admin/server.h"
 
@@ -20,6 +22,7 @@
 
 struct admin_server {
     uv_tcp_t tcp;
+    struct admin_server_limits lim;
     admin_handler_cb *handler;
     void *ctx;
     struct list conns;
@@ -30,6 +33,8 @@ struct admin_server {
 
 struct aconn {
     uv_tcp_t tcp;
+    uv_timer_t idle;
+    int handles; /* open handles: freed at 0 */
     struct admin_server *srv;
     struct list link;
     struct http_reader reader;
@@ -37,6 +42,7 @@ struct aconn {
     struct buf body;
     struct buf in;
     bool too_large, closing, keep_alive;
+    bool last; /* an answer with Connection: close was written: shut down after it */
 };
 
 static void srv_maybe_free(struct admin_server *s)
@@ -49,6 +55,8 @@ static void on_conn_closed(uv_handle_t *h)
 {
     struct aconn *c = h->data;
     struct admin_server *s = c->srv;
+    if (--c->handles > 0)
+        return;
     http_reader_release(&c->reader);
     http_head_release(&c->head);
     buf_release(&c->body);
@@ -64,6 +72,7 @@ static void conn_close(struct aconn *c)
         return;
     c->closing = true;
     list_remove(&c->link);
+    uv_close((uv_handle_t *)&c->idle, on_conn_closed);
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
@@ -84,8 +93,10 @@ static void write_answer(struct aconn *c, struct admin_response *r)
                r->content_type ? r->content_type : "application/json", r->body.len);
     if (r->extra_headers)
         buf_appends(&out, r->extra_headers);
-    if (!c->keep_alive)
+    if (!c->keep_alive) {
         buf_appends(&out, "Connection: close\r\n");
+        c->last = true;
+    }
     buf_appends(&out, "\r\n");
     buf_append(&out, r->body.data ? r->body.data : "", r->body.len);
     net_write((uv_stream_t *)&c->tcp, out.data, out.len, NULL, NULL);
@@ -154,9 +165,28 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
     b->len = suggested;
 }
 
+/* Sends what is written, then closes (the answer of a last request, or a refusal). */
+static void shutdown_conn(struct aconn *c)
+{
+    uv_shutdown_t *req = xmalloc(sizeof(*req));
+    req->data = c;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        free(req);
+        conn_close(c);
+    }
+}
+
+static void on_idle(uv_timer_t *t)
+{
+    conn_close(t->data);
+}
+
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
     struct aconn *c = s->data;
+    if (nread > 0 && !c->closing)
+        uv_timer_again(&c->idle);
     if (nread < 0 || c->closing) {
         free(b->base);
         conn_close(c);
@@ -178,19 +208,12 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         buf_consume(&c->in, (size_t)n);
         if (!http_reader_paused(&c->reader))
             break;
-        if (!c->keep_alive)
+        if (c->last)
             break;
         http_reader_resume(&c->reader);
     }
-    if (!c->keep_alive && !c->closing) {
-        uv_shutdown_t *req = xmalloc(sizeof(*req));
-        req->data = c;
-        uv_read_stop(s);
-        if (uv_shutdown(req, s, on_shutdown) != 0) {
-            free(req);
-            conn_close(c);
-        }
-    }
+    if (c->last && !c->closing)
+        shutdown_conn(c);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -202,7 +225,11 @@ static void on_connection(uv_stream_t *server, int status)
     c->srv = s;
     uv_tcp_init(server->loop, &c->tcp);
     c->tcp.data = c;
+    uv_timer_init(server->loop, &c->idle);
+    c->idle.data = c;
+    c->handles = 2;
     list_insert_tail(&s->conns, &c->link);
+    bool over = (unsigned)(s->open - 1) >= s->lim.max_conns; /* open counts the listener */
     s->open++;
     buf_init(&c->body, ADMIN_BODY_MAX);
     buf_init(&c->in, ADMIN_BODY_MAX + ADMIN_HEAD_MAX);
@@ -211,10 +238,21 @@ static void on_connection(uv_stream_t *server, int status)
         conn_close(c);
         return;
     }
+    uint64_t ms = s->lim.idle_ns / 1000000u;
+    uv_timer_start(&c->idle, on_idle, ms ? ms : 1, ms ? ms : 1);
+    if (over) {
+        log_warn("admin", "%u connections open (admin.max_connections): refusing one",
+                 s->lim.max_conns);
+        respond_error(c, 503, "too_many_connections",
+                      "too many admin connections open (admin.max_connections)");
+        shutdown_conn(c);
+        return;
+    }
     uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
 }
 
 struct admin_server *admin_server_new(uv_loop_t *loop, const struct sockaddr *sa,
+                                      const struct admin_server_limits *lim,
                                       admin_handler_cb *handler, void *ctx, struct err *err)
 {
     int fd = net_listen_socket(sa, 128);
@@ -225,6 +263,7 @@ struct admin_server *admin_server_new(uv_loop_t *loop, const struct sockaddr *sa
         return NULL;
     }
     struct admin_server *s = xcalloc(1, sizeof(*s));
+    s->lim = *lim;
     s->handler = handler;
     s->ctx = ctx;
     list_init(&s->conns);

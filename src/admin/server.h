@@ -2,7 +2,8 @@
 /*
  * server: the admin listener's HTTP/1.1 plumbing on the main (control) loop — accept,
  * parse with the http reader, cap the body, hand one complete request at a time to a
- * handler, write its answer, keep the connection alive. It never runs on a data-path
+ * handler, write its answer, keep the connection alive (within an idle timeout and a cap
+ * on open connections). It never runs on a data-path
  * worker, so handlers may take locks and allocate freely.
  */
 #ifndef DOPPEL_ADMIN_SERVER_H
@@ -38,7 +39,16 @@ typedef void admin_handler_cb(void *ctx, const struct admin_request *req,
 
 struct admin_server;
 
+/* What one client may hold: a connection that sends nothing for idle_ns (between requests
+ * or stalled inside one) is closed; beyond max_conns open connections a new one is answered
+ * 503 and closed. */
+struct admin_server_limits {
+    uint64_t idle_ns;
+    unsigned max_conns;
+};
+
 struct admin_server *admin_server_new(uv_loop_t *loop, const struct sockaddr *sa,
+                                      const struct admin_server_limits *lim,
                                       admin_handler_cb *handler, void *ctx, struct err *err);
 /* The port actually bound (for listen addresses with port 0). */
 int admin_server_port(const struct admin_server *s);

@@ -320,6 +320,7 @@ static void *datashadow_main(void *arg)
 {
     struct app *a = arg;
     struct err err = {0};
+    pthread_setname_np(pthread_self(), "doppel-data");
     if (datashadow_run(a->ds, &a->ds_stop, &err) != 0)
         log_error("datashadow", "stopped: %s", err.msg);
     return NULL;
@@ -383,7 +384,9 @@ static int start_admin(struct app *a, struct err *err)
     struct sockaddr_storage sa;
     if (net_addr_parse(a->cfg->admin.listen, &sa, err) != 0)
         return err->code;
-    a->admin = admin_server_new(&a->loop, (struct sockaddr *)&sa, admin_api_handle, &a->api, err);
+    struct admin_server_limits lim = {a->cfg->admin.idle_timeout_ns, a->cfg->admin.max_connections};
+    a->admin =
+        admin_server_new(&a->loop, (struct sockaddr *)&sa, &lim, admin_api_handle, &a->api, err);
     if (!a->admin)
         return err->code;
     char addr[80];

@@ -161,7 +161,9 @@ struct config_admin {
     char *listen; /* NULL: admin listener off */
     char *listen_host;
     uint16_t listen_port;
-    char *tokens_file; /* resolved path or NULL (mutating endpoints refused) */
+    char *tokens_file;        /* resolved path or NULL (mutating endpoints refused) */
+    uint64_t idle_timeout_ns; /* a connection with no request in flight is closed after this */
+    uint32_t max_connections; /* beyond: 503 and close */
 };
 
 struct config_log {

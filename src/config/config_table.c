@@ -227,6 +227,12 @@ static const struct schema_key admin_keys[] = {
      .offset = ADM(tokens_file),
      .doc = "SHA-256 hex hashes of bearer tokens, one per line; without it mutating endpoints are "
             "refused"},
+    {.name = "idle_timeout", .type = SCHEMA_DURATION, .def = "30s", .min = 10 * MS, .max = HOUR,
+     .offset = ADM(idle_timeout_ns),
+     .doc = "a connection that sends nothing for this long (idle, or stalled mid-request) is "
+            "closed"},
+    {.name = "max_connections", .type = SCHEMA_U32, .def = "64", .min = 1, .max = 10000,
+     .offset = ADM(max_connections), .doc = "open admin connections; more are answered 503"},
     {0},
 };
 

@@ -34,7 +34,7 @@ envelope() {   # NAME CODE -> checks $E2E_TMP/body is the error envelope with th
 write_config() {   # FILE BUILD-LABEL
     cat >"$1" <<EOF
 workers: 2
-admin: { listen: 127.0.0.1:$A${TOKENS:+, tokens_file: $TOKENS} }
+admin: { listen: 127.0.0.1:$A${TOKENS:+, tokens_file: $TOKENS}${ADMIN_EXTRA:+, $ADMIN_EXTRA} }
 log: { access_log: json, access_log_path: $E2E_TMP/access.$2.log }
 services:
   - name: api
@@ -190,6 +190,32 @@ odd = [r for r in recs if r['path'].startswith('/odd')]
 assert [r['path'] for r in odd] == ['/odd\"\\\\\ufffd\ufffd'], odd" "$f"
 }
 
+# The admin listener's own limits: a client that stalls mid-request or sits idle is closed
+# after admin.idle_timeout; beyond admin.max_connections a new connection is answered 503.
+conn_limits() {   # LABEL
+    local l="$1" t0 t1 rc i
+    t0="$(date +%s%N)"
+    raw_http "$A" $'GET /metrics HTTP/1.1\r\nHost: t\r\n' 5 >/dev/null
+    rc=$?
+    t1="$(date +%s%N)"
+    expect_eq "$l a stalled request's connection is closed by doppel (not by the client's timeout)" "$rc" "0"
+    check "$l ... after idle_timeout 400ms, within 2 s (took $(((t1 - t0) / 1000000)) ms)" \
+        test $(((t1 - t0) / 1000000)) -ge 300 -a $(((t1 - t0) / 1000000)) -lt 2000
+    check "$l a request whose head arrives in two parts is answered" bash -c \
+        'exec 3<>"/dev/tcp/127.0.0.1/$1"; printf "GET /healthz HTTP/1.1\r\nHo" >&3; sleep 0.1
+         printf "st: t\r\nConnection: close\r\n\r\n" >&3; timeout 2 cat <&3 | grep -q "^HTTP/1.1 200"' _ "$A"
+    # three idle connections fill max_connections 3
+    for i in 1 2 3; do
+        timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"; sleep 3' _ "$A" &
+    done
+    sleep 0.15
+    expect_eq "$l a 4th connection beyond max_connections is answered 503" "$(req GET /healthz)" "503"
+    envelope "$l connection refusal" too_many_connections
+    for i in $(seq 30); do [ "$(req GET /healthz)" = 200 ] && break; sleep 0.1; done
+    expect_eq "$l once the idle ones are closed, requests are served again" "$(req GET /healthz)" "200"
+    wait
+}
+
 suite() {   # BUILD LABEL
     local build="$1" l="[$2]" C
     E2E_BUILD="$build"
@@ -214,6 +240,10 @@ suite() {   # BUILD LABEL
     access_log "$l" "$2"
     stop_pid "$DOPPEL_PID"
     expect_eq "$l doppel exits 0 on SIGTERM" "$?" "0"
+    ADMIN_EXTRA="idle_timeout: 400ms, max_connections: 3" TOKENS="" write_config "$C" "$2"
+    start_doppel "$C" "http://127.0.0.1:$A/readyz" || { not_ok "$l doppel starts with limits"; return; }
+    conn_limits "$l"
+    stop_pid "$DOPPEL_PID"
     if grep -qE 'Sanitizer|runtime error' "$DOPPEL_LOG"; then
         not_ok "$l no sanitizer report" "$(grep -E -A5 'Sanitizer|runtime error' "$DOPPEL_LOG" | head -20)"
     else
