@@ -6,6 +6,8 @@
  */
 #include "listener/lconn.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,6 +146,9 @@ struct listener_worker *listener_worker_new(unsigned idx, struct listener_shared
 static void thread_main(void *arg)
 {
     struct listener_worker *w = arg;
+    char name[16];
+    snprintf(name, sizeof(name), "doppel-w%u", w->idx);
+    pthread_setname_np(pthread_self(), name); /* what top -H and /proc/PID/task show */
     uv_run(&w->loop, UV_RUN_DEFAULT);
     atomic_store(&w->exited, true);
 }
