@@ -8,9 +8,10 @@
 #    back: records/s and MB/s, median of REPS.
 # 2. Gateway CPU per mirrored request, capture off vs on: `doppel serve` (1 worker, pinned to
 #    SUT_CPU) in front of build/tests/backend as primary and as shadow, mirror 100 % of GETs;
-#    wrk (LOAD_CPU) drives DURATION seconds per run at CONNS connections. The cost is doppel's
-#    CPU time (utime + stime of every thread, the capture writer's included, from
-#    /proc/PID/stat) over the requests wrk completed. Off and on alternate in each repetition
+#    `doppel replay` (LOAD_CPU) sends a fixed RATE (default 5000/s, so both runs do the same
+#    work per second) for DURATION seconds over CONNS connections. The cost is doppel's CPU
+#    time (utime + stime of every thread, the capture writer's included, from
+#    /proc/PID/task/*/stat, per thread) over the requests answered. Off and on alternate in each repetition
 #    so drift hits both; medians over REPS. Capture writes 2 records per request (primary and
 #    shadow) to a scratch directory.
 # 3. The tap alone (bench/replay/tap_cost.c): CPU per request of the worker side (anonymized
@@ -20,7 +21,7 @@
 # bounded by `timeout` and stopped on exit.
 set -u -o pipefail
 cd "$(dirname "$0")/../.."
-REPS="${REPS:-5}"; DURATION="${DURATION:-10}"; CONNS="${CONNS:-32}"
+REPS="${REPS:-5}"; DURATION="${DURATION:-10}"; CONNS="${CONNS:-32}"; RATE="${RATE:-5000}"
 N="${N:-200000}"; BODY="${BODY:-512}"; LOAD_CPU="${LOAD_CPU:-0}"; SUT_CPU="${SUT_CPU:-1}"
 BUILD="${BUILD:-build}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/doppel-bench-capture.XXXXXX")"
@@ -74,10 +75,19 @@ start_backend_pinned() {   # VAR NAME
 start_backend_pinned PRIM prim
 start_backend_pinned SHAD shad
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU ticks of every thread of PID, one "name ticks" line each (threads are named:
+# doppel-w0 the worker, doppel-capture the writer; the rest are summed as "other").
+thread_ticks() {
+    local t n
+    for t in /proc/"$1"/task/*; do
+        n="$(cat "$t/comm")"
+        case "$n" in doppel-w*|doppel-capture) ;; *) n=other ;; esac
+        echo "$n $(awk '{print $14 + $15}' "$t/stat")"
+    done | awk '{a[$1] += $2} END {for (k in a) print k, a[k]}' | sort
+}
 
-one_run() {   # on|off -> "requests us_per_req"
-    local mode="$1" L A cfg pid tpid t0 t1 reqs
+one_run() {   # on|off -> "requests worker_us writer_us total_us" per request
+    local mode="$1" L A cfg pid tpid reqs
     L="$(free_port)"; A="$(free_port)"; cfg="$WORK/$mode.yaml"
     rm -rf "$WORK/cap"
     {
@@ -95,26 +105,30 @@ one_run() {   # on|off -> "requests us_per_req"
     tpid=$!
     for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$A/readyz" && break; sleep 0.1; done
     pid="$(pgrep -P "$tpid")"   # doppel itself, under timeout
-    timeout 30 taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d1 "http://127.0.0.1:$L/api/v1/users/1" >/dev/null
-    t0="$(cpu_ticks "$pid")"
-    reqs="$(timeout $((DURATION + 30)) taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" \
-        "http://127.0.0.1:$L/api/v1/users/1" | awk '/requests in/ {print $1}')"
-    t1="$(cpu_ticks "$pid")"
+    load() {
+        timeout $(($1 + 30)) taskset -c "$LOAD_CPU" "$BUILD/doppel" replay url:/api/v1/users/1 \
+            --target "http://127.0.0.1:$L" --rate "$RATE/s" --loop --duration "$1s" \
+            --connections "$CONNS" --json 2>/dev/null
+    }
+    load 1 >/dev/null
+    thread_ticks "$pid" >"$WORK/t0"
+    reqs="$(load "$DURATION" | jq .responses)"
+    thread_ticks "$pid" >"$WORK/t1"
     kill -TERM "$pid"; wait "$tpid" 2>/dev/null
-    echo "$reqs $(awk -v d=$((t1 - t0)) -v n="$reqs" -v hz="$(getconf CLK_TCK)" \
-        'BEGIN {printf "%.3f", d / hz * 1e6 / n}')"
+    join -a 2 -e 0 -o 0,1.2,2.2 "$WORK/t0" "$WORK/t1" | awk -v n="$reqs" -v hz="$(getconf CLK_TCK)" '
+        {us[$1] = ($3 - $2) / hz * 1e6 / n; tot += us[$1]}
+        END {printf "%d %.3f %.3f %.3f\n", n, us["doppel-w0"], us["doppel-capture"], tot}'
 }
 
-echo "== gateway: CPU per mirrored request, capture off vs on, $REPS x ${DURATION}s, $CONNS conns"
+echo "== gateway: CPU per mirrored request, capture off vs on, $REPS x ${DURATION}s at $RATE req/s"
 for r in $(seq "$REPS"); do
     off="$(one_run off)"; on="$(one_run on)"
-    echo "rep $r: off $off | on $on" >&2
+    echo "rep $r: off $off | on $on   (requests worker_us writer_us total_us)" >&2
     echo "$off $on"
 done >"$WORK/gw.tsv"
-off_us="$(awk '{print $2}' "$WORK/gw.tsv" | median)"; on_us="$(awk '{print $4}' "$WORK/gw.tsv" | median)"
-off_rps="$(awk -v d="$DURATION" '{print $1 / d}' "$WORK/gw.tsv" | median)"
-on_rps="$(awk -v d="$DURATION" '{print $3 / d}' "$WORK/gw.tsv" | median)"
-diff="$(awk '{print $4 - $2}' "$WORK/gw.tsv" | median)"
-echo "capture off: $off_us us/req ($off_rps req/s)"
-echo "capture on:  $on_us us/req ($on_rps req/s)"
-echo "capture cost: $diff us per mirrored request (median of per-repetition differences)"
+col() { awk -v c="$1" '{print $c}' "$WORK/gw.tsv" | median; }
+echo "capture off: $(col 4) us/req of process CPU (worker $(col 2))"
+echo "capture on:  $(col 8) us/req of process CPU (worker $(col 6), capture writer $(col 7))"
+echo "capture cost: $(awk '{print $8 - $4}' "$WORK/gw.tsv" | median) us per mirrored request" \
+    "(median of per-repetition differences; worker $(awk '{print $6 - $2}' "$WORK/gw.tsv" | median)," \
+    "writer $(col 7))"
