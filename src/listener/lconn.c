@@ -481,6 +481,13 @@ static int r_on_head(void *ctx, struct http_head *head)
         answer(c, 400, "doppel: a request needs exactly one Host header", true);
         return -1;
     }
+    /* a reverse proxy forwards requests to its service; it opens no tunnels (forwarded, a
+     * primary that accepted CONNECT would make doppel an open relay) */
+    if (h->method_len == 7 && !memcmp(h->method, "CONNECT", 7)) {
+        answer(c, 501, "doppel: CONNECT is not supported: this is a reverse proxy, not a tunnel",
+               true);
+        return -1;
+    }
     if ((h->flags & HTTP_HEAD_HAS_LENGTH) && h->content_length > c->limits.max_body_bytes) {
         answer(c, 413, "doppel: request body larger than max_body_bytes", true);
         return -1;

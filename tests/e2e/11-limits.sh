@@ -173,6 +173,8 @@ malformed() {   # label
         out="$(raw_fmt "$LIM_L" "$fmt" 3 | status_of)"
         check "$T malformed ($name): 400 ($out)" grep -qxE '400|431' <<<"$out"
     done
+    out="$(raw_fmt "$LIM_L" 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n' 3 | status_of)"
+    expect_eq "$T CONNECT is refused, not tunnelled: 501" "$out" "501"
     # 20000 bytes of request line (5 x the head cap): 431 (or 414), never a crash.
     out="$(raw_http "$LIM_L" "GET /$(head -c 20000 /dev/zero | tr '\0' x) HTTP/1.1"$'\r\n\r\n' | status_of)"
     check "$T malformed (huge request line): 431 ($out)" grep -qxE '431|414|400' <<<"$out"
