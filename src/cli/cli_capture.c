@@ -198,7 +198,7 @@ struct stats {
     uint64_t records, primary, shadow, answers, skipped, skipped_bytes, torn;
     uint64_t first, last;
     uint64_t id_min, id_max; /* exchange ids */
-    uint64_t classes[7]; /* primary status: none, 1xx..5xx, other */
+    uint64_t classes[7];     /* primary status: none, 1xx..5xx, other */
     struct tally methods, paths;
     struct lat plat, slat;
 };

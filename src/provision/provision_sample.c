@@ -2,9 +2,10 @@
 /*
  * provision_sample: resource samples of the process driver's instances -- CPU % since the
  * previous sample and CPU seconds so far (a counter that adds each sample's increase, so it
- * keeps growing across restarts: a new process starts from 0 ticks), resident memory, threads and open descriptors from /proc, memory and
- * CPU from the instance's cgroup -- and their Prometheus exposition, labelled with the
- * instance labels (service, pool, role, shadow_of, change_id, instance).
+ * keeps growing across restarts: a new process starts from 0 ticks), resident memory, threads and
+ * open descriptors from /proc, memory and CPU from the instance's cgroup -- and their Prometheus
+ * exposition, labelled with the instance labels (service, pool, role, shadow_of, change_id,
+ * instance).
  */
 #include <errno.h>
 #include <string.h>

@@ -210,10 +210,9 @@ int capture_encode_payload(const struct capture_record *r, struct buf *out)
     size_t start = out->len;
     if (r->answer_only && r->primary.present)
         return -EINVAL; /* the primary response always travels with its request */
-    unsigned flags = (r->body_truncated ? REC_F_BODY_TRUNCATED : 0) |
-                     (r->primary.present ? REC_F_PRIMARY : 0) |
-                     (r->shadow.present ? REC_F_SHADOW : 0) |
-                     (r->answer_only ? REC_F_ANSWER_ONLY : 0);
+    unsigned flags =
+        (r->body_truncated ? REC_F_BODY_TRUNCATED : 0) | (r->primary.present ? REC_F_PRIMARY : 0) |
+        (r->shadow.present ? REC_F_SHADOW : 0) | (r->answer_only ? REC_F_ANSWER_ONLY : 0);
     int rc = put_int(out, flags, 1);
     rc = rc ? rc : put_int(out, r->ts_ns, 8);
     rc = rc ? rc : put_int(out, r->id, 8);

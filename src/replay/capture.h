@@ -50,9 +50,9 @@ struct capture_resp {
  * target, headers and body) and is never replayed. Any other record carries a request:
  * serve's primary records and every record `replay --record` writes. */
 struct capture_record {
-    uint64_t ts_ns; /* wall clock, ns since the Unix epoch, when the request started */
-    uint64_t id;    /* the exchange id: every record of one request shares it; replay --record
-                       keeps the source's id (its 1-based position when the source has none) */
+    uint64_t ts_ns;   /* wall clock, ns since the Unix epoch, when the request started */
+    uint64_t id;      /* the exchange id: every record of one request shares it; replay --record
+                         keeps the source's id (its 1-based position when the source has none) */
     bool answer_only; /* flags bit 3; in version 1 files: a shadow-only record with no method */
     const char *method;
     size_t method_len;

@@ -73,8 +73,11 @@ static int write_one(struct capture_writer *w, uint64_t i, uint64_t ts, uint64_t
     if (rc || !shadow)
         return rc;
     struct capture_record a = {.ts_ns = ts, .id = id, .answer_only = true};
-    a.shadow = (struct capture_resp){.present = true, .status = 200, .latency_ns = 2000000,
-                                     .pool = shadow, .pool_len = strlen(shadow)};
+    a.shadow = (struct capture_resp){.present = true,
+                                     .status = 200,
+                                     .latency_ns = 2000000,
+                                     .pool = shadow,
+                                     .pool_len = strlen(shadow)};
     return put(w, &a);
 }
 
@@ -99,13 +102,10 @@ static int dump(const char *path)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"out", 1, 0, 'o'},
-                                         {"count", 1, 0, 'n'},
-                                         {"interval-ms", 1, 0, 'i'},
-                                         {"dump", 1, 0, 'd'},
-                                         {"first-id", 1, 0, 'f'},
-                                         {"shadow", 1, 0, 's'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"out", 1, 0, 'o'},  {"count", 1, 0, 'n'},    {"interval-ms", 1, 0, 'i'},
+        {"dump", 1, 0, 'd'}, {"first-id", 1, 0, 'f'}, {"shadow", 1, 0, 's'},
+        {0, 0, 0, 0}};
     const char *out = NULL, *shadow = NULL;
     uint64_t count = 0, interval_ms = 10, first_id = 1;
     int opt;

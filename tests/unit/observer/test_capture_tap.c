@@ -183,7 +183,7 @@ static void test_capture_tap_shadow_done_samples_with_the_primary(void **state)
         } else {
             shad++;
             assert_int_equal(rec.id, last_prim); /* the shadow record follows its primary */
-            assert_true(rec.answer_only);           /* so replay sends the request once */
+            assert_true(rec.answer_only);        /* so replay sends the request once */
             assert_memory_equal(rec.shadow.pool, "s1", 2);
             assert_int_equal(rec.shadow.latency_ns, 7);
             assert_int_equal(rec.method_len + rec.target_len + rec.nheaders + rec.body_len, 0);

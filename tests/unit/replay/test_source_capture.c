@@ -49,8 +49,8 @@ static void write_file(const char *path, const uint64_t *ts, const char *kinds, 
         else
             r.shadow = resp;
         if (kinds[i] == 's')
-            r = (struct capture_record){.ts_ns = ts[i], .id = r.id, .answer_only = true,
-                                        .shadow = resp};
+            r = (struct capture_record){
+                .ts_ns = ts[i], .id = r.id, .answer_only = true, .shadow = resp};
         struct buf b;
         buf_init(&b, 4096);
         assert_int_equal(capture_encode_payload(&r, &b), 0);
@@ -115,6 +115,7 @@ static size_t put_frame(unsigned char *out, const unsigned char *payload, size_t
 static void test_replay_source_capture_new_reads_version_1_files(void **state)
 {
     (void)state;
+    /* clang-format off */
     static const unsigned char primary[] = {
         0x02, 0xe8, 0x03, 0, 0, 0, 0, 0, 0,                   /* flags, ts 1000 */
         0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,       /* id 0x0102030405060708 */
@@ -133,6 +134,7 @@ static void test_replay_source_capture_new_reads_version_1_files(void **state)
         1, 0, 1, 0, 'X', 1, 0, 0, 0, 'y', 1, 0, 0, 0, 'z',           /* X: y, body z */
         0, 0xf4, 0x01, 0, 5, 0, 0, 0, 0, 0, 0, 0,                    /* status 500 */
         6, 0, 'r', 'e', 'p', 'l', 'a', 'y', 0, 0, 0, 0, 0, 0};
+    /* clang-format on */
     unsigned char file[512] = {'D', 'C', 'A', 'P', 1, 0, 16, 0, 1, 0, 0, 0, 0, 0, 0, 0};
     size_t n = CAPTURE_FILE_HEADER_LEN;
     n += put_frame(file + n, primary, sizeof(primary));
