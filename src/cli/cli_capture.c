@@ -85,6 +85,7 @@ static void print_record_json(const struct capture_record *r)
     char id[24];
     snprintf(id, sizeof(id), "%016" PRIx64, r->id);
     cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddBoolToObject(o, "answer_only", r->answer_only);
     add_bytes(o, "method", r->method, r->method_len);
     add_bytes(o, "target", r->target, r->target_len);
     cJSON_AddItemToObject(o, "headers", headers_json(r->headers, r->nheaders));
@@ -194,15 +195,21 @@ static double lat_pct(const struct lat *l, double p)
 }
 
 struct stats {
-    uint64_t records, primary, shadow, skipped, skipped_bytes, torn;
+    uint64_t records, primary, shadow, answers, skipped, skipped_bytes, torn;
     uint64_t first, last;
-    uint64_t classes[7]; /* primary status: none, 1xx..5xx, other */
+    uint64_t id_min, id_max; /* exchange ids */
+    uint64_t classes[7];     /* primary status: none, 1xx..5xx, other */
     struct tally methods, paths;
     struct lat plat, slat;
 };
 
 static void stats_add(struct stats *s, const struct capture_record *r)
 {
+    if (s->records == 0 || r->id < s->id_min)
+        s->id_min = r->id;
+    if (r->id > s->id_max)
+        s->id_max = r->id;
+    s->answers += r->answer_only;
     if (s->records++ == 0 || r->ts_ns < s->first)
         s->first = r->ts_ns;
     if (r->ts_ns > s->last)
@@ -228,8 +235,10 @@ enum mode { MODE_INSPECT = 1, MODE_CAT, MODE_STATS };
 static void inspect_print(const char *path, const struct capture_reader_stats *st,
                           const struct stats *s, cJSON *arr)
 {
-    char created[64], first[64], last[64];
+    char created[64], first[64], last[64], idmin[24], idmax[24];
     fmt_time(st->created_ns, created, sizeof(created));
+    snprintf(idmin, sizeof(idmin), "%016" PRIx64, s->id_min);
+    snprintf(idmax, sizeof(idmax), "%016" PRIx64, s->id_max);
     fmt_time(s->first, first, sizeof(first));
     fmt_time(s->last, last, sizeof(last));
     double span = s->records ? (double)(s->last - s->first) / 1e9 : 0;
@@ -241,6 +250,9 @@ static void inspect_print(const char *path, const struct capture_reader_stats *s
         cJSON_AddNumberToObject(o, "records", (double)st->records);
         cJSON_AddNumberToObject(o, "primary_records", (double)s->primary);
         cJSON_AddNumberToObject(o, "shadow_records", (double)s->shadow);
+        cJSON_AddNumberToObject(o, "answer_only_records", (double)s->answers);
+        cJSON_AddStringToObject(o, "id_min", s->records ? idmin : "");
+        cJSON_AddStringToObject(o, "id_max", s->records ? idmax : "");
         cJSON_AddStringToObject(o, "first", s->records ? first : "");
         cJSON_AddStringToObject(o, "last", s->records ? last : "");
         cJSON_AddNumberToObject(o, "span_s", span);
@@ -252,10 +264,11 @@ static void inspect_print(const char *path, const struct capture_reader_stats *s
     }
     printf("%s: capture version %u, created %s\n", path, st->version,
            st->created_ns ? created : "(header torn)");
-    printf("  records %" PRIu64 " (primary %" PRIu64 ", shadow %" PRIu64 ")\n", st->records,
-           s->primary, s->shadow);
+    printf("  records %" PRIu64 " (primary %" PRIu64 ", shadow %" PRIu64 ", answer-only %" PRIu64
+           ")\n",
+           st->records, s->primary, s->shadow, s->answers);
     if (s->records)
-        printf("  from %s to %s (%.3f s)\n", first, last, span);
+        printf("  from %s to %s (%.3f s)\n  ids %s to %s\n", first, last, span, idmin, idmax);
     printf("  skipped %" PRIu64 " corrupt stretch(es), %" PRIu64 " bytes; torn tail: %s\n",
            st->skipped, st->skipped_bytes, st->torn ? "yes" : "no");
 }

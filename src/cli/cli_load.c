@@ -338,15 +338,17 @@ static unsigned exchange_error_of(int e)
 }
 
 /* The target's answer goes in the record's shadow slot (pool "replay"): the target is the
- * copy under test, and the exchange id is the request's position in the source, so a
- * record pairs with the original capture's primary response of the same request. */
+ * copy under test. The record carries its request (it is not answer-only), so a recording
+ * replays again; its exchange id is the source's (a capture record's id, pairing it with
+ * the original's primary response), or the request's 1-based position in its pass over a
+ * source without ids. */
 static void record_cb(void *ctx, const struct replay_exchange *x)
 {
     struct cli_load *l = ctx;
     const struct replay_req *q = x->req;
     struct capture_record r = {
         .ts_ns = x->sched_wall_ns,
-        .id = q->seq + 1,
+        .id = q->id ? q->id : q->seq + 1,
         .method = q->method,
         .method_len = q->method_len,
         .target = q->target,

@@ -4,7 +4,8 @@
  * each for --every, until a step's p99 breaks the SLO or its errors pass --max-errors,
  * and reports the knee (the last rate that met the SLO), the latency curve per step and,
  * with --pid, the target's CPU and memory per step read from /proc (or, with --metrics and
- * --instance, from a doppel admin /metrics answer). --output writes the
+ * --instance, from a doppel admin /metrics answer read at each step's start and end: the
+ * CPU counter's increase over the step). --output writes the
  * steps as the CSV `doppel analyze capacity --input` reads. Owns the steps it measured.
  */
 #include <cjson/cJSON.h>
@@ -186,13 +187,18 @@ static int read_proc(long pid, double *cpu_s, double *rss_mb)
     return 0;
 }
 
-/* CPU (cores) and RSS (MB) of o->instance from the doppel /metrics at o->metrics; 0 or
- * CLI_FAILED with the reason printed. */
-static int read_metrics(const struct stress_opts *o, double *cores, double *rss_mb)
+/* One reading of o->instance's series on a doppel admin /metrics. */
+struct inst_reading {
+    bool have_cpu_s; /* doppel_instance_cpu_seconds_total is there (newer doppels) */
+    double cpu_s, cpu_pct, rss;
+};
+
+/* Reads o->instance's series from the doppel /metrics at o->metrics; 0 or CLI_FAILED with
+ * the reason printed. The CPU counter is optional, the instant CPU and the RSS are not. */
+static int read_metrics(const struct stress_opts *o, struct inst_reading *r)
 {
     struct cli_http_fetch f = {0};
     struct err err = {0};
-    double pct = 0, rss = 0;
     buf_init(&f.body, STRESS_METRICS_MAX);
     int rc = cli_http_get(o->metrics_addr, o->metrics_path, "the metrics endpoint",
                           STRESS_METRICS_TIMEOUT_MS, &f, &err);
@@ -205,18 +211,34 @@ static int read_metrics(const struct stress_opts *o, double *cores, double *rss_
         goto out;
     }
     const char *t = f.body.data ? f.body.data : "";
-    rc = cli_prom_instance_value(t, f.body.len, "doppel_instance_cpu_percent", o->instance, &pct);
+    rc = cli_prom_instance_value(t, f.body.len, "doppel_instance_cpu_seconds_total", o->instance,
+                                 &r->cpu_s);
+    r->have_cpu_s = rc == 0;
+    rc = rc == -ENOENT ? 0 : rc;
     if (!rc)
-        rc = cli_prom_instance_value(t, f.body.len, "doppel_instance_rss_bytes", o->instance, &rss);
+        rc = cli_prom_instance_value(t, f.body.len, "doppel_instance_cpu_percent", o->instance,
+                                     &r->cpu_pct);
+    if (!rc)
+        rc = cli_prom_instance_value(t, f.body.len, "doppel_instance_rss_bytes", o->instance,
+                                     &r->rss);
     if (rc)
         fprintf(stderr, "doppel stress: --metrics: %s %s instance=\"%s\" in "
                 "doppel_instance_cpu_percent and doppel_instance_rss_bytes\n", o->metrics,
                 rc == -ENOENT ? "has no series with" : "has a malformed sample for", o->instance);
-    *cores = pct / 100.0;
-    *rss_mb = rss / (1024.0 * 1024.0);
 out:
     buf_release(&f.body);
     return rc ? CLI_FAILED : CLI_OK;
+}
+
+/* A step's CPU in cores from the readings at its start and end: the counter's increase over
+ * the step's wall time, or, without the counter (an older doppel, or a counter that went
+ * back: that doppel restarted), the instant value at the end. */
+static double metrics_cores(const struct inst_reading *r0, const struct inst_reading *r1,
+                            double wall)
+{
+    if (r0->have_cpu_s && r1->have_cpu_s && r1->cpu_s >= r0->cpu_s && wall > 0)
+        return (r1->cpu_s - r0->cpu_s) / wall;
+    return r1->cpu_pct / 100.0;
 }
 
 /* ---- the ramp -------------------------------------------------------------------------- */
@@ -242,7 +264,10 @@ static int run_step(struct stress_opts *o, struct replay_source *src, struct str
                     struct replay_stats *st)
 {
     double cpu0 = 0, cpu1 = 0, mem = 0;
+    struct inst_reading r0 = {0}, r1 = {0};
     int have_proc = o->pid && read_proc(o->pid, &cpu0, &mem) == 0;
+    if (o->metrics && read_metrics(o, &r0) != CLI_OK)
+        return CLI_FAILED;
     uint64_t t0 = clock_mono_ns();
     replay_sched_init_rate(&o->load.ro.sched, s->rate);
     int rc = cli_load_run(&o->load, src, st);
@@ -254,8 +279,12 @@ static int run_step(struct stress_opts *o, struct replay_source *src, struct str
         s->cpu_cores = (cpu1 - cpu0) / wall;
         s->memory_mb = mem;
     }
-    if (o->metrics)
-        return read_metrics(o, &s->cpu_cores, &s->memory_mb);
+    if (o->metrics) {
+        if (read_metrics(o, &r1) != CLI_OK)
+            return CLI_FAILED;
+        s->cpu_cores = metrics_cores(&r0, &r1, wall);
+        s->memory_mb = r1.rss / (1024.0 * 1024.0);
+    }
     return 0;
 }
 
@@ -414,8 +443,8 @@ const struct cli_cmd cli_cmd_stress = {
             "  --max-rate R          stop after the step at R even if the SLO holds\n"
             "  --max-errors P        fraction of failed requests a step tolerates (0.01)\n"
             "  --pid PID             sample the target's CPU and memory from /proc/PID\n"
-            "  --metrics URL         at the end of each step, read the CPU and memory of a\n"
-            "  --instance ID         doppel-managed instance from a doppel admin /metrics\n"
+            "  --metrics URL         at the start and end of each step, read the CPU and memory\n"
+            "  --instance ID         of a doppel-managed instance from a doppel admin /metrics\n"
             "                        (http://HOST:PORT/metrics; ID as in `doppel status`)\n"
             "  --output FILE         load_rps,latency_p99_ms,cpu_cores,memory_mb per step,\n"
             "                        the input of `doppel analyze capacity` (0 when "

@@ -248,6 +248,7 @@ void capture_tap_shadow_done(struct exchange *ex, const struct shadow_result *re
     r.shadow.latency_ns = res->latency_ns;
     r.shadow.pool = res->pool && res->pool->name ? res->pool->name : "";
     r.shadow.pool_len = strlen(r.shadow.pool);
+    r.answer_only = true;
     submit(t, ex, &r, false);
 }
 

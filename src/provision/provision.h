@@ -145,7 +145,8 @@ struct provision_instance {
 
 /* One resource sample (from /proc and the cgroup). */
 struct provision_sample {
-    double cpu_percent; /* since the previous sample; 100 = one core */
+    double cpu_percent;       /* since the previous sample; 100 = one core */
+    double cpu_seconds_total; /* user + system of the instance's processes (restarts summed) */
     uint64_t rss_bytes;
     uint32_t threads;
     uint32_t open_fds;

@@ -79,6 +79,7 @@ struct pinst {
 
     /* sampling */
     uint64_t sample_prev_ticks, sample_prev_ns;
+    uint64_t cpu_ticks_total; /* CPU of all the instance's processes so far, at the samples */
     struct provision_sample last;
 };
 

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * provision_sample: resource samples of the process driver's instances -- CPU % since the
- * previous sample, resident memory, threads and open descriptors from /proc, memory and
- * CPU from the instance's cgroup -- and their Prometheus exposition, labelled with the
- * instance labels (service, pool, role, shadow_of, change_id, instance).
+ * previous sample and CPU seconds so far (a counter that adds each sample's increase, so it
+ * keeps growing across restarts: a new process starts from 0 ticks), resident memory, threads and
+ * open descriptors from /proc, memory and CPU from the instance's cgroup -- and their Prometheus
+ * exposition, labelled with the instance labels (service, pool, role, shadow_of, change_id,
+ * instance).
  */
 #include <errno.h>
 #include <string.h>
@@ -22,6 +24,9 @@ static void sample_inst(struct pinst *in)
     uint64_t now = clock_mono_ns();
     struct provision_sample *s = &in->last;
     long hz = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+    if (st.cpu_ticks >= in->sample_prev_ticks) /* else a stale pid read; the next one counts */
+        in->cpu_ticks_total += st.cpu_ticks - in->sample_prev_ticks;
+    s->cpu_seconds_total = (double)in->cpu_ticks_total / (double)hz;
     if (in->sample_prev_ns && now > in->sample_prev_ns && st.cpu_ticks >= in->sample_prev_ticks)
         s->cpu_percent = 100.0 * (double)(st.cpu_ticks - in->sample_prev_ticks) / (double)hz /
                          ((double)(now - in->sample_prev_ns) / 1e9);
@@ -82,7 +87,10 @@ static const struct gauge gauges[] = {
     {"doppel_instance_cgroup_memory_bytes", "gauge", "memory charged to the instance's cgroup"},
     {"doppel_instance_restarts_total", "counter", "restarts by the restart policy or on request"},
     {"doppel_instance_oom_kills_total", "counter", "kills by the OOM killer (cgroup memory limit)"},
+    {"doppel_instance_cpu_seconds_total", "counter",
+     "CPU time (user + system) of the instance's processes, as of the latest sample"},
 };
+enum { GAUGE_CPU_SECONDS = 8 }; /* its index above */
 
 static double gauge_value(int g, const struct pinst *in)
 {
@@ -103,8 +111,10 @@ static double gauge_value(int g, const struct pinst *in)
         return live ? (double)s->cgroup_memory_bytes : 0;
     case 6:
         return in->info.restarts;
-    default:
+    case 7:
         return in->info.oom_kills;
+    default:
+        return s->cpu_seconds_total; /* a counter: kept while the instance is down */
     }
 }
 
@@ -125,8 +135,10 @@ int provision_process_write_metrics(struct provision *p, struct buf *out)
                 rc = buf_appends(out, gauges[g].name);
             if (!rc)
                 rc = labels(out, &in->info);
+            /* CPU seconds grow large; "%.6g" would round away the increase of one step */
             if (!rc)
-                rc = buf_printf(out, " %.6g\n", gauge_value(g, in));
+                rc = buf_printf(out, g == GAUGE_CPU_SECONDS ? " %.3f\n" : " %.6g\n",
+                                gauge_value(g, in));
         }
     }
     return rc;

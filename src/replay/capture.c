@@ -17,7 +17,9 @@ enum {
     REC_F_BODY_TRUNCATED = 1 << 0,
     REC_F_PRIMARY = 1 << 1,
     REC_F_SHADOW = 1 << 2,
-    REC_F_KNOWN = (1 << 3) - 1,
+    REC_F_ANSWER_ONLY = 1 << 3, /* version 2 on */
+    REC_F_KNOWN_V1 = (1 << 3) - 1,
+    REC_F_KNOWN = (1 << 4) - 1,
 };
 
 /* clang-format off */
@@ -206,9 +208,11 @@ static int put_resp(struct buf *out, const struct capture_resp *r)
 int capture_encode_payload(const struct capture_record *r, struct buf *out)
 {
     size_t start = out->len;
-    unsigned flags = (r->body_truncated ? REC_F_BODY_TRUNCATED : 0) |
-                     (r->primary.present ? REC_F_PRIMARY : 0) |
-                     (r->shadow.present ? REC_F_SHADOW : 0);
+    if (r->answer_only && r->primary.present)
+        return -EINVAL; /* the primary response always travels with its request */
+    unsigned flags =
+        (r->body_truncated ? REC_F_BODY_TRUNCATED : 0) | (r->primary.present ? REC_F_PRIMARY : 0) |
+        (r->shadow.present ? REC_F_SHADOW : 0) | (r->answer_only ? REC_F_ANSWER_ONLY : 0);
     int rc = put_int(out, flags, 1);
     rc = rc ? rc : put_int(out, r->ts_ns, 8);
     rc = rc ? rc : put_int(out, r->id, 8);
@@ -248,6 +252,7 @@ struct cursor {
     const unsigned char *p;
     size_t left;
     const char *what; /* the field being read, for the message */
+    unsigned version; /* of the file the payload comes from */
 };
 
 static bool get_int(struct cursor *c, int n, uint64_t *v)
@@ -336,21 +341,36 @@ static bool get_resp(struct cursor *c, struct capture_resp *r, struct capture_sc
     return true;
 }
 
+/* Reads the flags and says what the record is. Version 1 has no answer-only flag: there a
+ * shadow-only record that leaves the request out is the answer-only kind (serve's shadow
+ * records), and one that carries its request (replay --record) is not. */
+static bool get_flags(struct cursor *c, struct capture_record *r, uint64_t *flags)
+{
+    c->what = "record flags";
+    uint64_t known = c->version >= 2 ? REC_F_KNOWN : REC_F_KNOWN_V1;
+    if (!get_int(c, 1, flags) || (*flags & ~known))
+        return false;
+    r->answer_only = *flags & REC_F_ANSWER_ONLY;
+    return !(r->answer_only && (*flags & REC_F_PRIMARY));
+}
+
 static bool get_request(struct cursor *c, struct capture_record *r, uint64_t *flags,
                         struct capture_scratch *s, size_t *used, size_t *first)
 {
     const char *body;
-    c->what = "record flags";
-    if (!get_int(c, 1, flags) || (*flags & ~(uint64_t)REC_F_KNOWN))
+    if (!get_flags(c, r, flags))
         return false;
     c->what = "timestamp";
     if (!get_int(c, 8, &r->ts_ns) || !get_int(c, 8, &r->id))
         return false;
-    /* Only a shadow record may leave the request out: it is in the primary record. */
-    bool may_omit = (*flags & REC_F_SHADOW) && !(*flags & REC_F_PRIMARY);
+    /* Only an answer may leave the request out: it is in the record with the same id. */
+    bool shadow_only = (*flags & REC_F_SHADOW) && !(*flags & REC_F_PRIMARY);
+    bool may_omit = c->version >= 2 ? r->answer_only : shadow_only;
     c->what = "method";
     if (!get_bytes(c, 2, &r->method, &r->method_len) || (r->method_len == 0 && !may_omit))
         return false;
+    if (c->version < 2)
+        r->answer_only = shadow_only && r->method_len == 0;
     c->what = "target";
     if (!get_bytes(c, 4, &r->target, &r->target_len) ||
         !get_headers(c, s, used, first, &r->nheaders))
@@ -366,7 +386,14 @@ static bool get_request(struct cursor *c, struct capture_record *r, uint64_t *fl
 int capture_decode(const void *payload, size_t len, struct capture_record *r,
                    struct capture_scratch *scratch, struct err *err)
 {
-    struct cursor c = {.p = payload, .left = len, .what = "record"};
+    return capture_decode_version(payload, len, CAPTURE_VERSION, r, scratch, err);
+}
+
+int capture_decode_version(const void *payload, size_t len, unsigned version,
+                           struct capture_record *r, struct capture_scratch *scratch,
+                           struct err *err)
+{
+    struct cursor c = {.p = payload, .left = len, .what = "record", .version = version};
     size_t used = 0, fr = 0, fp = 0, fs = 0;
     uint64_t flags = 0;
     memset(r, 0, sizeof(*r));

@@ -21,7 +21,8 @@
 #include "replay/source.h"
 
 #define CAPTURE_MAGIC "DCAP"
-#define CAPTURE_VERSION 1
+#define CAPTURE_VERSION 2     /* written; 2 added the answer-only flag */
+#define CAPTURE_VERSION_MIN 1 /* the oldest version read */
 #define CAPTURE_FILE_HEADER_LEN 16
 #define CAPTURE_FRAME_SYNC 0x46524344u /* "DCRF" read as little-endian u32 */
 #define CAPTURE_FRAME_HEADER_LEN 16
@@ -44,11 +45,15 @@ struct capture_resp {
 };
 
 /* One record: a request (as sent to shadows, anonymized) and at most one of each response.
- * A record with only a shadow response may leave the request out (empty method, target,
- * headers and body): it is in the primary record with the same id. */
+ * An answer-only record holds a shadow's response to a request that another record with
+ * the same id carries (serve's shadow records); it may leave the request out (empty method,
+ * target, headers and body) and is never replayed. Any other record carries a request:
+ * serve's primary records and every record `replay --record` writes. */
 struct capture_record {
-    uint64_t ts_ns; /* wall clock, ns since the Unix epoch, when the request started */
-    uint64_t id;    /* the exchange id: a primary and a shadow record of one request share it */
+    uint64_t ts_ns;   /* wall clock, ns since the Unix epoch, when the request started */
+    uint64_t id;      /* the exchange id: every record of one request shares it; replay --record
+                         keeps the source's id (its 1-based position when the source has none) */
+    bool answer_only; /* flags bit 3; in version 1 files: a shadow-only record with no method */
     const char *method;
     size_t method_len;
     const char *target;
@@ -89,9 +94,15 @@ bool capture_frame_check(const unsigned char *p, uint32_t *len, uint32_t *crc);
  * -EBADMSG when the bytes are not a record (err says what is wrong, err may be NULL). */
 int capture_decode(const void *payload, size_t len, struct capture_record *r,
                    struct capture_scratch *scratch, struct err *err);
+/* The same for a payload read from a file of the given version (CAPTURE_VERSION_MIN to
+ * CAPTURE_VERSION); the layout of version 1 differs only in what the flags may say. */
+int capture_decode_version(const void *payload, size_t len, unsigned version,
+                           struct capture_record *r, struct capture_scratch *scratch,
+                           struct err *err);
 
-/* A replay source over capture files read in the given order (see source.h). Records that
- * carry only a shadow's response are skipped: each client request is sent once. */
+/* A replay source over capture files read in the given order (see source.h). Answer-only
+ * records are skipped, so each client request is sent once; every other record (a primary
+ * record, a replay recording's) is sent, with its exchange id in replay_req.id. */
 int replay_source_capture_new(const char *const *paths, size_t n, struct replay_source **out,
                               struct err *err);
 

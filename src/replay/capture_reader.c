@@ -49,9 +49,10 @@ static int read_header(struct capture_reader *r, struct err *err)
     }
     r->st.version = le16(r->data + 4);
     size_t hlen = le16(r->data + 6);
-    if (r->st.version != CAPTURE_VERSION)
-        return err_set(err, -EINVAL, "%s: capture format version %u is not supported (only %d)",
-                       r->name, r->st.version, CAPTURE_VERSION);
+    if (r->st.version < CAPTURE_VERSION_MIN || r->st.version > CAPTURE_VERSION)
+        return err_set(err, -EINVAL,
+                       "%s: capture format version %u is not supported (only %d to %d)", r->name,
+                       r->st.version, CAPTURE_VERSION_MIN, CAPTURE_VERSION);
     if (hlen < CAPTURE_FILE_HEADER_LEN || hlen > r->len)
         return err_set(err, -EINVAL, "%s: bad file header length %zu", r->name, hlen);
     for (int i = 7; i >= 0; i--)
@@ -117,7 +118,7 @@ static bool good_frame(struct capture_reader *r, size_t off, uint32_t *plen,
     const unsigned char *payload = r->data + off + CAPTURE_FRAME_HEADER_LEN;
     if (*plen > r->len - off - CAPTURE_FRAME_HEADER_LEN || capture_crc32c(0, payload, *plen) != crc)
         return false;
-    return capture_decode(payload, *plen, rec, &r->scratch, NULL) == 0;
+    return capture_decode_version(payload, *plen, r->st.version, rec, &r->scratch, NULL) == 0;
 }
 
 /* Whether a frame header that holds starts at off but its payload runs past the end. */

@@ -26,6 +26,7 @@ struct replay_req {
     const void *body;
     size_t body_len;
     uint64_t seq; /* 0, 1, 2, ... in the order yielded since open or rewind */
+    uint64_t id;  /* the exchange id the source recorded (a capture record's); 0: none */
 };
 
 struct replay_source;

@@ -4,7 +4,9 @@
  * are read in the order given, each one through a tolerant capture_reader, so a torn or
  * corrupt file yields what it still holds. A request's time is its record's timestamp minus
  * the first yielded one's; records are in completion order, so a time earlier than the
- * previous request's is raised to it (the schedule never runs backwards). Owns the readers.
+ * previous request's is raised to it (the schedule never runs backwards). Answer-only
+ * records (a shadow's response to a request another record carries) are skipped; every
+ * request keeps its record's exchange id. Owns the readers.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -31,8 +33,8 @@ static int capture_next(struct replay_source *s, struct replay_req *out)
             sc->cur++;
             continue;
         }
-        if (!rec.primary.present && rec.shadow.present)
-            continue;
+        if (rec.answer_only)
+            continue; /* its request is sent from the record that carries it */
         if (!sc->started) {
             sc->started = true;
             sc->t0 = rec.ts_ns;
@@ -48,7 +50,8 @@ static int capture_next(struct replay_source *s, struct replay_req *out)
                                    .nheaders = rec.nheaders,
                                    .body = rec.body,
                                    .body_len = rec.body_len,
-                                   .seq = sc->seq++};
+                                   .seq = sc->seq++,
+                                   .id = rec.id};
         return 1;
     }
     return 0;

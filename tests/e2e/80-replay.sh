@@ -158,6 +158,34 @@ expect_eq "record: one record per exchange" "$(wc -l <"$T/dump.txt" | tr -d ' ')
 # the backend answers "backend POST /orders\n": 21 bytes
 expect_eq "record: request, pool, status, body" "$(grep '^4 ' "$T/dump.txt" | cut -d' ' -f1-7)" \
     "4 POST /orders replay 200 0 21"
+# replay -> --record -> replay the recording: the recording carries its requests (the answers
+# are not answer-only records), so it replays the same requests, and each record keeps the
+# exchange id of the original's (gateway-style ids, worker 1 in the top byte: not positions).
+# The original also holds one answer-only shadow record per request, which replay skips.
+"$E2E_BUILD/tests/mkcapture" --out "$T/g0.dcap" --count 40 --interval-ms 5 \
+    --first-id 72057594037927937 --shadow s1 || not_ok "mkcapture writes a gateway capture"
+for gen in 0 1; do
+    runx "replay generation $gen with --record" 0 "$D" replay "$T/g$gen.dcap" \
+        --target "http://127.0.0.1:$FAST" --rate 1000/s --record "$T/g$((gen + 1)).dcap" --json
+    jcheck "generation $gen: 40 requests sent and answered" "$T/out" \
+        "j['scheduled'] == 40 and j['sent'] == 40 and j['status']['2xx'] == 40"
+done
+for f in g0 g1 g2; do
+    "$D" capture cat --json "$T/$f.dcap" >"$T/$f.jsonl" 2>"$T/err" || not_ok "capture cat $f" "$(cat "$T/err")"
+done
+$PY - "$T/g0.jsonl" "$T/g1.jsonl" "$T/g2.jsonl" >"$T/gen.txt" 2>&1 <<'PYEOF'
+import json, sys
+gens = [[json.loads(l) for l in open(p)] for p in sys.argv[1:]]
+req = lambda rs: sorted((r["id"], r["method"], r["target"]) for r in rs if not r["answer_only"])
+print(len(gens[0]), len(req(gens[0])), len(gens[1]), req(gens[1]) == req(gens[0]),
+      req(gens[2]) == req(gens[0]), gens[0][0]["id"],
+      all(r["shadow"]["pool"] == "replay" for r in gens[1] + gens[2]))
+PYEOF
+expect_eq "record: the recording replays the same requests with the original's ids" \
+    "$(cat "$T/gen.txt")" "80 40 40 True True 0100000000000001 True"
+"$D" capture inspect "$T/g1.dcap" >"$T/out" 2>&1
+if grep -q "ids 0100000000000001 to 0100000000000028" "$T/out"; then ok "inspect shows the id range"; else
+    not_ok "inspect shows the id range" "$(cat "$T/out")"; fi
 runx "replay of a capture at a fixed rate runs" 0 "$D" replay "$T/c1.dcap" \
     --target "http://127.0.0.1:$FAST" --rate 500/s --loop --max-requests 400 --json
 jcheck "rate: 400 requests of the recorded mix at 500/s" "$T/out" \

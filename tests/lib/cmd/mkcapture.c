@@ -7,9 +7,11 @@
  * is recorded at start + i * interval: every fourth is `POST /orders` with a small JSON
  * body, the others `GET /users/<i>`; each carries Host: prod.example, Accept, X-Seq: <i> and
  * X-Forwarded-For: c<i mod 4> (four clients, as the mirror pseudonymizes them), and a primary
- * response 200.
+ * response 200. Its exchange id is first-id + i (default 1 + i); with --shadow NAME each
+ * primary record is followed, as serve writes them, by an answer-only record of shadow NAME
+ * (status 200, no request) with the same id.
  *
- *   mkcapture --out FILE --count N --interval-ms M
+ *   mkcapture --out FILE --count N --interval-ms M [--first-id ID] [--shadow NAME]
  *   mkcapture --dump FILE     one line per record: id method target shadow-pool status
  *                             error body-bytes latency-ms, so a test can check a capture
  *                             written by `doppel replay --record`
@@ -24,7 +26,19 @@
 #include "replay/capture_reader.h"
 #include "replay/capture_writer.h"
 
-static int write_one(struct capture_writer *w, uint64_t i, uint64_t ts)
+static int put(struct capture_writer *w, const struct capture_record *r)
+{
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    int rc = capture_encode_payload(r, &b);
+    if (!rc)
+        rc = capture_writer_write(w, r->ts_ns, b.data, b.len);
+    buf_release(&b);
+    return rc;
+}
+
+static int write_one(struct capture_writer *w, uint64_t i, uint64_t ts, uint64_t id,
+                     const char *shadow)
 {
     char target[64], seq[32], body[64], client[32];
     bool post = i % 4 == 3;
@@ -40,7 +54,7 @@ static int write_one(struct capture_writer *w, uint64_t i, uint64_t ts)
     };
     struct capture_record r = {
         .ts_ns = ts,
-        .id = i + 1,
+        .id = id,
         .method = post ? "POST" : "GET",
         .method_len = post ? 4 : 3,
         .target = target,
@@ -55,13 +69,16 @@ static int write_one(struct capture_writer *w, uint64_t i, uint64_t ts)
                     .pool = "primary",
                     .pool_len = 7},
     };
-    struct buf b;
-    buf_init(&b, 1 << 20);
-    int rc = capture_encode_payload(&r, &b);
-    if (!rc)
-        rc = capture_writer_write(w, ts, b.data, b.len);
-    buf_release(&b);
-    return rc;
+    int rc = put(w, &r);
+    if (rc || !shadow)
+        return rc;
+    struct capture_record a = {.ts_ns = ts, .id = id, .answer_only = true};
+    a.shadow = (struct capture_resp){.present = true,
+                                     .status = 200,
+                                     .latency_ns = 2000000,
+                                     .pool = shadow,
+                                     .pool_len = strlen(shadow)};
+    return put(w, &a);
 }
 
 static int dump(const char *path)
@@ -85,21 +102,23 @@ static int dump(const char *path)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {{"out", 1, 0, 'o'},
-                                         {"count", 1, 0, 'n'},
-                                         {"interval-ms", 1, 0, 'i'},
-                                         {"dump", 1, 0, 'd'},
-                                         {0, 0, 0, 0}};
-    const char *out = NULL;
-    uint64_t count = 0, interval_ms = 10;
+    static const struct option opts[] = {
+        {"out", 1, 0, 'o'},  {"count", 1, 0, 'n'},    {"interval-ms", 1, 0, 'i'},
+        {"dump", 1, 0, 'd'}, {"first-id", 1, 0, 'f'}, {"shadow", 1, 0, 's'},
+        {0, 0, 0, 0}};
+    const char *out = NULL, *shadow = NULL;
+    uint64_t count = 0, interval_ms = 10, first_id = 1;
     int opt;
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (opt == 'd')
             return dump(optarg);
         if (opt == 'o')
             out = optarg;
+        else if (opt == 's')
+            shadow = optarg;
         else if (opt == 'n'   ? str_to_u64(optarg, &count)
                  : opt == 'i' ? str_to_u64(optarg, &interval_ms)
+                 : opt == 'f' ? str_to_u64(optarg, &first_id)
                               : 1)
             goto usage;
     }
@@ -115,10 +134,11 @@ int main(int argc, char **argv)
     uint64_t start = 1795000000ULL * 1000000000ULL;
     int rc = 0;
     for (uint64_t i = 0; i < count && !rc; i++)
-        rc = write_one(w, i, start + i * interval_ms * 1000000ULL);
+        rc = write_one(w, i, start + i * interval_ms * 1000000ULL, first_id + i, shadow);
     capture_writer_free(w);
     return rc ? 1 : 0;
 usage:
-    fprintf(stderr, "usage: mkcapture --out FILE --count N [--interval-ms M]\n");
+    fprintf(stderr, "usage: mkcapture --out FILE --count N [--interval-ms M] [--first-id ID] "
+                    "[--shadow NAME]\n");
     return 2;
 }

@@ -386,6 +386,43 @@ static void test_provision_sample_reads_proc(void **state)
     assert_int_equal(provision_sample(f->p, "nope", &smp), -ENOENT);
 }
 
+/* A busy loop uses at most one core: the CPU counter grows by about the wall time between
+ * two samples (less on a loaded machine), never by more than it plus a clock tick, and
+ * /metrics shows it as a counter with the latest sample's value. */
+static void test_provision_sample_counts_cpu_seconds(void **state)
+{
+    struct fixture *f = *state;
+    const char *args[] = {"-c", "while :; do :; done"};
+    struct provision_spec s = base_spec("spin", "/bin/sh");
+    s.args = args;
+    s.nargs = 2;
+    s.probe.kind = PROVISION_PROBE_NONE;
+    struct err err = {0};
+    assert_int_equal(provision_start(f->p, &s, &err), 0);
+    run_for(f, 50);
+    struct provision_sample a, b;
+    assert_int_equal(provision_sample(f->p, "spin-1", &a), 0);
+    uint64_t t0 = clock_mono_ns();
+    run_for(f, 400);
+    assert_int_equal(provision_sample(f->p, "spin-1", &b), 0);
+    double wall = (double)(clock_mono_ns() - t0) / 1e9;
+    double tick = 1.0 / (double)sysconf(_SC_CLK_TCK);
+    double used = b.cpu_seconds_total - a.cpu_seconds_total;
+    assert_true(a.cpu_seconds_total >= 0 && used >= 0.1 * wall);
+    assert_true(used <= wall + 2 * tick);
+    struct buf m;
+    buf_init(&m, 1 << 20);
+    assert_int_equal(provision_process_write_metrics(f->p, &m), 0);
+    char want[300];
+    snprintf(want, sizeof(want),
+             "doppel_instance_cpu_seconds_total{service=\"api\",pool=\"primary\",role="
+             "\"primary\",shadow_of=\"\",change_id=\"\",instance=\"spin-1\"} %.3f\n",
+             b.cpu_seconds_total);
+    assert_non_null(strstr(m.data, "# TYPE doppel_instance_cpu_seconds_total counter\n"));
+    assert_non_null(strstr(m.data, want));
+    buf_release(&m);
+}
+
 static void test_provision_netns_refused_without_root(void **state)
 {
     struct fixture *f = *state;
@@ -422,6 +459,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_provision_memory_limit_oom_kill_reported, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_provision_sample_reads_proc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_provision_sample_counts_cpu_seconds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_provision_netns_refused_without_root, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

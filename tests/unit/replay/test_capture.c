@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Tests for replay/capture: the CRC32C is the Castagnoli sum (standard check values), a
- * record survives encode and decode field for field, and bytes that are not a record
+ * record survives encode and decode field for field (its exchange id and whether it is an
+ * answer only included, in both format versions), and bytes that are not a record
  * decode to -EBADMSG whatever they are (every truncation and every flipped byte of a
  * payload), never to a crash or an out-of-bounds read.
  */
@@ -166,20 +167,57 @@ static void test_capture_decode_survives_every_flipped_byte(void **state)
     buf_release(&b);
 }
 
-static void test_capture_decode_allows_no_request_only_in_shadow_records(void **state)
+static void test_capture_decode_allows_no_request_only_in_answer_only_records(void **state)
 {
     (void)state;
-    struct capture_record in = {.id = 5, .shadow = {.present = true, .status = 200}}, out;
+    struct capture_record in = {.id = 5, .answer_only = true, .shadow = {.present = true}}, out;
+    in.shadow.status = 200;
     struct buf b;
     buf_init(&b, 4096);
     assert_int_equal(capture_encode_payload(&in, &b), 0);
     struct capture_scratch sc = {0};
     assert_int_equal(capture_decode(b.data, b.len, &out, &sc, NULL), 0);
-    assert_true(out.shadow.present && out.method_len == 0 && out.id == 5);
+    assert_true(out.shadow.present && out.method_len == 0 && out.id == 5 && out.answer_only);
+    /* Version 1 had no answer-only flag: the same bytes are not a version-1 record. */
+    assert_int_equal(capture_decode_version(b.data, b.len, 1, &out, &sc, NULL), -EBADMSG);
+    buf_reset(&b);
+    in.answer_only = false; /* a shadow-only record that is not an answer needs its request */
+    assert_int_equal(capture_encode_payload(&in, &b), 0);
+    assert_int_equal(capture_decode(b.data, b.len, &out, &sc, NULL), -EBADMSG);
+    /* ... but in version 1 that was how serve wrote its shadow records: an answer. */
+    assert_int_equal(capture_decode_version(b.data, b.len, 1, &out, &sc, NULL), 0);
+    assert_true(out.answer_only && out.id == 5);
     buf_reset(&b);
     in.primary = in.shadow; /* a primary record must carry its request */
     assert_int_equal(capture_encode_payload(&in, &b), 0);
     assert_int_equal(capture_decode(b.data, b.len, &out, &sc, NULL), -EBADMSG);
+    in.answer_only = true; /* and is never an answer only */
+    assert_int_equal(capture_encode_payload(&in, &b), -EINVAL);
+    capture_scratch_release(&sc);
+    buf_release(&b);
+}
+
+/* A replay recording: the request and the target's answer in the shadow slot, the source's
+ * exchange id (a gateway id has the worker in its top byte), not an answer-only record. */
+static void test_capture_decode_round_trips_a_recording_with_its_id(void **state)
+{
+    (void)state;
+    struct capture_record in = sample(), out;
+    in.id = 0x0300000000000a2bULL;
+    in.primary.present = false;
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    assert_int_equal(capture_encode_payload(&in, &b), 0);
+    struct capture_scratch sc = {0};
+    for (unsigned v = 1; v <= 2; v++) {
+        assert_int_equal(capture_decode_version(b.data, b.len, v, &out, &sc, NULL), 0);
+        assert_true(out.id == 0x0300000000000a2bULL && !out.answer_only);
+        assert_true(out.shadow.present && !out.primary.present);
+        assert_bytes(out.method, out.method_len, "POST", 4);
+    }
+    /* The id is bytes 9..16 of the payload, little-endian (after flags and timestamp). */
+    const unsigned char want[8] = {0x2b, 0x0a, 0, 0, 0, 0, 0, 0x03};
+    assert_memory_equal((const unsigned char *)b.data + 9, want, 8);
     capture_scratch_release(&sc);
     buf_release(&b);
 }
@@ -229,7 +267,8 @@ int main(void)
         cmocka_unit_test(test_capture_decode_round_trips_every_field),
         cmocka_unit_test(test_capture_decode_rejects_every_truncation_and_trailing_bytes),
         cmocka_unit_test(test_capture_decode_survives_every_flipped_byte),
-        cmocka_unit_test(test_capture_decode_allows_no_request_only_in_shadow_records),
+        cmocka_unit_test(test_capture_decode_allows_no_request_only_in_answer_only_records),
+        cmocka_unit_test(test_capture_decode_round_trips_a_recording_with_its_id),
         cmocka_unit_test(test_capture_encode_payload_refuses_oversized_fields),
         cmocka_unit_test(test_capture_frame_check_rejects_bad_headers),
     };
