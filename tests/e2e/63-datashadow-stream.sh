@@ -106,9 +106,11 @@ streamed_over() { [ "$(streamed "$1")" -gt "$2" ]; } # SLOT N
 # --- (1) a 20,000-row transaction held open: streamed, applied whole at its commit ---
 # Rows of ~500 bytes: 10 MB, past the 8 MiB memory cap, so the spool spills to its file.
 BEFORE="$(streamed v2)"
-source_bg "BEGIN; INSERT INTO big $ROWS(1001, 21000) i; SELECT pg_sleep(4); COMMIT;"
+source_bg "BEGIN; INSERT INTO big $ROWS(1001, 21000) i; SELECT pg_sleep(5); COMMIT;"
 check "the open transaction is streamed before its commit" await 10 streamed_over v2 "$BEFORE"
-sleep 0.5
+pgq "$PG" src "INSERT INTO marks VALUES (1, 'while the big one is open')"
+check "a small transaction committed meanwhile is applied first" \
+    await_eq 10 1 pgq "$PG" shadow "SELECT count(*) FROM marks WHERE id = 1"
 expect_eq "none of its rows on the shadow before the commit" "$(shadow_count 'id > 1000')" 0
 check "the source transaction is still open" pid_alive "$BG_PID"
 wait "$BG_PID"
