@@ -127,6 +127,20 @@ check "a marker after the rollback arrives" await_eq 20 1 pgq "$PG" shadow "SELE
 check "the rolled-back transaction was streamed" streamed_over v2 "$BEFORE"
 expect_eq "nothing of the rolled-back transaction" "$(shadow_count 'id > 100000')" 0
 
+# --- two big transactions at once: their segments interleave ---------------------------
+BEFORE="$(streamed v2)"
+source_bg "BEGIN; INSERT INTO big $ROWS(500001, 510000) i; SELECT pg_sleep(1);
+           INSERT INTO big $ROWS(510001, 520000) i; COMMIT;"
+ONE=$BG_PID
+source_bg "BEGIN; INSERT INTO big $ROWS(600001, 610000) i; SELECT pg_sleep(1);
+           INSERT INTO big $ROWS(610001, 620000) i; ROLLBACK;"
+wait "$ONE" "$BG_PID"
+pgq "$PG" src "INSERT INTO marks VALUES (3, 'after the pair')"
+check "after two interleaved transactions" await_eq 20 1 pgq "$PG" shadow "SELECT count(*) FROM marks WHERE id = 3"
+check "both were streamed" streamed_over v2 "$((BEFORE + 1))"
+expect_eq "the committed one whole" "$(shadow_count 'id BETWEEN 500001 AND 520000')" 20000
+expect_eq "the rolled-back one not at all" "$(shadow_count 'id BETWEEN 600001 AND 620000')" 0
+
 # --- (3) ROLLBACK TO SAVEPOINT in the middle of a streamed transaction -----------------
 BEFORE="$(streamed v2)"
 pgq "$PG" src "BEGIN;
@@ -138,7 +152,7 @@ UPDATE big SET note = 'kept' WHERE id BETWEEN 200001 AND 200050;
 SAVEPOINT b; INSERT INTO big $ROWS(220001, 225000) i; RELEASE SAVEPOINT b;
 DELETE FROM big WHERE id BETWEEN 209991 AND 210000;
 COMMIT;"
-check "the savepoint transaction arrives" await_eq 20 14990 shadow_count 'id > 200000'
+check "the savepoint transaction arrives" await_eq 20 14990 shadow_count 'id BETWEEN 200001 AND 299999'
 check "it was streamed" streamed_over v2 "$BEFORE"
 expect_eq "no row of the rolled-back savepoint" "$(shadow_count 'id BETWEEN 210001 AND 220000')" 0
 expect_eq "changes after the rollback kept" "$(shadow_count "note = 'kept'")" 50
@@ -150,7 +164,7 @@ source_bg "BEGIN; INSERT INTO big $ROWS(300001, 320000) i; UPDATE big SET note =
 check "streaming when killed" await 10 streamed_over v2 "$BEFORE"
 ds_kill9 DS
 wait "$BG_PID"
-expect_eq "killed before the commit reached the shadow" "$(shadow_count 'id > 300000')" 0
+expect_eq "killed before the commit reached the shadow" "$(shadow_count 'id BETWEEN 300001 AND 399999')" 0
 ds_start DS "$E2E_TMP/ds.yaml"
 check "after kill -9 mid-stream: verify clean" await 30 verified "$E2E_TMP/ds.yaml"
 expect_eq "row counts equal" "$(pgq "$PG" shadow 'SELECT count(*) FROM big')" \
@@ -166,6 +180,6 @@ ds_start V1 "$E2E_TMP/v1.yaml"
 check "v1: snapshot recorded" await 30 caught_up "$E2E_TMP/v1.yaml"
 check "v1: protocol version 1 requested" grep -q "protocol version 1)" "$V1_LOG"
 pgq "$PG" src "INSERT INTO big $ROWS(400001, 420000) i"
-check "v1: the big transaction arrives" await_eq 20 20000 shadow_count 'id > 400000' shadow2
+check "v1: the big transaction arrives" await_eq 20 20000 shadow_count 'id BETWEEN 400001 AND 499999' shadow2
 expect_eq "v1: nothing streamed from its slot" "$(streamed v1)" 0
 stop_pid "$V1_PID"
