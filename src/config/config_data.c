@@ -59,6 +59,10 @@ const struct schema_key config_table_data[] = {
     {.name = "retained_wal_warn", .type = SCHEMA_SIZE, .def = "1GiB", .min = MiB, .max = 1024 * GiB,
      .offset = DATA(retained_wal_warn),
      .doc = "warn when the slot keeps more WAL than this on the source"},
+    {.name = "streaming", .type = SCHEMA_BOOL, .def = "true", .offset = DATA(streaming),
+     .doc = "ask a PostgreSQL 14 or later source to stream large transactions before they "
+            "commit (pgoutput protocol version 2); they are held in a spool (memory, then a "
+            "temporary file) and applied whole at their commit"},
     {.name = "connect_timeout", .type = SCHEMA_DURATION, .def = "10s", .min = SEC,
      .max = 10 * MIN, .offset = DATA(connect_timeout_ns),
      .doc = "connecting to the source or the shadow"},

@@ -4,6 +4,16 @@
  * order matters: the catalog and the rules are checked before anything is created, the
  * progress row in the shadow decides between snapshot and resume, and only an LSN whose
  * commit is durable on the shadow is ever reported to the source as flushed.
+ *
+ * With protocol version 2 the source streams a large transaction in segments before it
+ * commits (Stream Start ... Stream Stop, segments of several transactions interleaved).
+ * Changes inside a segment go to the spool of their top-level transaction; Relation
+ * messages there are schema and take effect at once. Stream Abort drops the spool (or
+ * truncates it to a rolled-back subtransaction); Stream Commit applies it through the
+ * ordinary path, between a Begin and a Commit made from the Stream Commit, so masking,
+ * skipping what a restart already applied, the progress record and LSN confirmation are
+ * those of any transaction. While a spool is open, keepalives do not move the flushed
+ * LSN: a restart must get the open transactions sent again from their start.
  */
 #include "datashadow/datashadow.h"
 
@@ -24,6 +34,7 @@
 #include "datashadow/pgconn.h"
 #include "datashadow/pgoutput.h"
 #include "datashadow/snapshot.h"
+#include "datashadow/spool.h"
 #include "datashadow/stream.h"
 
 #define KEY_MIN 16
@@ -41,6 +52,8 @@ struct datashadow {
     struct apply apply;
     struct pgoutput_msg msg;
     bool wal_warned;
+    struct spool_set spools; /* the streamed transactions not yet committed or aborted */
+    struct spool *seg;       /* borrowed from spools: the open segment's, NULL outside one */
 };
 
 static int hexval(int c)
@@ -146,6 +159,7 @@ void datashadow_free(struct datashadow *ds)
     disconnect(ds);
     catalog_free(ds->rels, ds->nrels);
     pgoutput_msg_release(&ds->msg);
+    spool_set_release(&ds->spools);
     mask_key_release(&ds->key);
     free(ds);
 }
@@ -327,7 +341,8 @@ static void advance(struct datashadow *ds, struct stream *s)
 {
     if (ds->apply.durable_lsn > s->flushed)
         s->flushed = ds->apply.durable_lsn;
-    s->idle = ds->apply.state == APPLY_IDLE && ds->apply.durable_lsn == ds->apply.done_lsn;
+    s->idle = ds->apply.state == APPLY_IDLE && ds->apply.durable_lsn == ds->apply.done_lsn &&
+              ds->spools.n == 0 && !ds->seg;
 }
 
 static void count_commits(struct datashadow *ds)
@@ -336,6 +351,122 @@ static void count_commits(struct datashadow *ds)
     atomic_store(&st->rows_applied, ds->apply.rows_applied);
     atomic_store(&st->txns_applied, ds->apply.txns_applied);
     atomic_store(&st->last_commit_us, ds->apply.done_ts + PGOUTPUT_EPOCH_UNIX * 1000000);
+}
+
+/* Stream Start, Stop and Abort: which spool the next changes go to, or which to drop. */
+static int on_segment(struct datashadow *ds, const struct pgoutput_msg *m, struct err *err)
+{
+    bool in = ds->seg != NULL;
+    if (in != (m->kind == PGOUTPUT_STREAM_STOP))
+        return err_set(err, -EPROTO, "source: stream message '%c' %s a stream segment",
+                       (char)m->kind, in ? "inside" : "outside");
+    if (m->kind == PGOUTPUT_STREAM_STOP) {
+        ds->seg = NULL;
+        return 0;
+    }
+    if (m->kind == PGOUTPUT_STREAM_START) {
+        if (m->first_segment) /* begins anew: nothing left over may be applied with it */
+            spool_set_drop(&ds->spools, m->xid);
+        ds->seg = spool_set_open(&ds->spools, m->xid);
+        return 0;
+    }
+    if (m->sub_xid == m->xid) {
+        spool_set_drop(&ds->spools, m->xid);
+        return 0;
+    }
+    struct spool *sp = spool_set_find(&ds->spools, m->xid);
+    int rc = sp ? spool_abort_sub(sp, m->sub_xid) : 0;
+    return rc ? err_set(err, rc, "spool of transaction %u: %s", m->xid, strerror(-rc)) : 0;
+}
+
+/* The spooled changes of one transaction, decoded again and applied in order. */
+static int apply_spool(struct datashadow *ds, struct spool *sp, bool *committed, struct err *err)
+{
+    struct spool_iter it;
+    const char *d;
+    size_t n;
+    int got, rc = 0;
+    spool_iter_init(&it);
+    while (!rc && (got = spool_next(sp, &it, &d, &n)) != 0) {
+        bool c = false;
+        rc = got < 0 ? err_set(err, got, "reading the spool of transaction %u: %s", sp->xid,
+                               strerror(-got))
+                     : pgoutput_decode_in(d, n, true, &ds->msg);
+        if (got > 0 && rc)
+            rc = err_set(err, rc, "spool of transaction %u: a change that does not decode",
+                         sp->xid);
+        if (!rc)
+            rc = apply_message(&ds->apply, &ds->msg, &c, err);
+        *committed |= c;
+    }
+    spool_iter_release(&it);
+    return rc;
+}
+
+/* Stream Commit: the spool applied as one source transaction, framed by a Begin and a
+ * Commit made from it, so that the rules of every other transaction hold. */
+static int apply_streamed(struct datashadow *ds, bool *committed, struct err *err)
+{
+    const struct pgoutput_msg *m = &ds->msg;
+    struct pgoutput_msg begin = {.kind = PGOUTPUT_BEGIN, .lsn = m->lsn, .ts = m->ts,
+                                 .xid = m->xid};
+    struct pgoutput_msg commit = {.kind = PGOUTPUT_COMMIT, .lsn = m->lsn, .end_lsn = m->end_lsn,
+                                  .ts = m->ts};
+    struct spool *sp = spool_set_find(&ds->spools, m->xid);
+    uint64_t records = sp ? sp->records : 0, bytes = sp ? spool_size(sp) : 0;
+    bool c = false;
+    int rc = apply_message(&ds->apply, &begin, committed, err);
+    if (!rc && sp)
+        rc = apply_spool(ds, sp, committed, err);
+    if (!rc)
+        rc = apply_message(&ds->apply, &commit, &c, err);
+    *committed |= c;
+    spool_set_drop(&ds->spools, begin.xid);
+    if (rc)
+        return rc;
+    atomic_fetch_add(&ds->stats.streamed_txns, 1);
+    log_info("datashadow",
+             "applied streamed transaction %u (%" PRIu64 " changes, %" PRIu64 " bytes spooled)",
+             begin.xid, records, bytes);
+    return 0;
+}
+
+/* One decoded message: stream framing, a change for the open segment's spool, or the
+ * ordinary path. */
+static int dispatch(struct datashadow *ds, const char *data, size_t len, bool *committed,
+                    struct err *err)
+{
+    const struct pgoutput_msg *m = &ds->msg;
+    int rc;
+    switch (m->kind) {
+    case PGOUTPUT_STREAM_START:
+    case PGOUTPUT_STREAM_STOP:
+    case PGOUTPUT_STREAM_ABORT:
+        return on_segment(ds, m, err);
+    case PGOUTPUT_STREAM_COMMIT:
+        return ds->seg ? err_set(err, -EPROTO, "source: Stream Commit inside a stream segment")
+                       : apply_streamed(ds, committed, err);
+    case PGOUTPUT_INSERT:
+    case PGOUTPUT_UPDATE:
+    case PGOUTPUT_DELETE:
+    case PGOUTPUT_TRUNCATE:
+        if (!ds->seg)
+            break;
+        rc = spool_append(ds->seg, m->xid, data, len);
+        return rc ? err_set(err, rc, "spooling a change of transaction %u: %s", ds->seg->xid,
+                            strerror(-rc))
+                  : 0;
+    case PGOUTPUT_BEGIN:
+    case PGOUTPUT_COMMIT:
+        if (ds->seg)
+            return err_set(err, -EPROTO, "source: '%c' inside a stream segment", (char)m->kind);
+        break;
+    default:
+        if (ds->seg && m->kind != PGOUTPUT_RELATION)
+            return 0; /* Type, Message: nothing to apply */
+        break;
+    }
+    return apply_message(&ds->apply, m, committed, err);
 }
 
 static int on_data(struct stream *s, const char *data, size_t len, void *arg, struct err *err)
@@ -348,11 +479,11 @@ static int on_data(struct stream *s, const char *data, size_t len, void *arg, st
         update_lag(ds, s);
         return rc ? rc : poll_slot(ds, err);
     }
-    int rc = pgoutput_decode(data, len, &ds->msg);
+    int rc = pgoutput_decode_in(data, len, ds->seg != NULL, &ds->msg);
     if (rc)
         return err_set(err, rc, "source: a pgoutput message that does not decode (kind '%c')",
                        len ? data[0] : '?');
-    rc = apply_message(&ds->apply, &ds->msg, &committed, err);
+    rc = dispatch(ds, data, len, &committed, err);
     advance(ds, s);
     if (committed)
         count_commits(ds);
@@ -396,6 +527,9 @@ static int stream_all(struct datashadow *ds, uint64_t lsn, const atomic_bool *st
     ds->apply.sync_every_ns = ds->cfg->status_interval_ns;
     stream_init(&s, ds->repl, lsn, ds->cfg->status_interval_ns, on_data, ds);
     s.on_idle = on_idle;
+    s.streaming = ds->cfg->streaming;
+    spool_set_init(&ds->spools, SPOOL_MEM_DEFAULT);
+    ds->seg = NULL;
     atomic_store(&ds->stats.applied_lsn, lsn);
     int rc = apply_prepare(&ds->apply, err);
     if (!rc)
@@ -403,11 +537,14 @@ static int stream_all(struct datashadow *ds, uint64_t lsn, const atomic_bool *st
     if (!rc) {
         char l[32];
         pgconn_lsn_format(lsn, l, sizeof(l));
-        log_info("datashadow", "streaming from slot '%s' at %s", ds->cfg->slot, l);
+        log_info("datashadow", "streaming from slot '%s' at %s (protocol version %d%s)",
+                 ds->cfg->slot, l, s.proto, s.proto == 2 ? ", large transactions streamed" : "");
         atomic_store(&ds->stats.phase, DATASHADOW_STREAMING);
         rc = stream_run(&s, stop, err);
     }
     apply_release(&ds->apply);
+    spool_set_release(&ds->spools);
+    ds->seg = NULL;
     return rc;
 }
 
@@ -456,10 +593,14 @@ void datashadow_metrics(const struct datashadow *ds, struct buf *out)
                "# HELP doppel_datashadow_transactions_applied_total source transactions applied\n"
                "# TYPE doppel_datashadow_transactions_applied_total counter\n"
                "doppel_datashadow_transactions_applied_total %" PRIu64 "\n"
+               "# HELP doppel_datashadow_streamed_transactions_total of them, streamed before "
+               "their commit\n"
+               "# TYPE doppel_datashadow_streamed_transactions_total counter\n"
+               "doppel_datashadow_streamed_transactions_total %" PRIu64 "\n"
                "# HELP doppel_datashadow_retained_wal_bytes WAL the slot keeps on the source\n"
                "# TYPE doppel_datashadow_retained_wal_bytes gauge\n"
                "doppel_datashadow_retained_wal_bytes %" PRIu64 "\n",
                atomic_load(&st->phase) == DATASHADOW_STREAMING, lag, lag_s,
                atomic_load(&st->rows_applied), atomic_load(&st->txns_applied),
-               atomic_load(&st->retained_wal));
+               atomic_load(&st->streamed_txns), atomic_load(&st->retained_wal));
 }

@@ -38,6 +38,7 @@ struct datashadow_stats {
     _Atomic uint64_t source_lsn;    /* the source's WAL end, as last reported */
     _Atomic uint64_t rows_applied;  /* changes applied since start */
     _Atomic uint64_t txns_applied;  /* source transactions applied since start */
+    _Atomic uint64_t streamed_txns; /* of them, streamed before their commit (protocol v2) */
     _Atomic int64_t last_commit_us; /* commit time of the last applied transaction (Unix us) */
     _Atomic uint64_t lag_bytes;     /* source_lsn - applied_lsn */
     _Atomic uint64_t retained_wal;  /* bytes the slot holds on the source (polled) */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * pgoutput: the decoder of pgoutput protocol v1 messages (see pgoutput.h). A cursor walks
+ * pgoutput: the decoder of pgoutput protocol v1 and v2 messages (see pgoutput.h). A cursor walks
  * the bytes; every read checks the bounds first, so a truncated or corrupt message gives
  * -EPROTO and never reads past the buffer. Sits between the replication stream (stream.c),
  * which hands it XLogData payloads, and apply.c, which consumes the decoded messages.
@@ -141,6 +141,33 @@ static void get_truncate(struct cursor *c, struct pgoutput_msg *m)
         m->relids[i] = (uint32_t)get_be(c, 4);
 }
 
+/* The protocol version 2 messages that frame a streamed transaction. */
+static int decode_stream(struct cursor *c, struct pgoutput_msg *m)
+{
+    switch (m->kind) {
+    case PGOUTPUT_STREAM_START:
+        m->xid = (uint32_t)get_be(c, 4);
+        m->first_segment = get_be(c, 1) == 1;
+        return 0;
+    case PGOUTPUT_STREAM_STOP:
+        return 0;
+    case PGOUTPUT_STREAM_COMMIT:
+        m->xid = (uint32_t)get_be(c, 4);
+        (void)get_be(c, 1); /* flags, unused */
+        m->lsn = get_be(c, 8);
+        m->end_lsn = get_be(c, 8);
+        m->ts = (int64_t)get_be(c, 8);
+        return 0;
+    case PGOUTPUT_STREAM_ABORT:
+        /* protocol version 4 appends the abort LSN and time, which we do not request */
+        m->xid = (uint32_t)get_be(c, 4);
+        m->sub_xid = (uint32_t)get_be(c, 4);
+        return 0;
+    default:
+        return -ENOTSUP;
+    }
+}
+
 static int decode_body(struct cursor *c, struct pgoutput_msg *m)
 {
     switch (m->kind) {
@@ -182,11 +209,20 @@ static int decode_body(struct cursor *c, struct pgoutput_msg *m)
         return 0;
     case PGOUTPUT_MESSAGE:
         return 0; /* logical decoding messages carry nothing to apply */
+    default:
+        return decode_stream(c, m);
     }
-    return -ENOTSUP;
 }
 
-int pgoutput_decode(const char *p, size_t len, struct pgoutput_msg *m)
+/* Messages that carry their transaction's xid first when sent inside a stream segment. */
+static bool has_stream_xid(enum pgoutput_kind k)
+{
+    return k == PGOUTPUT_RELATION || k == PGOUTPUT_TYPE || k == PGOUTPUT_INSERT ||
+           k == PGOUTPUT_UPDATE || k == PGOUTPUT_DELETE || k == PGOUTPUT_TRUNCATE ||
+           k == PGOUTPUT_MESSAGE;
+}
+
+int pgoutput_decode_in(const char *p, size_t len, bool in_stream, struct pgoutput_msg *m)
 {
     struct cursor c = {p, len, false};
     const char *k = take(&c, 1);
@@ -195,10 +231,17 @@ int pgoutput_decode(const char *p, size_t len, struct pgoutput_msg *m)
     m->kind = (enum pgoutput_kind)(unsigned char)*k;
     m->old_kind = 0;
     m->old.n = m->new_.n = 0;
+    if (in_stream && has_stream_xid(m->kind))
+        m->xid = (uint32_t)get_be(&c, 4);
     int rc = decode_body(&c, m);
     if (rc)
         return rc;
     return c.bad ? -EPROTO : 0;
+}
+
+int pgoutput_decode(const char *p, size_t len, struct pgoutput_msg *m)
+{
+    return pgoutput_decode_in(p, len, false, m);
 }
 
 void pgoutput_msg_release(struct pgoutput_msg *m)

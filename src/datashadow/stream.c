@@ -40,9 +40,11 @@ int stream_start(struct stream *s, const char *slot, const char *publication, st
     char *qs = pgconn_ident(slot), *qp = pgconn_ident(publication);
     char *lit = PQescapeLiteral(s->repl, qp, strlen(qp));
     pgconn_lsn_format(s->flushed, lsn, sizeof(lsn));
-    char *sql = xasprintf("START_REPLICATION SLOT %s LOGICAL %s (proto_version '1', "
+    s->proto = s->streaming && PQserverVersion(s->repl) >= 140000 ? 2 : 1;
+    char *sql = xasprintf("START_REPLICATION SLOT %s LOGICAL %s (proto_version '%d', %s"
                           "publication_names %s)",
-                          qs, lsn, lit ? lit : "''");
+                          qs, lsn, s->proto, s->proto == 2 ? "streaming 'on', " : "",
+                          lit ? lit : "''");
     PGresult *res = PQexec(s->repl, sql);
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     int rc = PQresultStatus(res) == PGRES_COPY_BOTH

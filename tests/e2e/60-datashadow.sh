@@ -62,6 +62,14 @@ ds_start() { # VAR CONFIG: runs doppel datashadow in the background; VAR_PID, VA
     printf -v "$1_PID" '%s' "$!"
     printf -v "$1_LOG" '%s' "$log"
 }
+# kill -9 of the doppel process itself: VAR_PID is its `timeout` wrapper, which a SIGKILL
+# would take down alone, leaving doppel running.
+ds_kill9() {
+    local wrapper="${1}_PID" child
+    child="$(pgrep -P "${!wrapper}")"
+    [ -n "$child" ] && kill -KILL $child
+    wait "${!wrapper}" 2>/dev/null
+}
 # Polls CMD... until it succeeds, at most SECS seconds.
 await() {
     local secs="$1" end
@@ -155,7 +163,7 @@ done >"$E2E_TMP/load.sql"
 psql -X -q -h 127.0.0.1 -p "$PG" -U postgres -d src -f "$E2E_TMP/load.sql" >/dev/null 2>&1 &
 LOADER=$!
 await_eq 10 t pgq "$PG" shadow 'SELECT count(*) > 20 FROM log' >/dev/null
-kill -KILL "$DS_PID"; wait "$DS_PID" 2>/dev/null
+ds_kill9 DS
 MID="$(pgq "$PG" shadow 'SELECT count(*) FROM log')"
 ds_start DS "$E2E_TMP/ds.yaml"
 wait "$LOADER"
@@ -193,7 +201,7 @@ check "a session holds the table locked" await_eq 10 1 people_locks granted
 ds_start SNAP "$E2E_TMP/snap.yaml"
 await 10 grep -q "copying" "$SNAP_LOG" >/dev/null
 sleep 0.3
-kill -KILL "$SNAP_PID"; wait "$SNAP_PID" 2>/dev/null
+ds_kill9 SNAP
 pgq "$PG" src2 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'snap-lock'" >/dev/null
 wait "$LOCKER" 2>/dev/null
 expect_eq "killed during the snapshot (nothing recorded)" \

@@ -48,6 +48,7 @@ static void test_config_load_data_defaults_and_rules(void **state)
     assert_true(d->create_publication);
     assert_int_equal(d->schema, CONFIG_DATA_SCHEMA_STRICT);
     assert_true(d->status_interval_ns == 10000000000ULL);
+    assert_true(d->streaming);
     assert_int_equal(d->nrules, 3);
     assert_string_equal(d->rules[0].table, "users");
     assert_string_equal(d->rules[0].column, "email");
@@ -96,6 +97,14 @@ static void test_config_load_serve_data_section_optional(void **state)
     assert_string_equal(cfg->data.shadow, "b");
     assert_int_equal(cfg->data.schema, CONFIG_DATA_SCHEMA_FOLLOW);
     config_free(cfg);
+    snprintf(text, sizeof(text), "%sdata:\n  source: a\n  shadow: b\n  streaming: off\n", base);
+    assert_int_equal(config_load_string("c.yaml", text, strlen(text), &cfg, &err), 0);
+    assert_false(cfg->data.streaming);
+    config_free(cfg);
+    snprintf(text, sizeof(text), "%sdata:\n  source: a\n  shadow: b\n  streaming: maybe\n",
+             base);
+    assert_int_not_equal(config_load_string("c.yaml", text, strlen(text), &cfg, &err), 0);
+    assert_non_null(strstr(err.msg, "c.yaml:9"));
 }
 
 /* The shipped example loads (run from the project root). */

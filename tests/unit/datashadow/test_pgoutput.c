@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_pgoutput: the pgoutput v1 decoder against messages laid out byte by byte as the
- * PostgreSQL documentation ("Logical Replication Message Formats") describes them, and
+ * test_pgoutput: the pgoutput v1 and v2 decoder against messages laid out byte by byte as
+ * the PostgreSQL documentation ("Logical Replication Message Formats") describes them, and
  * every truncation of them (which must give -EPROTO, never a read past the end).
  */
 #include <setjmp.h>
@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "datashadow/pgoutput.h"
@@ -147,6 +148,132 @@ static void test_pgoutput_decode_truncated_is_eproto(void **state)
     pgoutput_msg_release(&m);
 }
 
+/* Stream Start: Byte1('S'), Int32 xid, Int8 1 when the first segment. */
+static void stream_start_msg(struct msg *m, uint32_t xid, int first)
+{
+    put(m, "S", 1), be(m, xid, 4), be(m, (uint64_t)first, 1);
+}
+
+/* Stream Commit: Byte1('c'), Int32 xid, Int8 flags, Int64 commit LSN, Int64 end LSN,
+ * Int64 commit time. */
+static void stream_commit_msg(struct msg *m)
+{
+    put(m, "c", 1), be(m, 901, 4), be(m, 0, 1), be(m, 0x2A000100ULL, 8), be(m, 0x2A000180ULL, 8);
+    be(m, 765432100, 8);
+}
+
+/* Stream Abort: Byte1('A'), Int32 xid, Int32 subtransaction xid. */
+static void stream_abort_msg(struct msg *m, uint32_t xid, uint32_t sub)
+{
+    put(m, "A", 1), be(m, xid, 4), be(m, sub, 4);
+}
+
+/* Insert inside a stream segment: Byte1('I'), Int32 xid, Int32 relid, Byte1('N'), tuple. */
+static void stream_insert_msg(struct msg *m, uint32_t xid)
+{
+    put(m, "I", 1), be(m, xid, 4), be(m, 16384, 4), put(m, "N", 1), be(m, 2, 2), text(m, "42");
+    put(m, "n", 1);
+}
+
+static void test_pgoutput_decode_in_stream_start_stop(void **state)
+{
+    (void)state;
+    struct msg s = {.n = 0}, s2 = {.n = 0};
+    struct pgoutput_msg m = {0};
+    stream_start_msg(&s, 901, 1);
+    assert_int_equal(pgoutput_decode_in(s.b, s.n, false, &m), 0);
+    assert_int_equal(m.kind, PGOUTPUT_STREAM_START);
+    assert_int_equal(m.xid, 901);
+    assert_true(m.first_segment);
+    stream_start_msg(&s2, 0x80000001u, 0);
+    assert_int_equal(pgoutput_decode_in(s2.b, s2.n, false, &m), 0);
+    assert_int_equal(m.xid, 0x80000001u);
+    assert_false(m.first_segment);
+    assert_int_equal(pgoutput_decode_in("E", 1, true, &m), 0);
+    assert_int_equal(m.kind, PGOUTPUT_STREAM_STOP);
+    pgoutput_msg_release(&m);
+}
+
+static void test_pgoutput_decode_in_stream_commit_abort(void **state)
+{
+    (void)state;
+    struct msg c = {.n = 0}, a = {.n = 0};
+    struct pgoutput_msg m = {0};
+    stream_commit_msg(&c);
+    assert_int_equal(pgoutput_decode_in(c.b, c.n, false, &m), 0);
+    assert_int_equal(m.kind, PGOUTPUT_STREAM_COMMIT);
+    assert_int_equal(m.xid, 901);
+    assert_true(m.lsn == 0x2A000100ULL && m.end_lsn == 0x2A000180ULL);
+    assert_true(m.ts == 765432100);
+    stream_abort_msg(&a, 901, 905);
+    assert_int_equal(pgoutput_decode_in(a.b, a.n, false, &m), 0);
+    assert_int_equal(m.kind, PGOUTPUT_STREAM_ABORT);
+    assert_int_equal(m.xid, 901);
+    assert_int_equal(m.sub_xid, 905);
+    pgoutput_msg_release(&m);
+}
+
+static void test_pgoutput_decode_in_insert_carries_xid(void **state)
+{
+    (void)state;
+    struct msg i = {.n = 0}, r = {.n = 0}, d = {.n = 0}, t = {.n = 0};
+    struct pgoutput_msg m = {0};
+    stream_insert_msg(&i, 905);
+    assert_int_equal(pgoutput_decode_in(i.b, i.n, true, &m), 0);
+    assert_int_equal(m.kind, PGOUTPUT_INSERT);
+    assert_int_equal(m.xid, 905);
+    assert_int_equal(m.relid, 16384);
+    assert_int_equal(m.new_.n, 2);
+    assert_memory_equal(m.new_.v[0].data, "42", 2);
+    assert_int_equal(m.new_.v[1].kind, 'n');
+    /* the same bytes outside a stream: the xid is read as the relation, then no 'N' */
+    assert_int_equal(pgoutput_decode_in(i.b, i.n, false, &m), -EPROTO);
+    /* Relation inside a stream: the xid, then the v1 layout */
+    put(&r, "R", 1), be(&r, 906, 4);
+    relation_msg(&r);
+    memmove(r.b + 5, r.b + 6, r.n - 6), r.n--; /* drop relation_msg's own 'R' */
+    assert_int_equal(pgoutput_decode_in(r.b, r.n, true, &m), 0);
+    assert_int_equal(m.xid, 906);
+    assert_int_equal(m.relid, 16384);
+    assert_string_equal(m.relname, "users");
+    assert_int_equal(m.ncols, 2);
+    put(&d, "D", 1), be(&d, 907, 4), be(&d, 5, 4), put(&d, "K", 1), be(&d, 1, 2), text(&d, "9");
+    assert_int_equal(pgoutput_decode_in(d.b, d.n, true, &m), 0);
+    assert_int_equal(m.xid, 907);
+    assert_int_equal(m.relid, 5);
+    assert_int_equal(m.old_kind, 'K');
+    put(&t, "T", 1), be(&t, 908, 4), be(&t, 1, 4), be(&t, 0, 1), be(&t, 5, 4);
+    assert_int_equal(pgoutput_decode_in(t.b, t.n, true, &m), 0);
+    assert_int_equal(m.xid, 908);
+    assert_int_equal(m.nrelids, 1);
+    assert_int_equal(m.relids[0], 5);
+    pgoutput_msg_release(&m);
+}
+
+/* Every proper prefix of each v2 message is rejected, in and out of a stream segment. */
+static void test_pgoutput_decode_in_truncated_is_eproto(void **state)
+{
+    (void)state;
+    struct msg all[6] = {{.n = 0}};
+    bool in[6] = {false, false, false, true, true, true};
+    struct pgoutput_msg m = {0};
+    stream_start_msg(&all[0], 901, 1);
+    stream_commit_msg(&all[1]);
+    stream_abort_msg(&all[2], 901, 905);
+    stream_insert_msg(&all[3], 905);
+    put(&all[4], "U", 1), be(&all[4], 905, 4), be(&all[4], 5, 4), put(&all[4], "N", 1);
+    be(&all[4], 1, 2), text(&all[4], "x");
+    put(&all[5], "T", 1), be(&all[5], 905, 4), be(&all[5], 1, 4), be(&all[5], 0, 1);
+    be(&all[5], 5, 4);
+    for (size_t k = 0; k < 6; k++) {
+        assert_int_equal(pgoutput_decode_in(all[k].b, all[k].n, in[k], &m), 0);
+        for (size_t n = 0; n < all[k].n; n++)
+            assert_int_equal(pgoutput_decode_in(all[k].b, n, in[k], &m), -EPROTO);
+    }
+    assert_int_equal(pgoutput_decode_in("", 0, true, &m), -EPROTO);
+    pgoutput_msg_release(&m);
+}
+
 static void test_pgoutput_put64_round_trips(void **state)
 {
     (void)state;
@@ -166,6 +293,10 @@ int main(void)
         cmocka_unit_test(test_pgoutput_decode_insert_delete_truncate),
         cmocka_unit_test(test_pgoutput_decode_truncated_is_eproto),
         cmocka_unit_test(test_pgoutput_put64_round_trips),
+        cmocka_unit_test(test_pgoutput_decode_in_stream_start_stop),
+        cmocka_unit_test(test_pgoutput_decode_in_stream_commit_abort),
+        cmocka_unit_test(test_pgoutput_decode_in_insert_carries_xid),
+        cmocka_unit_test(test_pgoutput_decode_in_truncated_is_eproto),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
