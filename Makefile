@@ -31,7 +31,6 @@ CMD_SRC   := $(wildcard tests/lib/cmd/*.c)
 CMD_BIN   := $(CMD_SRC:tests/lib/cmd/%.c=$(BUILD)/tests/%)
 DEMO_BIN  := $(if $(wildcard examples/demo-app/*.c),$(BUILD)/demo-app)
 
-.SECONDARY:
 .PHONY: all bin deps test check-all asan demo demo-data bench lint format clean
 all: deps
 	@$(MAKE) --no-print-directory bin
