@@ -193,7 +193,7 @@ assert [r['path'] for r in odd] == ['/odd\"\\\\\ufffd\ufffd'], odd" "$f"
 # The admin listener's own limits: a client that stalls mid-request or sits idle is closed
 # after admin.idle_timeout; beyond admin.max_connections a new connection is answered 503.
 conn_limits() {   # LABEL
-    local l="$1" t0 t1 rc i
+    local l="$1" t0 t1 rc i idle=()
     t0="$(date +%s%N)"
     raw_http "$A" $'GET /metrics HTTP/1.1\r\nHost: t\r\n' 5 >/dev/null
     rc=$?
@@ -207,13 +207,14 @@ conn_limits() {   # LABEL
     # three idle connections fill max_connections 3
     for i in 1 2 3; do
         timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"; sleep 3' _ "$A" &
+        idle+=($!)
     done
     sleep 0.15
     expect_eq "$l a 4th connection beyond max_connections is answered 503" "$(req GET /healthz)" "503"
     envelope "$l connection refusal" too_many_connections
     for i in $(seq 30); do [ "$(req GET /healthz)" = 200 ] && break; sleep 0.1; done
     expect_eq "$l once the idle ones are closed, requests are served again" "$(req GET /healthz)" "200"
-    wait
+    wait "${idle[@]}"
 }
 
 suite() {   # BUILD LABEL
