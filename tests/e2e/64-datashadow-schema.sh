@@ -134,7 +134,21 @@ expect_eq "the shadow holds what the source holds after the truncate" \
     "2|2|0"
 
 # --- verify finds an altered row -------------------------------------------------------
-shq "UPDATE invoices SET amount = amount + 1 WHERE id = 2"
+shq "UPDATE invoices SET amount = amount + 1 WHERE id = 2; DELETE FROM invoices WHERE id = 1;
+     INSERT INTO notes (id, body) VALUES (99, 'written on the shadow')"
 OUT="$(verified)"; RC=$?
 expect_eq "verify exits 1 on a differing row" "$RC" 1
+check "verify counts the altered and the deleted row" grep -q \
+    "public.invoices .* DIFFERS: 1 missing from the shadow, 0 extra, 1 different" <<<"$OUT"
+check "verify names their keys" bash -c '[[ "$1" == *"missing, first keys: (1)"*"different, first keys: (2)"* ]]' _ "$OUT"
+check "verify counts a row only on the shadow as extra" grep -q \
+    "public.notes .* DIFFERS: 0 missing from the shadow, 1 extra, 0 different" <<<"$OUT"
+JSON="$("$DOPPEL" datashadow -c "$E2E_TMP/ds.yaml" --verify --json)"
+check "verify --json has the counts and keys" python3 -c '
+import json, sys
+s = json.loads(sys.argv[1])
+t = {x["table"]: x for x in s["tables"]}["public.invoices"]
+assert s["clean"] is False
+assert (t["missing"], t["extra"], t["different"]) == (1, 0, 1), t
+assert t["missing_keys"] == ["1"] and t["different_keys"] == ["2"], t' "$JSON"
 stop_pid "$DS_PID"
