@@ -151,4 +151,22 @@ t = {x["table"]: x for x in s["tables"]}["public.invoices"]
 assert s["clean"] is False
 assert (t["missing"], t["extra"], t["different"]) == (1, 0, 1), t
 assert t["missing_keys"] == ["1"] and t["different_keys"] == ["2"], t' "$JSON"
+
+# --- a restart moves the shadow's sequence up to the source's, never back ---------------
+stop_pid "$DS_PID"
+pgq "$PG" src "SELECT setval('accounts_id_seq', 5000)" >/dev/null
+timeout -k 3 "$E2E_LIFETIME" "$DOPPEL" datashadow -c "$E2E_TMP/ds.yaml" >>"$LOG" 2>&1 </dev/null &
+DS_PID=$!
+E2E_PIDS+=("$DS_PID")
+seq_at() { [ "$(shq "SELECT last_value FROM accounts_id_seq")" = "$1" ]; }
+check "after a restart the shadow sequence caught up with the source (5000)" await 20 seq_at 5000
+stop_pid "$DS_PID"
+pgq "$PG" src "SELECT setval('accounts_id_seq', 10)" >/dev/null
+timeout -k 3 "$E2E_LIFETIME" "$DOPPEL" datashadow -c "$E2E_TMP/ds.yaml" >>"$LOG" 2>&1 </dev/null &
+DS_PID=$!
+E2E_PIDS+=("$DS_PID")
+started() { [ "$(grep -c "streaming from slot" "$LOG")" -ge 3 ]; }
+check "the data shadow streams again" await 20 started
+expect_eq "a source sequence set back does not move the shadow's back" \
+    "$(shq "SELECT last_value FROM accounts_id_seq")" 5000
 stop_pid "$DS_PID"
