@@ -66,11 +66,11 @@ static struct rowset_slot *find(const struct rowset *s, const char *key, size_t 
     }
 }
 
-static void grow(struct rowset *s)
+static void resize(struct rowset *s, size_t cap)
 {
     struct rowset_slot *old = s->slots;
     size_t n = s->cap;
-    s->cap = n ? 2 * n : 1024;
+    s->cap = cap;
     s->slots = xcalloc(s->cap, sizeof(*s->slots));
     for (size_t i = 0; i < n; i++)
         if (old[i].off)
@@ -96,10 +96,21 @@ static int store_key(struct rowset *s, const char *key, size_t len, uint32_t *of
     return 0;
 }
 
+void rowset_reserve(struct rowset *s, uint64_t rows)
+{
+    size_t cap = s->cap ? s->cap : 1024;
+    if (rows > (1ull << 32))
+        rows = 1ull << 32;
+    while (3 * (uint64_t)cap < 4 * rows)
+        cap *= 2;
+    if (cap > s->cap)
+        resize(s, cap);
+}
+
 int rowset_add(struct rowset *s, const char *key, size_t len, const unsigned char md[ROWSET_MD_LEN])
 {
     if (4 * (s->n + 1) > 3 * s->cap)
-        grow(s);
+        resize(s, s->cap ? 2 * s->cap : 1024);
     struct rowset_slot *e = find(s, key, len);
     if (e->off)
         return -EEXIST;

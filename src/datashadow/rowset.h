@@ -34,6 +34,9 @@ struct rowset {
 /* keys_max caps the bytes of key text (at most 2 GiB). */
 void rowset_init(struct rowset *s, size_t keys_max);
 void rowset_release(struct rowset *s);
+/* Sizes the table for about rows keys at once (an estimate: it still grows past it), so
+ * that filling it never holds the old and the new array together. */
+void rowset_reserve(struct rowset *s, uint64_t rows);
 /* The digest of a row's text. */
 void rowset_digest(const void *row, size_t len, unsigned char md[ROWSET_MD_LEN]);
 /* Adds a key with its row's digest: 0, -EEXIST when the key is there already (the row is

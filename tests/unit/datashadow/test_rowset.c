@@ -85,6 +85,26 @@ static void test_rowset_add_grows_and_finds_every_key(void **state)
     rowset_release(&s);
 }
 
+static void test_rowset_reserve_sizes_once(void **state)
+{
+    (void)state;
+    struct rowset s;
+    unsigned char md[ROWSET_MD_LEN] = {0};
+    char key[16];
+    rowset_init(&s, 1 << 20);
+    rowset_reserve(&s, 3000);
+    assert_int_equal(s.cap, 4096); /* the first power of two with 3000 <= 3/4 of it */
+    for (int i = 0; i < 3072; i++) { /* up to three quarters full */
+        int n = snprintf(key, sizeof(key), "%d", i);
+        assert_int_equal(rowset_add(&s, key, (size_t)n, md), 0);
+    }
+    assert_int_equal(s.cap, 4096);
+    assert_int_equal(rowset_add(&s, "x", 1, md), 0); /* past the estimate: grows */
+    assert_int_equal(s.cap, 8192);
+    assert_int_equal(rowset_take(&s, "3071", 4, md), 0);
+    rowset_release(&s);
+}
+
 static void test_rowset_add_past_cap_is_enospc(void **state)
 {
     (void)state;
@@ -103,6 +123,7 @@ int main(void)
         cmocka_unit_test(test_rowset_digest_is_truncated_sha256),
         cmocka_unit_test(test_rowset_take_same_differs_absent),
         cmocka_unit_test(test_rowset_add_grows_and_finds_every_key),
+        cmocka_unit_test(test_rowset_reserve_sizes_once),
         cmocka_unit_test(test_rowset_add_past_cap_is_enospc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
