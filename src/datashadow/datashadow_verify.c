@@ -9,7 +9,7 @@
  * shadow. Columns under `noise` (not `stable`) are random by design, so only whether they
  * are NULL is compared. Meant for a shadow that has caught up (`--status` shows 0 bytes
  * behind) or a quiet source: changes still in flight show as differences. Memory: about
- * 40 bytes a source row plus its key, whatever the rows hold.
+ * 50 bytes a source row with a short key, whatever the rows hold.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>

@@ -3,7 +3,7 @@
  * rowset: what `--verify` remembers of one source table while it reads the shadow's: per
  * row, its masked primary key (COPY text, columns separated by tabs) and a 128-bit digest
  * of the whole masked row (SHA-256, truncated). An open-addressing hash table of 24-byte
- * slots over one array of key texts, so a table costs about 40 bytes a row plus its keys
+ * slots over one array of key texts, so a table costs about 32 to 64 bytes a row plus its keys
  * instead of its rows. Each key is taken at most once by the shadow side; what is never
  * taken is missing from the shadow. Owns its slots and key texts.
  */
