@@ -36,10 +36,11 @@ bool schema_fk_pair_ok(const struct relation_column *from, const struct relation
     const struct mask_rule *a = &from->rule, *b = &to->rule;
     if (a->kind == MASK_KEEP && b->kind == MASK_KEEP)
         return true;
-    /* hash is keyed and deterministic per type: the same text of the same type hashes
-     * alike, so equal keys stay equal. */
+    /* hash is keyed and deterministic: its result depends on the value's text, the key and
+     * the type as masking knows it (text and varchar alike, int4 and int8 not), so equal
+     * keys stay equal. */
     return a->kind == MASK_HASH && b->kind == MASK_HASH && a->email == b->email &&
-           from->type_oid == to->type_oid && from->mtype == to->mtype;
+           from->mtype == to->mtype;
 }
 
 static bool strip_suffix(char *s, size_t *len, const char *suffix)

@@ -27,7 +27,7 @@ const char *schema_rule_name(const struct mask_rule *r);
 
 /* Whether a referencing column and the column it references still hold equal shadow
  * values for equal source values: both keep, or both hash with the same parameters on
- * the same type. */
+ * the same masking type (enum mask_type: text and varchar are one, int4 and int8 two). */
 bool schema_fk_pair_ok(const struct relation_column *from, const struct relation_column *to);
 
 /* The constraint definition of pg_get_constraintdef for a foreign key, made DEFERRABLE

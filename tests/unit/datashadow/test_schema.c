@@ -19,6 +19,7 @@
 #define OID_INT4 23
 #define OID_INT8 20
 #define OID_TEXT 25
+#define OID_VARCHAR 1043
 
 static struct relation_column col(const char *name, uint32_t type_oid, enum mask_type t,
                                   enum mask_kind kind)
@@ -50,7 +51,9 @@ static void test_schema_fk_pair_ok_hash_parameters_must_match(void **state)
     (void)state;
     struct relation_column a = col("a", OID_TEXT, MASK_T_TEXT, MASK_HASH);
     struct relation_column b = col("b", OID_TEXT, MASK_T_TEXT, MASK_HASH);
+    struct relation_column vc = col("v", OID_VARCHAR, MASK_T_TEXT, MASK_HASH);
     assert_true(schema_fk_pair_ok(&a, &b));
+    assert_true(schema_fk_pair_ok(&vc, &a)); /* varchar and text hash alike */
     b.rule.email = true;
     assert_false(schema_fk_pair_ok(&a, &b));
     assert_string_equal(schema_rule_name(&b.rule), "hash:email");
