@@ -93,7 +93,7 @@ static void test_rowset_reserve_sizes_once(void **state)
     char key[16];
     rowset_init(&s, 1 << 20);
     rowset_reserve(&s, 3000);
-    assert_int_equal(s.cap, 4096); /* the first power of two with 3000 <= 3/4 of it */
+    assert_int_equal(s.cap, 4096);   /* the first power of two with 3000 <= 3/4 of it */
     for (int i = 0; i < 3072; i++) { /* up to three quarters full */
         int n = snprintf(key, sizeof(key), "%d", i);
         assert_int_equal(rowset_add(&s, key, (size_t)n, md), 0);
