@@ -71,7 +71,7 @@ char *schema_fk_def(const char *def)
 }
 
 enum schema_index_action schema_index_decide(const struct relation_column *const *cols, size_t n,
-                                             bool unique, bool expr,
+                                             size_t nkey, bool unique, bool expr,
                                              const struct relation_column **breaker)
 {
     *breaker = NULL;
@@ -80,7 +80,7 @@ enum schema_index_action schema_index_decide(const struct relation_column *const
             *breaker = cols[i];
             return SCHEMA_INDEX_SKIP;
         }
-    for (size_t i = 0; i < n && unique; i++)
+    for (size_t i = 0; i < nkey && i < n && unique; i++)
         if (cols[i]->rule.kind != MASK_KEEP && cols[i]->rule.kind != MASK_HASH) {
             *breaker = cols[i];
             return SCHEMA_INDEX_NOT_UNIQUE;
@@ -178,26 +178,34 @@ int schema_drop_fks(PGconn *shadow, const struct relation *rels, size_t n, struc
     return rc;
 }
 
-/* Every index but the primary key, one row per column it uses: key columns (indkey) and
- * the columns of its expressions and predicate (its dependencies). */
+/* Every index but the primary key, one row per column it uses: key columns (indkey up to
+ * indnkeyatts) first, then INCLUDE columns and the columns of its expressions and
+ * predicate (its dependencies). */
 static const char *const sql_indexes =
     "SELECT x.indexrelid, ic.relname, x.indisunique, x.indexprs IS NOT NULL OR x.indpred IS "
-    "NOT NULL, pg_get_indexdef(x.indexrelid), a.attname FROM pg_index x JOIN pg_class ic ON "
-    "ic.oid = x.indexrelid JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum > 0 AND "
-    "(a.attnum = ANY (x.indkey::int2[]) OR a.attnum IN (SELECT d.refobjsubid FROM pg_depend d "
-    "WHERE d.classid = 'pg_class'::regclass AND d.objid = x.indexrelid AND d.refobjid = "
-    "x.indrelid)) WHERE x.indrelid = $1::oid AND NOT x.indisprimary AND x.indisvalid AND NOT "
-    "x.indisexclusion ORDER BY ic.relname, a.attnum";
+    "NOT NULL, pg_get_indexdef(x.indexrelid), a.attname, a.attnum = ANY ((x.indkey::int2[])"
+    "[0:x.indnkeyatts - 1]) FROM pg_index x JOIN pg_class ic ON ic.oid = x.indexrelid JOIN "
+    "pg_attribute a ON a.attrelid = x.indrelid AND a.attnum > 0 AND (a.attnum = ANY "
+    "(x.indkey::int2[]) OR a.attnum IN (SELECT d.refobjsubid FROM pg_depend d WHERE d.classid "
+    "= 'pg_class'::regclass AND d.objid = x.indexrelid AND d.refobjid = x.indrelid)) WHERE "
+    "x.indrelid = $1::oid AND NOT x.indisprimary AND x.indisvalid AND NOT x.indisexclusion "
+    "ORDER BY ic.relname, 7 DESC, a.attnum";
+
+/* The columns of one index, as the rows of sql_indexes give them. */
+struct index_cols {
+    const struct relation_column **v; /* owned array, borrowed columns: key columns first */
+    size_t n, nkey;
+    const char *lacking; /* a column the index uses that the shadow does not have */
+};
 
 static int create_index(PGconn *shadow, const struct relation *r, PGresult *res, int i,
-                        const struct relation_column *const *cols, size_t nc, const char *lacking,
-                        struct err *err)
+                        const struct index_cols *ic, struct err *err)
 {
-    const char *name = PQgetvalue(res, i, 1);
+    const char *name = PQgetvalue(res, i, 1), *lacking = ic->lacking;
     bool unique = PQgetvalue(res, i, 2)[0] == 't';
     const struct relation_column *b = NULL;
     enum schema_index_action act =
-        schema_index_decide(cols, nc, unique, PQgetvalue(res, i, 3)[0] == 't', &b);
+        schema_index_decide(ic->v, ic->n, ic->nkey, unique, PQgetvalue(res, i, 3)[0] == 't', &b);
     if (lacking) {
         log_warn("datashadow",
                  "index '%s' of '%s' not created on the shadow: column '%s' is not "
@@ -235,22 +243,24 @@ static int create_indexes(PGconn *src, PGconn *shadow, const struct relation *r,
     PGresult *res = query_oid(src, sql_indexes, r->relid, err);
     if (!res)
         return -EIO;
-    const struct relation_column **cols = xcalloc(r->ncols + 1, sizeof(*cols));
+    struct index_cols ic = {.v = xcalloc(r->ncols + 1, sizeof(*ic.v))};
     int rc = 0;
     for (int i = 0, end; i < PQntuples(res) && !rc; i = end) {
-        size_t nc = 0;
-        const char *lacking = NULL;
+        ic.n = ic.nkey = 0;
+        ic.lacking = NULL;
         end = group_end(res, i);
         for (int j = i; j < end; j++) {
             long c = relation_column_index(r, PQgetvalue(res, j, 5));
             if (c < 0)
-                lacking = PQgetvalue(res, j, 5);
-            else if (nc < r->ncols)
-                cols[nc++] = &r->cols[c];
+                ic.lacking = PQgetvalue(res, j, 5);
+            else if (ic.n < r->ncols)
+                ic.v[ic.n++] = &r->cols[c];
+            if (c >= 0 && PQgetvalue(res, j, 6)[0] == 't')
+                ic.nkey = ic.n;
         }
-        rc = create_index(shadow, r, res, i, cols, nc, lacking, err);
+        rc = create_index(shadow, r, res, i, &ic, err);
     }
-    free(cols);
+    free(ic.v);
     PQclear(res);
     return rc;
 }

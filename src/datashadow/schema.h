@@ -40,11 +40,12 @@ enum schema_index_action {
     SCHEMA_INDEX_SKIP,       /* not created */
 };
 
-/* What to do with an index over cols (every column it uses, key or expression), unique
- * or not, with expressions or a predicate or not. *breaker is the column that decided a
- * NOT_UNIQUE or SKIP. */
+/* What to do with an index over cols (every column it uses: its nkey plain key columns
+ * first, then INCLUDE, expression and predicate columns), unique or not, with
+ * expressions or a predicate or not. Only key columns decide uniqueness. *breaker is the
+ * column that decided a NOT_UNIQUE or SKIP. */
 enum schema_index_action schema_index_decide(const struct relation_column *const *cols, size_t n,
-                                             bool unique, bool expr,
+                                             size_t nkey, bool unique, bool expr,
                                              const struct relation_column **breaker);
 
 /* The statement creating index name (unqualified) of r on the shadow from its

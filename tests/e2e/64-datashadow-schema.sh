@@ -25,6 +25,7 @@ CREATE TABLE accounts (id serial PRIMARY KEY, code text NOT NULL UNIQUE, owner t
                        region text REFERENCES regions);
 CREATE INDEX accounts_region_idx ON accounts (region);
 CREATE INDEX accounts_lower_owner ON accounts (lower(owner));
+CREATE UNIQUE INDEX accounts_code_incl ON accounts (code) INCLUDE (owner);
 CREATE TABLE invoices (id bigint PRIMARY KEY, account_code text NOT NULL,
                        amount numeric(10,2),
                        CONSTRAINT invoices_account_fk FOREIGN KEY (account_code)
@@ -94,11 +95,11 @@ check "a foreign key to an unpublished table is skipped with a warning" grep -q 
     "foreign key 'accounts_region_fkey' of 'public.accounts' not created on the shadow: it references 'public.regions', which is not published" "$LOG"
 
 # --- indexes --------------------------------------------------------------------------
-expect_eq "indexes: unique over a hashed column, plain over a redacted one, plain index" \
+expect_eq "indexes: unique over a hashed column (INCLUDE a redacted one), plain over a redacted one, plain index" \
     "$(shq "SELECT string_agg(c.relname || ':' || i.indisunique, ' ' ORDER BY c.relname)
             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
             WHERE i.indrelid = 'accounts'::regclass AND NOT i.indisprimary")" \
-    "accounts_code_key:true accounts_owner_key:false accounts_region_idx:false"
+    "accounts_code_incl:true accounts_code_key:true accounts_owner_key:false accounts_region_idx:false"
 check "unique over a redacted column: warned" grep -q \
     "index 'accounts_owner_key' of 'public.accounts' created on the shadow without UNIQUE: rule 'redact' of column 'owner'" "$LOG"
 check "an expression index over a masked column: skipped with a warning" grep -q \

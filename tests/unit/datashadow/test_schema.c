@@ -91,14 +91,27 @@ static void test_schema_index_decide_by_rule(void **state)
     struct relation_column red = col("r", OID_TEXT, MASK_T_TEXT, MASK_REDACT);
     const struct relation_column *kh[] = {&keep, &hash}, *kr[] = {&keep, &red}, *k[] = {&keep};
     const struct relation_column *b = NULL;
-    assert_int_equal(schema_index_decide(kh, 2, true, false, &b), SCHEMA_INDEX_CREATE);
+    assert_int_equal(schema_index_decide(kh, 2, 2, true, false, &b), SCHEMA_INDEX_CREATE);
     assert_null(b);
-    assert_int_equal(schema_index_decide(kr, 2, true, false, &b), SCHEMA_INDEX_NOT_UNIQUE);
+    assert_int_equal(schema_index_decide(kr, 2, 2, true, false, &b), SCHEMA_INDEX_NOT_UNIQUE);
     assert_ptr_equal(b, &red);
-    assert_int_equal(schema_index_decide(kr, 2, false, false, &b), SCHEMA_INDEX_CREATE);
-    assert_int_equal(schema_index_decide(kh, 2, false, true, &b), SCHEMA_INDEX_SKIP);
+    assert_int_equal(schema_index_decide(kr, 2, 2, false, false, &b), SCHEMA_INDEX_CREATE);
+    assert_int_equal(schema_index_decide(kh, 2, 2, false, true, &b), SCHEMA_INDEX_SKIP);
     assert_ptr_equal(b, &hash);
-    assert_int_equal(schema_index_decide(k, 1, true, true, &b), SCHEMA_INDEX_CREATE);
+    assert_int_equal(schema_index_decide(k, 1, 1, true, true, &b), SCHEMA_INDEX_CREATE);
+}
+
+static void test_schema_index_decide_include_columns_do_not_break_unique(void **state)
+{
+    (void)state;
+    struct relation_column keep = col("k", OID_TEXT, MASK_T_TEXT, MASK_KEEP);
+    struct relation_column red = col("r", OID_TEXT, MASK_T_TEXT, MASK_REDACT);
+    const struct relation_column *kr[] = {&keep, &red}, *b = NULL;
+    /* UNIQUE (k) INCLUDE (r): only k is a key column */
+    assert_int_equal(schema_index_decide(kr, 2, 1, true, false, &b), SCHEMA_INDEX_CREATE);
+    /* UNIQUE (k) WHERE r IS NOT NULL: a predicate over a masked column */
+    assert_int_equal(schema_index_decide(kr, 2, 1, true, true, &b), SCHEMA_INDEX_SKIP);
+    assert_ptr_equal(b, &red);
 }
 
 static void test_schema_index_sql_rewrites_onto_the_shadow_table(void **state)
@@ -127,6 +140,7 @@ int main(void)
         cmocka_unit_test(test_schema_fk_pair_ok_hash_parameters_must_match),
         cmocka_unit_test(test_schema_fk_def_becomes_deferred),
         cmocka_unit_test(test_schema_index_decide_by_rule),
+        cmocka_unit_test(test_schema_index_decide_include_columns_do_not_break_unique),
         cmocka_unit_test(test_schema_index_sql_rewrites_onto_the_shadow_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
