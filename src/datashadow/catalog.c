@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * catalog: reading the source's publication and columns, checking the masking rules
- * against them, and creating or checking the shadow's tables (see catalog.h). Foreign keys
- * are not created on the shadow: every source transaction is applied whole and in order,
- * so references hold anyway, and the snapshot can fill tables in any order.
+ * against them, and creating or checking the shadow's tables (see catalog.h): columns and
+ * primary key here; indexes, foreign keys and sequences after the snapshot's copy
+ * (schema.c), so the copy can fill the tables in any order.
  */
 #include "datashadow/catalog.h"
 

@@ -33,6 +33,7 @@
 #include "datashadow/mask.h"
 #include "datashadow/pgconn.h"
 #include "datashadow/pgoutput.h"
+#include "datashadow/schema.h"
 #include "datashadow/snapshot.h"
 #include "datashadow/spool.h"
 #include "datashadow/stream.h"
@@ -302,6 +303,8 @@ static int prepare(struct datashadow *ds, uint64_t *lsn, struct err *err)
     for (size_t i = 0; i < ds->nrels && !rc; i++)
         rc = catalog_check_shadow(ds->shadow, &ds->rels[i],
                                   ds->cfg->schema == CONFIG_DATA_SCHEMA_FOLLOW, err);
+    if (!rc) /* sequences do not stream: catch up with the source's at every start */
+        rc = schema_sync_sequences(ds->src, ds->shadow, ds->rels, ds->nrels, err);
     return rc;
 }
 

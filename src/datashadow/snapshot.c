@@ -3,6 +3,8 @@
  * snapshot: slot creation with an exported snapshot and the consistent copy of every
  * published table into the shadow (see snapshot.h). Tables without masking rules are
  * copied line for line; masked tables are split, masked and written back in COPY text.
+ * Foreign keys are dropped before the copy and created again after it, with the indexes
+ * and sequences (schema.c), so the tables can be filled in any order and indexed once.
  */
 #include "datashadow/snapshot.h"
 
@@ -19,6 +21,7 @@
 #include "datashadow/catalog.h"
 #include "datashadow/copytext.h"
 #include "datashadow/pgconn.h"
+#include "datashadow/schema.h"
 
 #define LINE_MAX_BYTES (1024 * 1024 * 1024)
 
@@ -215,8 +218,12 @@ static int copy_all(const struct snapshot_src *s, struct relation *rels, size_t 
                         "DELETE FROM doppel_datashadow.tables WHERE slot = "
                         "current_setting('doppel.slot')",
                         err);
+    if (!rc)
+        rc = schema_drop_fks(s->shadow, rels, n, err);
     for (size_t i = 0; i < n && !rc; i++)
         rc = copy_table(s, &rels[i], &cp, err);
+    if (!rc)
+        rc = schema_create(s->src, s->shadow, rels, n, err);
     if (!rc)
         rc = record(s, rels, n, lsn, err);
     relation_row_release(&cp.row);
