@@ -22,6 +22,7 @@ LDFLAGS  += -fsanitize=address,undefined
 endif
 
 SRC       := $(sort $(wildcard src/*/*.c))
+HDR       := $(sort $(wildcard src/*/*.h))
 OBJ       := $(SRC:%.c=$(BUILD)/%.o)
 TLIB_SRC  := $(wildcard tests/lib/*.c)
 TLIB_OBJ  := $(TLIB_SRC:%.c=$(BUILD)/%.o)
@@ -87,11 +88,11 @@ bench: all
 lint:
 	@scripts/check-layers
 	@scripts/check-src
-	@clang-format --dry-run --Werror $(SRC) src/main.c $(UNIT_SRC) $(TLIB_SRC) $(CMD_SRC)
+	@clang-format --dry-run --Werror $(SRC) $(HDR) src/main.c $(UNIT_SRC) $(TLIB_SRC) $(CMD_SRC)
 	@cppcheck --quiet --error-exitcode=1 --std=c11 -Isrc src
 
 format:
-	clang-format -i $(SRC) src/main.c $(UNIT_SRC) $(TLIB_SRC) $(CMD_SRC)
+	clang-format -i $(SRC) $(HDR) src/main.c $(UNIT_SRC) $(TLIB_SRC) $(CMD_SRC)
 
 clean:
 	rm -rf build

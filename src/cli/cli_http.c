@@ -94,8 +94,7 @@ out:
     return rc;
 }
 
-int cli_http_split_url(const char *url, char *addr, size_t addr_len, char *path,
-                       size_t path_len)
+int cli_http_split_url(const char *url, char *addr, size_t addr_len, char *path, size_t path_len)
 {
     const char *p = "http://";
     if (strncmp(url, p, strlen(p)) != 0)

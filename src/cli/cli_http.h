@@ -23,7 +23,6 @@ struct cli_http_fetch {
 int cli_http_get(const char *addr, const char *path, const char *what, int timeout_ms,
                  struct cli_http_fetch *f, struct err *err);
 /* Splits "http://host:port/path" into addr and path (path "/" when absent); 0 or -EINVAL. */
-int cli_http_split_url(const char *url, char *addr, size_t addr_len, char *path,
-                       size_t path_len);
+int cli_http_split_url(const char *url, char *addr, size_t addr_len, char *path, size_t path_len);
 
 #endif

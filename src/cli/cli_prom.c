@@ -65,8 +65,8 @@ static int labels_match(const char **p, const char *end, const char *want, bool 
 
 /* One sample line [line, end): 1 and *out when it is family with the instance, 0 when it
  * is another series, -EINVAL when it is the wanted series but malformed. */
-static int sample_line(const char *line, const char *end, const char *family,
-                       const char *instance, double *out)
+static int sample_line(const char *line, const char *end, const char *family, const char *instance,
+                       double *out)
 {
     size_t fl = strlen(family);
     if ((size_t)(end - line) <= fl || memcmp(line, family, fl) != 0 || line[fl] != '{')
@@ -92,8 +92,8 @@ static int sample_line(const char *line, const char *end, const char *family,
     return 1;
 }
 
-int cli_prom_instance_value(const char *text, size_t len, const char *family,
-                            const char *instance, double *out)
+int cli_prom_instance_value(const char *text, size_t len, const char *family, const char *instance,
+                            double *out)
 {
     const char *p = text, *end = text + len;
     while (p < end) {

@@ -12,7 +12,7 @@
 /* The value of the first sample of family (exact name) with label instance="instance" in
  * text[0..len). 0, -ENOENT when no such sample, -EINVAL when that sample's line is
  * malformed (bad labels, value not a finite number). */
-int cli_prom_instance_value(const char *text, size_t len, const char *family,
-                            const char *instance, double *out);
+int cli_prom_instance_value(const char *text, size_t len, const char *family, const char *instance,
+                            double *out);
 
 #endif

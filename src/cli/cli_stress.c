@@ -222,9 +222,11 @@ static int read_metrics(const struct stress_opts *o, struct inst_reading *r)
         rc = cli_prom_instance_value(t, f.body.len, "doppel_instance_rss_bytes", o->instance,
                                      &r->rss);
     if (rc)
-        fprintf(stderr, "doppel stress: --metrics: %s %s instance=\"%s\" in "
-                "doppel_instance_cpu_percent and doppel_instance_rss_bytes\n", o->metrics,
-                rc == -ENOENT ? "has no series with" : "has a malformed sample for", o->instance);
+        fprintf(stderr,
+                "doppel stress: --metrics: %s %s instance=\"%s\" in "
+                "doppel_instance_cpu_percent and doppel_instance_rss_bytes\n",
+                o->metrics, rc == -ENOENT ? "has no series with" : "has a malformed sample for",
+                o->instance);
 out:
     buf_release(&f.body);
     return rc ? CLI_FAILED : CLI_OK;

@@ -238,8 +238,8 @@ struct config_data {
     uint64_t retained_wal_warn;  /* warn when the slot holds more WAL than this (bytes) */
     uint64_t connect_timeout_ns;
     bool streaming; /* request protocol v2 streaming of large transactions (server >= 14) */
-    char *key_file;                 /* resolved path of the masking key, or NULL */
-    char *key_env;                  /* environment variable holding the key, or NULL */
+    char *key_file; /* resolved path of the masking key, or NULL */
+    char *key_env;  /* environment variable holding the key, or NULL */
     struct config_data_rule *rules; /* owned; from `tables:` */
     size_t nrules;
 };

@@ -58,12 +58,12 @@ struct apply {
     const char *slot; /* borrowed */
     bool follow;
     enum apply_state state;
-    uint64_t done_lsn;    /* end LSN of the last transaction committed on the shadow */
-    uint64_t durable_lsn; /* end LSN of the last one known durable (WAL flushed) there */
+    uint64_t done_lsn;      /* end LSN of the last transaction committed on the shadow */
+    uint64_t durable_lsn;   /* end LSN of the last one known durable (WAL flushed) there */
     uint64_t sync_every_ns; /* how often a commit waits for its WAL flush (0: every one) */
     uint64_t last_sync_ns;  /* monotonic time of the last such commit */
-    int64_t done_ts;   /* its commit time (microseconds since 2000-01-01) */
-    uint64_t txn_lsn;  /* Begin: the transaction's commit LSN */
+    int64_t done_ts;        /* its commit time (microseconds since 2000-01-01) */
+    uint64_t txn_lsn;       /* Begin: the transaction's commit LSN */
     int64_t txn_ts;
     uint64_t txn_changes;
     uint64_t group_lsn; /* the group's last source transaction: end LSN, commit time */

@@ -396,8 +396,8 @@ static int apply_spool(struct datashadow *ds, struct spool *sp, bool *committed,
                                strerror(-got))
                      : pgoutput_decode_in(d, n, true, &ds->msg);
         if (got > 0 && rc)
-            rc = err_set(err, rc, "spool of transaction %u: a change that does not decode",
-                         sp->xid);
+            rc =
+                err_set(err, rc, "spool of transaction %u: a change that does not decode", sp->xid);
         if (!rc)
             rc = apply_message(&ds->apply, &ds->msg, &c, err);
         *committed |= c;
@@ -411,10 +411,9 @@ static int apply_spool(struct datashadow *ds, struct spool *sp, bool *committed,
 static int apply_streamed(struct datashadow *ds, bool *committed, struct err *err)
 {
     const struct pgoutput_msg *m = &ds->msg;
-    struct pgoutput_msg begin = {.kind = PGOUTPUT_BEGIN, .lsn = m->lsn, .ts = m->ts,
-                                 .xid = m->xid};
-    struct pgoutput_msg commit = {.kind = PGOUTPUT_COMMIT, .lsn = m->lsn, .end_lsn = m->end_lsn,
-                                  .ts = m->ts};
+    struct pgoutput_msg begin = {.kind = PGOUTPUT_BEGIN, .lsn = m->lsn, .ts = m->ts, .xid = m->xid};
+    struct pgoutput_msg commit = {
+        .kind = PGOUTPUT_COMMIT, .lsn = m->lsn, .end_lsn = m->end_lsn, .ts = m->ts};
     struct spool *sp = spool_set_find(&ds->spools, m->xid);
     uint64_t records = sp ? sp->records : 0, bytes = sp ? spool_size(sp) : 0;
     bool c = false;

@@ -64,7 +64,7 @@ struct pgoutput_msg {
     uint32_t xid;
     uint32_t sub_xid;   /* Stream Abort: the subtransaction rolled back (xid: all of it) */
     bool first_segment; /* Stream Start: the transaction's first segment */
-    uint32_t relid;   /* Relation, Type (the type OID), Insert, Update, Delete */
+    uint32_t relid;     /* Relation, Type (the type OID), Insert, Update, Delete */
     const char *nspname, *relname; /* Relation; Type: its namespace and name */
     char replident;                /* Relation: 'd' default, 'n' nothing, 'f' full, 'i' index */
     struct pgoutput_column *cols;  /* Relation; owned, reused */

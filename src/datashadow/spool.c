@@ -100,7 +100,8 @@ static void note_sub(struct spool *s, uint32_t subxid)
         s->subs_cap = s->subs_cap ? 2 * s->subs_cap : 8;
         s->subs = xreallocarray(s->subs, s->subs_cap, sizeof(*s->subs));
     }
-    s->subs[s->nsubs++] = (struct spool_sub){.xid = subxid, .off = spool_size(s), .records = s->records};
+    s->subs[s->nsubs++] =
+        (struct spool_sub){.xid = subxid, .off = spool_size(s), .records = s->records};
 }
 
 int spool_append(struct spool *s, uint32_t subxid, const char *data, size_t len)

@@ -28,11 +28,11 @@ struct spool_sub {
 };
 
 struct spool {
-    uint32_t xid;     /* the top-level transaction */
-    struct buf mem;   /* the first records, while they fit in mem.max */
-    int fd;           /* -1, or the unlinked file holding the records after mem */
+    uint32_t xid;   /* the top-level transaction */
+    struct buf mem; /* the first records, while they fit in mem.max */
+    int fd;         /* -1, or the unlinked file holding the records after mem */
     uint64_t file_len;
-    uint64_t records; /* appended, less those truncated away */
+    uint64_t records;       /* appended, less those truncated away */
     struct spool_sub *subs; /* owned */
     size_t nsubs, subs_cap;
 };

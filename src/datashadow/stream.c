@@ -41,10 +41,10 @@ int stream_start(struct stream *s, const char *slot, const char *publication, st
     char *lit = PQescapeLiteral(s->repl, qp, strlen(qp));
     pgconn_lsn_format(s->flushed, lsn, sizeof(lsn));
     s->proto = s->streaming && PQserverVersion(s->repl) >= 140000 ? 2 : 1;
-    char *sql = xasprintf("START_REPLICATION SLOT %s LOGICAL %s (proto_version '%d', %s"
-                          "publication_names %s)",
-                          qs, lsn, s->proto, s->proto == 2 ? "streaming 'on', " : "",
-                          lit ? lit : "''");
+    char *sql =
+        xasprintf("START_REPLICATION SLOT %s LOGICAL %s (proto_version '%d', %s"
+                  "publication_names %s)",
+                  qs, lsn, s->proto, s->proto == 2 ? "streaming 'on', " : "", lit ? lit : "''");
     PGresult *res = PQexec(s->repl, sql);
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     int rc = PQresultStatus(res) == PGRES_COPY_BOTH

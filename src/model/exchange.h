@@ -59,7 +59,7 @@ struct exchange {
     struct buf copy_head; /* owned: the anonymized head the mirror sent its copies with
                              (mirror_copy_head), kept so the capture records it without
                              building it again; empty when no copy was sent */
-    int status; /* what the client got (gateway answers included) */
+    int status;           /* what the client got (gateway answers included) */
     enum exchange_error error;
     uint64_t t_start, t_req_done, t_resp_head, t_done; /* monotonic ns */
     uint64_t bytes_in, bytes_out;

@@ -101,8 +101,7 @@ static void test_config_load_serve_data_section_optional(void **state)
     assert_int_equal(config_load_string("c.yaml", text, strlen(text), &cfg, &err), 0);
     assert_false(cfg->data.streaming);
     config_free(cfg);
-    snprintf(text, sizeof(text), "%sdata:\n  source: a\n  shadow: b\n  streaming: maybe\n",
-             base);
+    snprintf(text, sizeof(text), "%sdata:\n  source: a\n  shadow: b\n  streaming: maybe\n", base);
     assert_int_not_equal(config_load_string("c.yaml", text, strlen(text), &cfg, &err), 0);
     assert_non_null(strstr(err.msg, "c.yaml:9"));
 }
