@@ -55,41 +55,6 @@ RULES=("  tables:" "    customers:" "      columns:" "        email: hash:email"
        "        name: redact")
 write_config "$E2E_TMP/ds.yaml" src shadow main "${RULES[@]}"
 
-ds_start() { # VAR CONFIG: runs doppel datashadow in the background; VAR_PID, VAR_LOG
-    local log="$E2E_TMP/$1.$RANDOM.log"
-    timeout -k 3 "$E2E_LIFETIME" "$DOPPEL" datashadow -c "$2" >"$log" 2>&1 </dev/null &
-    E2E_PIDS+=("$!")
-    printf -v "$1_PID" '%s' "$!"
-    printf -v "$1_LOG" '%s' "$log"
-}
-# kill -9 of the doppel process itself: VAR_PID is its `timeout` wrapper, which a SIGKILL
-# would take down alone, leaving doppel running.
-ds_kill9() {
-    local wrapper="${1}_PID" child
-    child="$(pgrep -P "${!wrapper}")"
-    [ -n "$child" ] && kill -KILL $child
-    wait "${!wrapper}" 2>/dev/null
-}
-# Polls CMD... until it succeeds, at most SECS seconds.
-await() {
-    local secs="$1" end
-    shift
-    end=$((SECONDS + secs))
-    while [ "$SECONDS" -lt "$end" ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
-    "$@"
-}
-# Polls until CMD... prints WANT, at most SECS seconds; prints what it last got.
-await_eq() {
-    local secs="$1" want="$2" got end
-    shift 2
-    end=$((SECONDS + secs))
-    while :; do
-        got="$("$@" 2>/dev/null)"
-        [ "$got" = "$want" ] && return 0
-        [ "$SECONDS" -ge "$end" ] && { echo "got '$got', want '$want'"; return 1; }
-        sleep 0.2
-    done
-}
 verified() { "$DOPPEL" datashadow -c "$1" --verify; }
 caught_up() { # CONFIG SHADOWDB: progress recorded and the slot confirmed the source's end
     "$DOPPEL" datashadow -c "$1" --status --json | python3 -c '

@@ -65,14 +65,6 @@ timeout -k 3 "$E2E_LIFETIME" "$DOPPEL" datashadow -c "$E2E_TMP/ds.yaml" >"$LOG" 
 DS_PID=$!
 E2E_PIDS+=("$DS_PID")
 
-# Polls CMD... until it succeeds, at most SECS seconds.
-await() {
-    local secs="$1" end
-    shift
-    end=$((SECONDS + secs))
-    while [ "$SECONDS" -lt "$end" ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
-    "$@"
-}
 verified() { "$DOPPEL" datashadow -c "$E2E_TMP/ds.yaml" --verify; }
 snapshot_done() { [ "$(pgq "$PG" shadow "SELECT count(*) FROM doppel_datashadow.progress")" = 1 ]; }
 shq() { pgq "$PG" shadow "$1"; }

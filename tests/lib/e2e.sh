@@ -230,3 +230,27 @@ raw_http() {
         printf "%s" "$2" >&3
         cat <&3' _ "$port" "$bytes"
 }
+
+# await SECS CMD...: runs CMD until it succeeds, at most SECS seconds; then once more with
+# its output shown (for the failure message).
+await() {
+    local secs="$1" end
+    shift
+    end=$((SECONDS + secs))
+    while [ "$SECONDS" -lt "$end" ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+    "$@"
+}
+
+# await_eq SECS WANT CMD...: runs CMD until it prints WANT, at most SECS seconds; prints
+# what it last got when it never does.
+await_eq() {
+    local secs="$1" want="$2" got end
+    shift 2
+    end=$((SECONDS + secs))
+    while :; do
+        got="$("$@" 2>/dev/null)"
+        [ "$got" = "$want" ] && return 0
+        [ "$SECONDS" -ge "$end" ] && { echo "got '$got', want '$want'"; return 1; }
+        sleep 0.2
+    done
+}

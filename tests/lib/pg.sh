@@ -78,6 +78,25 @@ pg_conninfo() {
     echo "host=127.0.0.1 port=$1 user=postgres dbname=$2"
 }
 
+# ds_start VAR CONFIG: runs `$DOPPEL datashadow -c CONFIG` in the background (bounded by
+# E2E_LIFETIME); sets VAR_PID (its timeout wrapper) and VAR_LOG.
+ds_start() {
+    local log="$E2E_TMP/$1.$RANDOM.log"
+    timeout -k 3 "$E2E_LIFETIME" "$DOPPEL" datashadow -c "$2" >"$log" 2>&1 </dev/null &
+    E2E_PIDS+=("$!")
+    printf -v "$1_PID" '%s' "$!"
+    printf -v "$1_LOG" '%s' "$log"
+}
+
+# ds_kill9 VAR: kill -9 of the doppel process itself. VAR_PID is its `timeout` wrapper,
+# which a SIGKILL would take down alone, leaving doppel running.
+ds_kill9() {
+    local wrapper="${1}_PID" child
+    child="$(pgrep -P "${!wrapper}")"
+    [ -n "$child" ] && kill -KILL $child
+    wait "${!wrapper}" 2>/dev/null
+}
+
 # Runs after e2e.sh's own cleanup steps: the clusters go with the test's processes.
 if declare -F e2e_cleanup >/dev/null; then
     pg_e2e_cleanup() {
