@@ -217,19 +217,24 @@ static void progress_cb(void *ctx, const struct replay_stats *st, uint64_t now_n
     struct cli_load *l = ctx;
     uint64_t dt = now_ns - l->prev_ns, ds = st->sent - l->prev_sent;
     double rate = dt ? (double)ds * 1e9 / (double)dt : 0;
-    double asked = now_ns ? (double)st->scheduled * 1e9 / (double)now_ns : 0;
+    /* the schedule's own rate: requests are taken from it only as connections free up, so
+     * when the target falls behind, how far behind is shown instead */
+    double asked = replay_stats_asked_rps(st);
     l->prev_ns = now_ns, l->prev_sent = st->sent;
-    char left[48] = "";
+    char behind[48] = "", left[48] = "";
+    if (st->last_sched_ns && now_ns > st->last_sched_ns + 100 * CLOCK_NS_PER_MS)
+        snprintf(behind, sizeof(behind), ", %.1f s behind schedule",
+                 (double)(now_ns - st->last_sched_ns) / 1e9);
     if (l->ro.duration_ns)
         snprintf(left, sizeof(left), ", %.1f s left",
                  now_ns < l->ro.duration_ns ? (double)(l->ro.duration_ns - now_ns) / 1e9 : 0.0);
     fprintf(stderr,
             "%s%s%s%.1f s: %.0f/s sent (asked %.0f/s), p50 %.2f ms, p99 %.2f ms, "
-            "%llu errors%s%s",
+            "%llu errors%s%s%s",
             l->tty ? "\r\033[K" : "", l->label ? l->label : "", l->label ? ": " : "",
             (double)now_ns / 1e9, rate, asked, ms(hist_quantile(&st->latency, 0.5)),
             ms(hist_quantile(&st->latency, 0.99)), (unsigned long long)replay_stats_errors(st),
-            left, l->tty ? "" : "\n");
+            behind, left, l->tty ? "" : "\n");
     fflush(stderr);
 }
 

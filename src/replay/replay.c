@@ -4,10 +4,14 @@
  *
  * Flow. `tick` fires at the next scheduled time (libuv timers have 1 ms resolution, so a
  * request is sent up to ~1 ms after its time; the send lag histogram shows it) and
- * dispatches every request that is due: to an idle keep-alive connection, else to a new
- * connection while fewer than `connections` are open, else to the FIFO `waiting`, from
- * which connections take requests as they free up. Each request is built (rewrite) when
- * it is taken from the source, because what a source yields is only borrowed.
+ * dispatches every request that is due while a connection is free: to an idle keep-alive
+ * connection, else to a new connection while fewer than `connections` are open. When all
+ * are busy, due requests stay in the source, and each connection that frees up takes the
+ * next one: its scheduled time is fixed by the schedule, not by when it is taken, so the
+ * wait counts in its latency (no coordinated omission) while memory stays one request per
+ * connection however far behind the target falls. A request that could not be sent within
+ * --timeout of its scheduled time is dropped and counted as `overflow`. Only the next
+ * request (`next`) is built ahead (rewrite), because what a source yields is borrowed.
  *
  * Connection states:
  *
@@ -19,9 +23,9 @@
  * `idle`; CLOSING is freed in the close callback of its last handle. A request is freed
  * exactly once: when its response completes or when it is counted as an error.
  *
- * The run ends when the source is done (end, --duration, --max-requests, SIGINT), nothing
- * waits and nothing is in flight; or at the drain deadline (one timeout after the last
- * request was due), where whatever is still waiting or in flight counts as timed out.
+ * The run ends when the source is done (end, --duration, --max-requests, SIGINT) and
+ * nothing is in flight; or at the drain deadline (one timeout after the source is done),
+ * where whatever is still in flight counts as timed out.
  */
 #include "replay/replay.h"
 
@@ -40,10 +44,8 @@
 
 #define REPLAY_REQ_MAX (64u << 20)
 #define REPLAY_HEAD_MAX (64u << 10)
-#define REPLAY_WAITING_DEFAULT 1000000u
 
 struct rreq {
-    struct list node; /* in replay.waiting while waiting */
     uint64_t sched_ns;
     bool head_method;        /* a response to HEAD has no body */
     struct buf bytes;        /* released once written */
@@ -83,8 +85,8 @@ struct replay {
     bool src_done, finished, drain_armed;
     uint64_t pass_kept; /* requests kept in the current pass (an all-filtered --loop ends) */
     uint64_t index;     /* requests kept so far, all threads' (for stride and max_requests) */
-    struct list idle, waiting, conns;
-    uint64_t nwaiting, busy;
+    struct list idle, conns;
+    uint64_t busy;
     unsigned nconns;
     int rc;
     struct err *err;
@@ -92,6 +94,10 @@ struct replay {
 };
 
 static void dispatch(struct replay *rp, struct rreq *r);
+static struct rreq *take_due(struct replay *rp);
+static void rearm(struct replay *rp);
+static void arm_drain(struct replay *rp);
+static void tick_cb(uv_timer_t *t);
 static void maybe_finish(struct replay *rp);
 static void conn_close(struct rconn *c);
 
@@ -296,12 +302,10 @@ static void conn_closed_cb(uv_handle_t *h)
     buf_release(&c->body);
     free(c);
     rp->nconns--;
-    /* a freed slot serves the oldest waiting request */
-    struct list *n = list_pop_head(&rp->waiting);
-    if (n) {
-        rp->nwaiting--;
-        dispatch(rp, list_entry(n, struct rreq, node));
-    }
+    struct rreq *r = take_due(rp);
+    if (r) /* a freed slot serves the next due request */
+        dispatch(rp, r);
+    rearm(rp);
     maybe_finish(rp);
 }
 
@@ -359,21 +363,22 @@ static void conn_write(struct rconn *c)
         conn_close(c);
 }
 
-/* A connection with nothing to do takes the oldest waiting request or goes idle. */
+/* A connection with nothing to do takes the next due request or goes idle. */
 static void conn_ready(struct rconn *c)
 {
     struct replay *rp = c->rp;
-    struct list *n = list_pop_head(&rp->waiting);
-    if (n) {
-        rp->nwaiting--;
-        c->req = list_entry(n, struct rreq, node);
+    struct rreq *r = take_due(rp);
+    if (r) {
+        c->req = r;
         rp->busy++;
         conn_write(c);
+        rearm(rp);
         return;
     }
     uv_timer_stop(&c->timer);
     c->state = RCONN_IDLE;
     list_insert_tail(&rp->idle, &c->node);
+    rearm(rp);
     maybe_finish(rp);
 }
 
@@ -513,23 +518,59 @@ static void conn_open(struct replay *rp, struct rreq *r)
 
 /* ---- the schedule ---------------------------------------------------------------------- */
 
+static bool slot_free(const struct replay *rp)
+{
+    return !list_empty(&rp->idle) || rp->nconns < rp->o->connections;
+}
+
+/* Gives r to an idle connection, else to a new one (the caller saw a free slot). */
 static void dispatch(struct replay *rp, struct rreq *r)
 {
     struct list *n = list_pop_head(&rp->idle);
-    uint64_t max_waiting = rp->o->max_waiting ? rp->o->max_waiting : REPLAY_WAITING_DEFAULT;
     if (n) {
         struct rconn *c = list_entry(n, struct rconn, node);
         c->req = r;
         rp->busy++;
         conn_write(c);
-    } else if (rp->nconns < rp->o->connections) {
-        conn_open(rp, r);
-    } else if (rp->nwaiting < max_waiting) {
-        list_insert_tail(&rp->waiting, &r->node);
-        rp->nwaiting++;
-    } else {
+        return;
+    }
+    BUG_ON(rp->nconns >= rp->o->connections);
+    conn_open(rp, r);
+}
+
+/* The next request that is due now, taken from the source (the one after it is built), or
+ * NULL. Requests due longer than --timeout ago are dropped on the way, counted as
+ * overflow: every connection was busy for that long. */
+static struct rreq *take_due(struct replay *rp)
+{
+    uint64_t now = now_ns(rp);
+    while (rp->next && rp->next->sched_ns <= now) {
+        struct rreq *r = rp->next;
+        fetch(rp);
+        if (now - r->sched_ns <= rp->o->timeout_ns)
+            return r;
         count_error(rp, REPLAY_E_OVERFLOW);
         rreq_free(r);
+    }
+    return NULL;
+}
+
+/* After a connection took (or did not take) a request: the tick waits for the next one
+ * if it is not due yet; a finished source starts the drain deadline. */
+static void rearm(struct replay *rp)
+{
+    if (rp->finished)
+        return;
+    if (!rp->next) {
+        if (rp->src_done)
+            arm_drain(rp);
+        return;
+    }
+    uint64_t now = now_ns(rp);
+    if (rp->next->sched_ns > now && !uv_is_active((uv_handle_t *)&rp->tick)) {
+        uv_update_time(&rp->loop);
+        uv_timer_start(&rp->tick, tick_cb,
+                       (rp->next->sched_ns - now + CLOCK_NS_PER_MS - 1) / CLOCK_NS_PER_MS, 0);
     }
 }
 
@@ -537,11 +578,6 @@ static void drain_cb(uv_timer_t *t)
 {
     struct replay *rp = t->data;
     struct list *n, *tmp;
-    while ((n = list_pop_head(&rp->waiting))) {
-        rp->nwaiting--;
-        count_error(rp, REPLAY_E_TIMEOUT);
-        rreq_free(list_entry(n, struct rreq, node));
-    }
     list_for_each_safe(n, tmp, &rp->conns)
     {
         struct rconn *c = list_entry(n, struct rconn, all);
@@ -571,11 +607,14 @@ static void tick_cb(uv_timer_t *t)
                        0);
         return;
     }
-    while (rp->next && rp->next->sched_ns <= now) {
-        struct rreq *r = rp->next;
-        fetch(rp);
+    while (slot_free(rp)) {
+        struct rreq *r = take_due(rp);
+        if (!r)
+            break;
         dispatch(rp, r);
     }
+    if (rp->next && rp->next->sched_ns <= now)
+        return; /* due, every connection busy: the next one to free up takes it */
     if (rp->next) {
         uint64_t ms = (rp->next->sched_ns - now + CLOCK_NS_PER_MS - 1) / CLOCK_NS_PER_MS;
         uv_update_time(&rp->loop);
@@ -611,7 +650,7 @@ static void sigint_cb(uv_signal_t *s, int signum)
 
 static void maybe_finish(struct replay *rp)
 {
-    if (rp->finished || rp->next || !rp->src_done || rp->nwaiting || rp->busy)
+    if (rp->finished || rp->next || !rp->src_done || rp->busy)
         return;
     rp->finished = true;
     rp->st->elapsed_ns = now_ns(rp);
@@ -662,7 +701,6 @@ int replay_run(const struct replay_opts *o, struct replay_source *src, struct re
     hist_init(&st->send_lag);
     rp->o = o, rp->src = src, rp->st = st, rp->err = err, rp->sched = o->sched;
     list_init(&rp->idle);
-    list_init(&rp->waiting);
     list_init(&rp->conns);
     int rc = uv_loop_init(&rp->loop);
     if (rc) {

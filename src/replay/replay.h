@@ -30,7 +30,7 @@ enum replay_error {
     REPLAY_E_TIMEOUT,      /* no complete response within the timeout */
     REPLAY_E_RESET,        /* the target closed or reset the connection mid-exchange */
     REPLAY_E_BAD_RESPONSE, /* not HTTP/1.x */
-    REPLAY_E_OVERFLOW,     /* dropped: too many requests waiting for a connection */
+    REPLAY_E_OVERFLOW,     /* dropped: every connection busy until --timeout after it was due */
     REPLAY_E_COUNT,
 };
 
@@ -79,7 +79,6 @@ struct replay_opts {
     uint64_t timeout_ns;   /* per request, from its write; > 0 */
     uint64_t duration_ns;  /* only requests scheduled before it are sent; 0: no bound */
     uint64_t max_requests; /* 0: no bound */
-    uint64_t max_waiting;  /* requests waiting for a connection before drops; 0: 1000000 */
     bool loop;             /* rewind the source at its end */
     uint64_t progress_ns;  /* 0: no progress callback */
     replay_progress_cb *progress;
