@@ -64,7 +64,8 @@ enum {
 #define CLI_LOAD_HELP                                                                              \
     "  --target URL          http://HOST:PORT[/PREFIX] (required; PREFIX as --path-prefix)\n"      \
     "  --connections N       keep-alive connections, opened as needed (default 64)\n"              \
-    "  --timeout DUR         per request, from its write (default 10s)\n"                          \
+    "  --timeout DUR         per request, from its write (default 10s); a request that\n"          \
+    "                        waits longer for a free connection is dropped (overflow)\n"           \
     "  --duration DUR        send only what is scheduled within DUR\n"                             \
     "  --max-requests N      send at most N requests\n"                                            \
     "  --host H              Host header sent (default: the target's HOST:PORT)\n"                 \
