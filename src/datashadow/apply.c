@@ -26,6 +26,9 @@
 #define GROUP_TXNS 500     /* or at this many transactions */
 #define SQL_MAX (16 * 1024 * 1024)
 #define PARAMS_MAX (1024 * 1024 * 1024)
+/* A run of inserts into one table this long goes as one COPY, a shorter one as prepared
+ * INSERTs (a COPY costs three round trips more: the sync before it, its start, its end). */
+#define COPY_MIN_ROWS 64
 
 void apply_init(struct apply *a, PGconn *shadow, PGconn *src, struct relation *rels, size_t n,
                 const struct mask_key *key, const char *slot, bool follow, uint64_t done_lsn)
@@ -46,6 +49,8 @@ void apply_init(struct apply *a, PGconn *shadow, PGconn *src, struct relation *r
     relation_row_init(&a->old);
     buf_init(&a->params, PARAMS_MAX);
     buf_init(&a->sql, SQL_MAX);
+    apply_run_init(&a->run);
+    buf_init(&a->run_values, PARAMS_MAX);
 }
 
 void apply_release(struct apply *a)
@@ -56,6 +61,8 @@ void apply_release(struct apply *a)
     relation_row_release(&a->old);
     buf_release(&a->params);
     buf_release(&a->sql);
+    apply_run_release(&a->run);
+    buf_release(&a->run_values);
     free(a->pv);
     a->pv = NULL;
 }
@@ -264,19 +271,71 @@ static struct relation *find_rel(struct apply *a, uint32_t relid, struct err *er
     return r;
 }
 
+/* The run as one COPY: the pipeline is synced (earlier statements' errors reported
+ * first) and left, since libpq runs no COPY in it, then entered again. */
+static int copy_run(struct apply *a, struct err *err)
+{
+    int rc = drain(a, err);
+    if (!rc && !PQexitPipelineMode(a->shadow))
+        rc = err_set(err, -EIO, "shadow: %s", PQerrorMessage(a->shadow));
+    if (!rc)
+        rc = apply_run_copy(a->shadow, &a->run, err);
+    if (!rc && !PQenterPipelineMode(a->shadow))
+        rc = err_set(err, -EIO, "shadow: cannot enter pipeline mode");
+    return rc;
+}
+
+/* The run row by row as prepared INSERTs into the open pipeline. */
+static int insert_run(struct apply *a, struct err *err)
+{
+    const struct relation *r = a->run.rel;
+    struct pgoutput_value v[r->ncols ? r->ncols : 1];
+    size_t pos = 0;
+    int got, rc = 0;
+    while (!rc && (got = apply_run_next(&a->run, &pos, v, r->ncols, &a->run_values)) == 1) {
+        size_t np = 0;
+        buf_reset(&a->params);
+        if (add_params(a, &np, v, r->ncols, NULL, 0))
+            return err_set(err, -ENOSPC, "table '%s': row too large", r->display);
+        rc = send_prepared(a, 'i', r, np, err);
+    }
+    if (!rc && got)
+        rc = err_set(err, -EPROTO, "table '%s': a buffered row that does not parse", r->display);
+    return rc;
+}
+
+/* Sends the buffered run, if any, and empties it. */
+static int flush_run(struct apply *a, struct err *err)
+{
+    if (!a->run.rows)
+        return 0;
+    int rc = a->run.rows >= COPY_MIN_ROWS ? copy_run(a, err) : insert_run(a, err);
+    apply_run_reset(&a->run);
+    return rc;
+}
+
+/* Masks the row and adds it to the run of inserts into its table (sent when the run
+ * ends: another table, another kind of message, or a full run). */
 static int do_insert(struct apply *a, const struct pgoutput_msg *m, struct err *err)
 {
     struct relation *r = find_rel(a, m->relid, err);
     if (!r)
         return -ENOENT;
     int rc = relation_mask(r, a->key, &a->rng, m->new_.v, m->new_.n, NULL, &a->row, err);
-    size_t np = 0;
-    buf_reset(&a->params);
-    if (!rc && add_params(a, &np, a->row.v, r->ncols, NULL, 0))
+    if (!rc && a->run.rows && a->run.rel != r)
+        rc = flush_run(a, err);
+    int added = rc ? 0 : apply_run_add(&a->run, r, a->row.v, r->ncols);
+    if (!rc && added == -ENOSPC && a->run.rows) { /* a huge row after others */
+        rc = flush_run(a, err);
+        added = rc ? 0 : apply_run_add(&a->run, r, a->row.v, r->ncols);
+    }
+    if (!rc && added == -EINVAL)
+        rc = err_set(err, -EPROTO, "table '%s': an insert without every value", r->display);
+    else if (!rc && added)
         rc = err_set(err, -ENOSPC, "table '%s': row too large", r->display);
-    if (!rc)
-        rc = send_prepared(a, 'i', r, np, err);
     r->txn.inserts++;
+    if (!rc && apply_run_full(&a->run))
+        rc = flush_run(a, err);
     return rc;
 }
 
@@ -590,6 +649,11 @@ static int do_relation(struct apply *a, const struct pgoutput_msg *m, struct err
 int apply_message(struct apply *a, const struct pgoutput_msg *m, bool *committed, struct err *err)
 {
     *committed = false;
+    if (a->run.rows && m->kind != PGOUTPUT_INSERT) { /* any other message ends the run */
+        int rc = flush_run(a, err);
+        if (rc)
+            return rc;
+    }
     if (a->state == APPLY_GROUPED && m->kind != PGOUTPUT_BEGIN) {
         int rc = commit_group(a, committed, err); /* anything else ends the group first */
         if (rc)

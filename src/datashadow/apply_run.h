@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * apply_run: a run of consecutive streamed inserts into one table, held as masked rows in
+ * COPY text form until the run ends (another message, another table, a full run). apply.c
+ * sends a long run as one COPY ... FROM STDIN, which PostgreSQL loads far faster than one
+ * prepared INSERT per row, and a short one row by row as prepared INSERTs, reading the
+ * rows back with apply_run_next. The buffer and its rows are pure; apply_run_copy is the
+ * one function that talks to the shadow. The run owns its text; the relation is borrowed.
+ */
+#ifndef DOPPEL_DATASHADOW_APPLY_RUN_H
+#define DOPPEL_DATASHADOW_APPLY_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "datashadow/pgoutput.h"
+#include "datashadow/relation.h"
+
+#define APPLY_RUN_ROWS 20000                 /* a run is sent at this many rows */
+#define APPLY_RUN_BYTES (8u * 1024u * 1024u) /* or at this much COPY text */
+
+struct apply_run {
+    const struct relation *rel; /* borrowed: the run's table, NULL when empty */
+    size_t rows;
+    struct buf text; /* one COPY text line per row, each ending in a newline */
+};
+
+void apply_run_init(struct apply_run *run);
+void apply_run_release(struct apply_run *run);
+/* Empties the run (keeps its memory). */
+void apply_run_reset(struct apply_run *run);
+/* Appends one whole row of n values ('t' text or 'n' NULL) of table rel (which must be
+ * the run's table when it is not empty). -EINVAL for an unchanged-TOAST ('u') or binary
+ * value, which an insert never carries; -ENOSPC when the row would not fit (a run holding
+ * no row takes any row up to 1 GiB). The run is unchanged on error. */
+int apply_run_add(struct apply_run *run, const struct relation *rel, const struct pgoutput_value *v,
+                  size_t n);
+/* Whether the run has reached APPLY_RUN_ROWS rows or APPLY_RUN_BYTES of text. */
+bool apply_run_full(const struct apply_run *run);
+/* Reads the row at *pos (start at 0) into n values unescaped into store (reset first);
+ * advances *pos. Returns 1 for a row, 0 at the end, -EPROTO for a row of another width. */
+int apply_run_next(const struct apply_run *run, size_t *pos, struct pgoutput_value *out, size_t n,
+                   struct buf *store);
+/* The statement that loads the run: COPY "schema"."table" ("c1", ...) FROM STDIN. */
+void apply_run_sql(struct buf *b, const struct relation *r);
+/* Sends the run as one COPY on c, which must not be in pipeline mode and must be inside
+ * the shadow transaction. A failure names the table and leaves that transaction aborted. */
+int apply_run_copy(PGconn *c, const struct apply_run *run, struct err *err);
+
+#endif
