@@ -29,6 +29,7 @@
 /* A run of inserts into one table this long goes as one COPY, a shorter one as prepared
  * INSERTs (a COPY costs three round trips more: the sync before it, its start, its end). */
 #define COPY_MIN_ROWS 64
+#define COPY_SEND_BYTES (64 * 1024) /* an open COPY is sent rows in pieces of this size */
 
 void apply_init(struct apply *a, PGconn *shadow, PGconn *src, struct relation *rels, size_t n,
                 const struct mask_key *key, const char *slot, bool follow, uint64_t done_lsn)
@@ -271,18 +272,28 @@ static struct relation *find_rel(struct apply *a, uint32_t relid, struct err *er
     return r;
 }
 
-/* The run as one COPY: the pipeline is synced (earlier statements' errors reported
- * first) and left, since libpq runs no COPY in it, then entered again. */
-static int copy_run(struct apply *a, struct err *err)
+/* Starts the run's COPY: the pipeline is synced (earlier statements' errors reported
+ * first) and left, since libpq runs no COPY in it. */
+static int copy_begin(struct apply *a, struct err *err)
 {
     int rc = drain(a, err);
     if (!rc && !PQexitPipelineMode(a->shadow))
         rc = err_set(err, -EIO, "shadow: %s", PQerrorMessage(a->shadow));
     if (!rc)
-        rc = apply_run_copy(a->shadow, &a->run, err);
-    if (!rc && !PQenterPipelineMode(a->shadow))
-        rc = err_set(err, -EIO, "shadow: cannot enter pipeline mode");
+        rc = apply_run_copy_start(a->shadow, a->run.rel, err);
+    a->copying = rc == 0;
     return rc;
+}
+
+/* Sends the rest of the run, ends its COPY and enters the pipeline again. */
+static int copy_finish(struct apply *a, struct err *err)
+{
+    int rc = apply_run_copy_send(a->shadow, &a->run, err);
+    int rc2 = apply_run_copy_end(a->shadow, a->run.rel, rc != 0, err);
+    a->copying = false;
+    if (!rc && !rc2 && !PQenterPipelineMode(a->shadow))
+        rc = err_set(err, -EIO, "shadow: cannot enter pipeline mode");
+    return rc ? rc : rc2;
 }
 
 /* The run row by row as prepared INSERTs into the open pipeline. */
@@ -304,14 +315,31 @@ static int insert_run(struct apply *a, struct err *err)
     return rc;
 }
 
-/* Sends the buffered run, if any, and empties it. */
+/* Sends the buffered run, if any (the end of its COPY, or its rows as INSERTs), and
+ * empties it. */
 static int flush_run(struct apply *a, struct err *err)
 {
     if (!a->run.rows)
         return 0;
-    int rc = a->run.rows >= COPY_MIN_ROWS ? copy_run(a, err) : insert_run(a, err);
+    int rc = a->copying ? copy_finish(a, err) : insert_run(a, err);
     apply_run_reset(&a->run);
     return rc;
+}
+
+/* A run that reaches COPY_MIN_ROWS starts its COPY; from then on its rows go to the
+ * shadow every COPY_SEND_BYTES, so the shadow loads rows while more are masked. A short
+ * run waits for its end, unless it fills up (huge rows). */
+static int run_progress(struct apply *a, struct err *err)
+{
+    if (!a->copying && a->run.rows >= COPY_MIN_ROWS) {
+        int rc = copy_begin(a, err);
+        if (rc)
+            return rc;
+    }
+    if (a->copying)
+        return a->run.text.len >= COPY_SEND_BYTES ? apply_run_copy_send(a->shadow, &a->run, err)
+                                                  : 0;
+    return apply_run_full(&a->run) ? flush_run(a, err) : 0;
 }
 
 /* Masks the row and adds it to the run of inserts into its table (sent when the run
@@ -334,9 +362,7 @@ static int do_insert(struct apply *a, const struct pgoutput_msg *m, struct err *
     else if (!rc && added)
         rc = err_set(err, -ENOSPC, "table '%s': row too large", r->display);
     r->txn.inserts++;
-    if (!rc && apply_run_full(&a->run))
-        rc = flush_run(a, err);
-    return rc;
+    return rc ? rc : run_progress(a, err);
 }
 
 static bool has_unchanged(const struct pgoutput_tuple *t)

@@ -80,6 +80,7 @@ struct apply {
     size_t pv_cap;
     struct buf sql;
     struct apply_run run;  /* consecutive inserts into one table, not yet sent */
+    bool copying;          /* the run's COPY is open on the shadow (pipeline left) */
     struct buf run_values; /* a buffered row read back, for the prepared-INSERT path */
 };
 

@@ -111,9 +111,8 @@ static int copy_results(PGconn *c, const struct relation *r, struct err *err)
     return rc;
 }
 
-int apply_run_copy(PGconn *c, const struct apply_run *run, struct err *err)
+int apply_run_copy_start(PGconn *c, const struct relation *r, struct err *err)
 {
-    const struct relation *r = run->rel;
     struct buf sql;
     buf_init(&sql, 16 * 1024 * 1024);
     apply_run_sql(&sql, r);
@@ -123,17 +122,29 @@ int apply_run_copy(PGconn *c, const struct apply_run *run, struct err *err)
                                                   : err_set(err, -EIO, "shadow: table '%s': %s",
                                                             r->display, PQresultErrorMessage(res));
     PQclear(res);
-    if (rc)
-        return rc;
-    /* PQputCopyData takes at most INT_MAX bytes; a run is far smaller (APPLY_RUN_BYTES
-     * plus one row) unless one row is huge, so send in slices */
+    return rc;
+}
+
+int apply_run_copy_send(PGconn *c, struct apply_run *run, struct err *err)
+{
+    int rc = 0;
+    /* PQputCopyData takes at most INT_MAX bytes: a run's text is far smaller unless one
+     * row is huge, so send in slices */
     for (size_t off = 0; off < run->text.len && !rc; off += 1u << 30) {
         size_t len = run->text.len - off < (1u << 30) ? run->text.len - off : 1u << 30;
         if (PQputCopyData(c, run->text.data + off, (int)len) != 1)
-            rc = err_set(err, -EIO, "shadow: table '%s': %s", r->display, PQerrorMessage(c));
+            rc = err_set(err, -EIO, "shadow: table '%s': %s", run->rel->display, PQerrorMessage(c));
     }
-    if (PQputCopyEnd(c, rc ? "apply failed" : NULL) != 1 && !rc)
-        rc = err_set(err, -EIO, "shadow: table '%s': %s", r->display, PQerrorMessage(c));
-    int rc2 = copy_results(c, r, rc ? NULL : err);
+    buf_reset(&run->text);
+    return rc;
+}
+
+int apply_run_copy_end(PGconn *c, const struct relation *r, bool failed, struct err *err)
+{
+    int rc = 0;
+    if (PQputCopyEnd(c, failed ? "apply failed" : NULL) != 1)
+        rc = err_set(failed ? NULL : err, -EIO, "shadow: table '%s': %s", r->display,
+                     PQerrorMessage(c));
+    int rc2 = copy_results(c, r, rc || failed ? NULL : err);
     return rc ? rc : rc2;
 }

@@ -4,8 +4,8 @@
  * COPY text form until the run ends (another message, another table, a full run). apply.c
  * sends a long run as one COPY ... FROM STDIN, which PostgreSQL loads far faster than one
  * prepared INSERT per row, and a short one row by row as prepared INSERTs, reading the
- * rows back with apply_run_next. The buffer and its rows are pure; apply_run_copy is the
- * one function that talks to the shadow. The run owns its text; the relation is borrowed.
+ * rows back with apply_run_next. The buffer and its rows are pure; the apply_run_copy_*
+ * functions are the ones that talk to the shadow. The run owns its text; the relation is borrowed.
  */
 #ifndef DOPPEL_DATASHADOW_APPLY_RUN_H
 #define DOPPEL_DATASHADOW_APPLY_RUN_H
@@ -47,8 +47,13 @@ int apply_run_next(const struct apply_run *run, size_t *pos, struct pgoutput_val
                    struct buf *store);
 /* The statement that loads the run: COPY "schema"."table" ("c1", ...) FROM STDIN. */
 void apply_run_sql(struct buf *b, const struct relation *r);
-/* Sends the run as one COPY on c, which must not be in pipeline mode and must be inside
- * the shadow transaction. A failure names the table and leaves that transaction aborted. */
-int apply_run_copy(PGconn *c, const struct apply_run *run, struct err *err);
+/* The COPY of a run, in three steps, so that the shadow loads rows while more are masked:
+ * start (c must not be in pipeline mode and must be inside the shadow transaction), send
+ * the rows held so far (any number of times; the text is emptied, the run's table and row
+ * count stay), end (reads the result). A failure names the table and leaves the shadow
+ * transaction aborted; after a failed send, end still has to be called (failed: true). */
+int apply_run_copy_start(PGconn *c, const struct relation *r, struct err *err);
+int apply_run_copy_send(PGconn *c, struct apply_run *run, struct err *err);
+int apply_run_copy_end(PGconn *c, const struct relation *r, bool failed, struct err *err);
 
 #endif
