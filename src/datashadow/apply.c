@@ -27,8 +27,10 @@
 #define SQL_MAX (16 * 1024 * 1024)
 #define PARAMS_MAX (1024 * 1024 * 1024)
 /* A run of inserts into one table this long goes as one COPY, a shorter one as prepared
- * INSERTs (a COPY costs three round trips more: the sync before it, its start, its end). */
-#define COPY_MIN_ROWS 64
+ * INSERTs: a COPY costs round trips the pipeline does not (the sync before it, its start,
+ * its end); bench/datashadow/runs measured COPY slower at 16 and 64 rows per run and
+ * even with the INSERTs at 256 (bench/results-datashadow-stream.md). */
+#define COPY_MIN_ROWS 256
 #define COPY_SEND_BYTES (64 * 1024) /* an open COPY is sent rows in pieces of this size */
 
 void apply_init(struct apply *a, PGconn *shadow, PGconn *src, struct relation *rels, size_t n,

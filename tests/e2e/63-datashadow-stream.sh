@@ -200,8 +200,8 @@ expect_eq "runs: row counts equal" "$(pgq "$PG" shadow 'SELECT count(*) FROM big
 # and nothing of that transaction, its other table's insert included, is on the shadow.
 pgq "$PG" shadow "ALTER TABLE big ADD CONSTRAINT shadow_only CHECK (note <> 'refused')"
 pgq "$PG" src "BEGIN; INSERT INTO marks VALUES (20, 'before the run');
-INSERT INTO big SELECT i, 'f' || i || '@example.com', CASE WHEN i = 800150 THEN 'refused'
-    ELSE 'fine' END FROM generate_series(800001, 800200) i; COMMIT;"
+INSERT INTO big SELECT i, 'f' || i || '@example.com', CASE WHEN i = 800350 THEN 'refused'
+    ELSE 'fine' END FROM generate_series(800001, 800400) i; COMMIT;"
 check "refused COPY: doppel stops" await 20 bash -c "! { $(declare -f pid_alive); pid_alive $DS_PID; }"
 pid_alive "$DS_PID" && kill -TERM "$DS_PID"
 wait "$DS_PID"
@@ -211,11 +211,11 @@ check "refused COPY: the error names the table and the constraint" \
 check "refused COPY: it was a COPY" grep -q "COPY big" "$DS_LOG"
 grep -A2 "shadow_only" "$DS_LOG" | head -3 | sed 's/^/# /'
 expect_eq "refused COPY: nothing of the transaction on the shadow" \
-    "$(pgq "$PG" shadow "SELECT (SELECT count(*) FROM big WHERE id BETWEEN 800001 AND 800200)
+    "$(pgq "$PG" shadow "SELECT (SELECT count(*) FROM big WHERE id BETWEEN 800001 AND 800400)
                                 + (SELECT count(*) FROM marks WHERE id = 20)")" 0
 pgq "$PG" shadow "ALTER TABLE big DROP CONSTRAINT shadow_only"
 ds_start DS "$E2E_TMP/ds.yaml"
-check "refused COPY: applied after the restart" await_eq 20 200 shadow_count 'id BETWEEN 800001 AND 800200'
+check "refused COPY: applied after the restart" await_eq 20 400 shadow_count 'id BETWEEN 800001 AND 800400'
 
 # --- (4) kill -9 while a big transaction streams, restart, converge -----------------------
 BEFORE="$(streamed v2)"
