@@ -79,9 +79,10 @@ struct apply {
     const char **pv;   /* parameter pointers into params */
     size_t pv_cap;
     struct buf sql;
-    struct apply_run run;  /* consecutive inserts into one table, not yet sent */
-    bool copying;          /* the run's COPY is open on the shadow (pipeline left) */
-    struct buf run_values; /* a buffered row read back, for the prepared-INSERT path */
+    const struct relation *run_rel; /* borrowed: the table of the current run of inserts */
+    size_t run_len;                 /* inserts in that run so far */
+    bool copying;                   /* the run's COPY is open on the shadow (pipeline left) */
+    struct apply_run run;           /* its rows not yet sent to the COPY */
 };
 
 void apply_init(struct apply *a, PGconn *shadow, PGconn *src, struct relation *rels, size_t n,

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * apply_run: the rows of a run of inserts into one table as COPY text (see apply_run.h),
- * written with copytext_escape and read back with copytext_split, so the COPY path and
- * the prepared-INSERT path load the very same masked values.
+ * written with copytext_escape (the snapshot's COPY writes the same text), and sent.
  */
 #include "datashadow/apply_run.h"
 
@@ -64,26 +63,6 @@ int apply_run_add(struct apply_run *run, const struct relation *rel, const struc
     run->rel = rel;
     run->rows++;
     return 0;
-}
-
-bool apply_run_full(const struct apply_run *run)
-{
-    return run->rows >= APPLY_RUN_ROWS || run->text.len >= APPLY_RUN_BYTES;
-}
-
-int apply_run_next(const struct apply_run *run, size_t *pos, struct pgoutput_value *out, size_t n,
-                   struct buf *store)
-{
-    if (*pos >= run->text.len)
-        return 0;
-    const char *line = run->text.data + *pos;
-    const char *nl = memchr(line, '\n', run->text.len - *pos);
-    size_t len = nl ? (size_t)(nl - line) : run->text.len - *pos;
-    int rc = copytext_split(line, len, out, n, store);
-    if (rc)
-        return rc;
-    *pos += len + 1;
-    return 1;
 }
 
 void apply_run_sql(struct buf *b, const struct relation *r)

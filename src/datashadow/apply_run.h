@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * apply_run: a run of consecutive streamed inserts into one table, held as masked rows in
- * COPY text form until the run ends (another message, another table, a full run). apply.c
- * sends a long run as one COPY ... FROM STDIN, which PostgreSQL loads far faster than one
- * prepared INSERT per row, and a short one row by row as prepared INSERTs, reading the
- * rows back with apply_run_next. The buffer and its rows are pure; the apply_run_copy_*
- * functions are the ones that talk to the shadow. The run owns its text; the relation is borrowed.
+ * apply_run: the rows of a long run of consecutive streamed inserts into one table, masked
+ * and written in COPY text form on their way into one COPY ... FROM STDIN, which
+ * PostgreSQL loads far faster than one prepared INSERT per row (apply.c decides which
+ * runs go this way). The buffer and its rows are pure; the apply_run_copy_* functions
+ * are the ones that talk to the shadow. The run owns its text; the relation is borrowed.
  */
 #ifndef DOPPEL_DATASHADOW_APPLY_RUN_H
 #define DOPPEL_DATASHADOW_APPLY_RUN_H
@@ -19,9 +18,6 @@
 #include "base/err.h"
 #include "datashadow/pgoutput.h"
 #include "datashadow/relation.h"
-
-#define APPLY_RUN_ROWS 20000                 /* a run is sent at this many rows */
-#define APPLY_RUN_BYTES (8u * 1024u * 1024u) /* or at this much COPY text */
 
 struct apply_run {
     const struct relation *rel; /* borrowed: the run's table, NULL when empty */
@@ -39,12 +35,6 @@ void apply_run_reset(struct apply_run *run);
  * no row takes any row up to 1 GiB). The run is unchanged on error. */
 int apply_run_add(struct apply_run *run, const struct relation *rel, const struct pgoutput_value *v,
                   size_t n);
-/* Whether the run has reached APPLY_RUN_ROWS rows or APPLY_RUN_BYTES of text. */
-bool apply_run_full(const struct apply_run *run);
-/* Reads the row at *pos (start at 0) into n values unescaped into store (reset first);
- * advances *pos. Returns 1 for a row, 0 at the end, -EPROTO for a row of another width. */
-int apply_run_next(const struct apply_run *run, size_t *pos, struct pgoutput_value *out, size_t n,
-                   struct buf *store);
 /* The statement that loads the run: COPY "schema"."table" ("c1", ...) FROM STDIN. */
 void apply_run_sql(struct buf *b, const struct relation *r);
 /* The COPY of a run, in three steps, so that the shadow loads rows while more are masked:

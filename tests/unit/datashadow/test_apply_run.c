@@ -3,8 +3,7 @@
  * test_apply_run: the run buffer of consecutive inserts: rows written in PostgreSQL's COPY
  * text format (tab, newline, carriage return and backslash escaped, \N for NULL, other
  * bytes such as UTF-8 passed through, as the COPY documentation's "Text Format" section
- * specifies), read back to the same values for the prepared-INSERT path, the caps that
- * end a run, and the COPY statement.
+ * specifies) that split back to the same values, and the COPY statement.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +15,7 @@
 #include <string.h>
 
 #include "datashadow/apply_run.h"
+#include "datashadow/copytext.h"
 #include "testlib.h"
 
 static struct pgoutput_value text(const char *s)
@@ -60,7 +60,8 @@ static void assert_same_value(const struct pgoutput_value *got, const struct pgo
     assert_memory_equal(got->data, want->data, want->len);
 }
 
-static void test_apply_run_next_reads_back_the_same_values(void **state)
+/* Each line split as COPY FROM reads text format gives the row's values back. */
+static void test_apply_run_add_lines_split_back_to_the_same_values(void **state)
 {
     (void)state;
     struct apply_run run;
@@ -69,19 +70,20 @@ static void test_apply_run_next_reads_back_the_same_values(void **state)
                                         {text("x\ny\r\n"), text("\xe6\x97\xa5\xe6\x9c\xac")},
                                         {text("\\N"), text("")}};
     struct pgoutput_value back[2];
-    size_t pos = 0;
     apply_run_init(&run);
     buf_init(&store, 1024);
     for (int i = 0; i < 3; i++)
         assert_int_equal(apply_run_add(&run, &rel_a, rows[i], 2), 0);
+    const char *line = run.text.data, *end = run.text.data + run.text.len;
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(apply_run_next(&run, &pos, back, 2, &store), 1);
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        assert_non_null(nl);
+        assert_int_equal(copytext_split(line, (size_t)(nl - line), back, 2, &store), 0);
         assert_same_value(&back[0], &rows[i][0]);
         assert_same_value(&back[1], &rows[i][1]);
+        line = nl + 1;
     }
-    assert_int_equal(apply_run_next(&run, &pos, back, 2, &store), 0);
-    pos = 0;
-    assert_int_equal(apply_run_next(&run, &pos, back, 3, &store), -EPROTO);
+    assert_ptr_equal(line, end);
     buf_release(&store);
     apply_run_release(&run);
 }
@@ -108,37 +110,6 @@ static void test_apply_run_add_refuses_unchanged_and_other_table(void **state)
     apply_run_release(&run);
 }
 
-static void test_apply_run_full_at_row_cap(void **state)
-{
-    (void)state;
-    struct apply_run run;
-    struct pgoutput_value row[2] = {text("1"), null_value};
-    apply_run_init(&run);
-    for (int i = 0; i < APPLY_RUN_ROWS - 1; i++)
-        assert_int_equal(apply_run_add(&run, &rel_a, row, 2), 0);
-    assert_false(apply_run_full(&run));
-    assert_int_equal(apply_run_add(&run, &rel_a, row, 2), 0);
-    assert_true(apply_run_full(&run));
-    apply_run_release(&run);
-}
-
-static void test_apply_run_full_at_byte_cap(void **state)
-{
-    (void)state;
-    struct apply_run run;
-    static char big[1024 * 1024 + 1];
-    memset(big, 'x', sizeof(big) - 1);
-    struct pgoutput_value row[2] = {text(big), null_value}; /* 1 MiB + "\t\\N\n" */
-    apply_run_init(&run);
-    for (int i = 0; i < 7; i++)
-        assert_int_equal(apply_run_add(&run, &rel_a, row, 2), 0);
-    assert_false(apply_run_full(&run));
-    assert_int_equal(apply_run_add(&run, &rel_a, row, 2), 0);
-    assert_true(apply_run_full(&run));
-    assert_int_equal(run.rows, 8);
-    apply_run_release(&run);
-}
-
 static void test_apply_run_sql_quotes_every_column(void **state)
 {
     (void)state;
@@ -153,10 +124,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_apply_run_add_escapes_text_format),
-        cmocka_unit_test(test_apply_run_next_reads_back_the_same_values),
+        cmocka_unit_test(test_apply_run_add_lines_split_back_to_the_same_values),
         cmocka_unit_test(test_apply_run_add_refuses_unchanged_and_other_table),
-        cmocka_unit_test(test_apply_run_full_at_row_cap),
-        cmocka_unit_test(test_apply_run_full_at_byte_cap),
         cmocka_unit_test(test_apply_run_sql_quotes_every_column),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
