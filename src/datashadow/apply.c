@@ -26,6 +26,12 @@
 #define GROUP_TXNS 500     /* or at this many transactions */
 #define SQL_MAX (16 * 1024 * 1024)
 #define PARAMS_MAX (1024 * 1024 * 1024)
+/* From this many inserts into one table in a row on, the rest of the run goes as one COPY
+ * instead of prepared INSERTs: a COPY costs round trips the pipeline does not (the sync
+ * before it, its start, its end); bench/datashadow/runs measured COPY slower at 16 and 64
+ * rows per run and even with the INSERTs at 256 (bench/results-datashadow-stream.md). */
+#define COPY_MIN_ROWS 256
+#define COPY_SEND_BYTES (64 * 1024) /* an open COPY is sent rows in pieces of this size */
 
 void apply_init(struct apply *a, PGconn *shadow, PGconn *src, struct relation *rels, size_t n,
                 const struct mask_key *key, const char *slot, bool follow, uint64_t done_lsn)
@@ -46,6 +52,7 @@ void apply_init(struct apply *a, PGconn *shadow, PGconn *src, struct relation *r
     relation_row_init(&a->old);
     buf_init(&a->params, PARAMS_MAX);
     buf_init(&a->sql, SQL_MAX);
+    apply_run_init(&a->run);
 }
 
 void apply_release(struct apply *a)
@@ -56,6 +63,7 @@ void apply_release(struct apply *a)
     relation_row_release(&a->old);
     buf_release(&a->params);
     buf_release(&a->sql);
+    apply_run_release(&a->run);
     free(a->pv);
     a->pv = NULL;
 }
@@ -264,20 +272,88 @@ static struct relation *find_rel(struct apply *a, uint32_t relid, struct err *er
     return r;
 }
 
+/* Starts the run's COPY: the pipeline is synced (earlier statements' errors reported
+ * first) and left, since libpq runs no COPY in it. */
+static int copy_begin(struct apply *a, const struct relation *r, struct err *err)
+{
+    int rc = drain(a, err);
+    if (!rc && !PQexitPipelineMode(a->shadow))
+        rc = err_set(err, -EIO, "shadow: %s", PQerrorMessage(a->shadow));
+    if (!rc)
+        rc = apply_run_copy_start(a->shadow, r, err);
+    a->copying = rc == 0;
+    return rc;
+}
+
+/* Sends the rest of the run, ends its COPY and enters the pipeline again. */
+static int copy_finish(struct apply *a, struct err *err)
+{
+    int rc = apply_run_copy_send(a->shadow, &a->run, err);
+    int rc2 = apply_run_copy_end(a->shadow, a->run_rel, rc != 0, err);
+    a->copying = false;
+    apply_run_reset(&a->run);
+    if (!rc && !rc2 && !PQenterPipelineMode(a->shadow))
+        rc = err_set(err, -EIO, "shadow: cannot enter pipeline mode");
+    return rc ? rc : rc2;
+}
+
+/* Ends the current run of inserts: its COPY, if it has one. */
+static int end_run(struct apply *a, struct err *err)
+{
+    int rc = a->copying ? copy_finish(a, err) : 0;
+    a->run_rel = NULL;
+    a->run_len = 0;
+    return rc;
+}
+
+/* One masked row into the open COPY; the rows go out in pieces of COPY_SEND_BYTES, so
+ * the shadow loads them while more are masked. */
+static int copy_row(struct apply *a, const struct relation *r, struct err *err)
+{
+    int rc = apply_run_add(&a->run, r, a->row.v, r->ncols);
+    if (rc == -ENOSPC && a->run.text.len) { /* a huge row after others */
+        rc = apply_run_copy_send(a->shadow, &a->run, err);
+        if (rc)
+            return rc;
+        rc = apply_run_add(&a->run, r, a->row.v, r->ncols);
+    }
+    if (rc == -EINVAL)
+        return err_set(err, -EPROTO, "table '%s': an insert without every value", r->display);
+    if (rc)
+        return err_set(err, -ENOSPC, "table '%s': row too large", r->display);
+    return a->run.text.len >= COPY_SEND_BYTES ? apply_run_copy_send(a->shadow, &a->run, err) : 0;
+}
+
+/* One masked row as a prepared INSERT into the pipeline. */
+static int insert_row(struct apply *a, const struct relation *r, struct err *err)
+{
+    size_t np = 0;
+    buf_reset(&a->params);
+    if (add_params(a, &np, a->row.v, r->ncols, NULL, 0))
+        return err_set(err, -ENOSPC, "table '%s': row too large", r->display);
+    return send_prepared(a, 'i', r, np, err);
+}
+
+/* Consecutive inserts into one table are a run: its first COPY_MIN_ROWS - 1 rows go as
+ * prepared INSERTs, the rest through one COPY that ends with the run (another table,
+ * any other message). Short runs, the common case, cost nothing more than before. */
 static int do_insert(struct apply *a, const struct pgoutput_msg *m, struct err *err)
 {
     struct relation *r = find_rel(a, m->relid, err);
     if (!r)
         return -ENOENT;
     int rc = relation_mask(r, a->key, &a->rng, m->new_.v, m->new_.n, NULL, &a->row, err);
-    size_t np = 0;
-    buf_reset(&a->params);
-    if (!rc && add_params(a, &np, a->row.v, r->ncols, NULL, 0))
-        rc = err_set(err, -ENOSPC, "table '%s': row too large", r->display);
-    if (!rc)
-        rc = send_prepared(a, 'i', r, np, err);
+    if (!rc && a->run_rel != r)
+        rc = end_run(a, err);
     r->txn.inserts++;
-    return rc;
+    if (rc)
+        return rc;
+    a->run_rel = r;
+    if (++a->run_len >= COPY_MIN_ROWS && !a->copying)
+        rc = copy_begin(a, r, err);
+    if (rc)
+        return rc;
+    return a->copying ? copy_row(a, r, err) : insert_row(a, r, err);
 }
 
 static bool has_unchanged(const struct pgoutput_tuple *t)
@@ -590,6 +666,11 @@ static int do_relation(struct apply *a, const struct pgoutput_msg *m, struct err
 int apply_message(struct apply *a, const struct pgoutput_msg *m, bool *committed, struct err *err)
 {
     *committed = false;
+    if (a->run_len && m->kind != PGOUTPUT_INSERT) { /* any other message ends the run */
+        int rc = end_run(a, err);
+        if (rc)
+            return rc;
+    }
     if (a->state == APPLY_GROUPED && m->kind != PGOUTPUT_BEGIN) {
         int rc = commit_group(a, committed, err); /* anything else ends the group first */
         if (rc)

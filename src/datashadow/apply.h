@@ -2,7 +2,9 @@
 /*
  * apply: writes decoded source changes into the shadow database, masked, each source
  * transaction whole inside one shadow transaction. Statements are prepared per table and
- * sent in libpq's pipeline mode, so a transaction of many rows costs few round trips. The
+ * sent in libpq's pipeline mode, so a transaction of many rows costs few round trips. A
+ * long run of consecutive inserts into one table is loaded with one COPY instead (the
+ * pipeline is synced and left for it, then entered again; see apply_run.h). The
  * shadow transaction also records the end LSN of its last source transaction in
  * doppel_datashadow.progress and commits. A restart resumes from that recorded LSN and
  * skips every transaction that ended at or before it, so nothing is applied twice.
@@ -37,6 +39,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/rng.h"
+#include "datashadow/apply_run.h"
 #include "datashadow/mask.h"
 #include "datashadow/pgoutput.h"
 #include "datashadow/relation.h"
@@ -76,6 +79,10 @@ struct apply {
     const char **pv;   /* parameter pointers into params */
     size_t pv_cap;
     struct buf sql;
+    const struct relation *run_rel; /* borrowed: the table of the current run of inserts */
+    size_t run_len;                 /* inserts in that run so far */
+    bool copying;                   /* the run's COPY is open on the shadow (pipeline left) */
+    struct apply_run run;           /* its rows not yet sent to the COPY */
 };
 
 void apply_init(struct apply *a, PGconn *shadow, PGconn *src, struct relation *rels, size_t n,

@@ -125,6 +125,65 @@ expect_eq "no row of the rolled-back savepoint" "$(shadow_count 'id BETWEEN 2100
 expect_eq "changes after the rollback kept" "$(shadow_count "note = 'kept'")" 50
 check "verify clean after savepoints" verified "$E2E_TMP/ds.yaml"
 
+# --- (5) long runs of inserts go through COPY, short ones as INSERTs: same shadow rows ------
+# 5,000 inserts into big in two runs, with inserts into marks and an update of a row of
+# the first run between them; notes hold tab, newline, carriage return, backslash, \N as
+# text, NULL and non-ASCII. Then 40 of the same source values (rows 702001-702040, which
+# went through the first run's COPY) in a transaction short enough for prepared INSERTs
+# (ids + 1,000,000): both paths must give the same masked email and the same note.
+NOTE="CASE i % 5 WHEN 0 THEN NULL WHEN 1 THEN E'tab\there' WHEN 2 THEN E'line\nbreak\r\n'
+      WHEN 3 THEN E'back\\\\slash \\\\N' ELSE 'ünïcødé ✓ 日本' END"
+RUN="SELECT i, 'r' || i || '@example.com', $NOTE FROM generate_series"
+pgq "$PG" src "BEGIN;
+INSERT INTO big $RUN(700001, 702500) i;
+INSERT INTO marks VALUES (10, E'a\tb'), (11, NULL);
+UPDATE big SET note = E'upd\tated\\\\' WHERE id = 700010;
+INSERT INTO big $RUN(702501, 705000) i;
+INSERT INTO marks VALUES (12, 'c');
+COMMIT;"
+pgq "$PG" src "INSERT INTO big SELECT i + 1000000, 'r' || i || '@example.com', $NOTE
+               FROM generate_series(702001, 702040) i"
+check "runs: 5,000 inserts arrive" await_eq 20 5000 shadow_count 'id BETWEEN 700001 AND 705000'
+check "runs: the short transaction arrives" await_eq 20 40 shadow_count 'id > 1000000'
+expect_eq "runs: the other table's inserts" \
+    "$(pgq "$PG" shadow "SELECT count(*) FROM marks WHERE id BETWEEN 10 AND 12")" 3
+expect_eq "runs: the update after the first run" \
+    "$(shadow_count "id = 700010 AND note = E'upd\\tated\\\\'")" 1
+expect_eq "runs: NULLs kept" "$(shadow_count 'id BETWEEN 700001 AND 705000 AND note IS NULL')" 999
+expect_eq "runs: masked" "$(shadow_count "id > 700000 AND email LIKE '%@example.com'")" 0
+expect_eq "runs: COPY and INSERT give the same masked values" "$(pgq "$PG" shadow "
+    SELECT count(*) FROM big a JOIN big b ON b.id = a.id + 1000000
+    WHERE a.email = b.email AND a.note IS NOT DISTINCT FROM b.note")" 40
+expect_eq "runs: every special note as on the source" "$(pgq "$PG" shadow "
+    SELECT string_agg(DISTINCT md5(coalesce(note, '-')), ',' ORDER BY md5(coalesce(note, '-')))
+    FROM big WHERE id BETWEEN 700011 AND 705000")" "$(pgq "$PG" src "
+    SELECT string_agg(DISTINCT md5(coalesce(note, '-')), ',' ORDER BY md5(coalesce(note, '-')))
+    FROM big WHERE id BETWEEN 700011 AND 705000")"
+check "runs: verify clean" verified "$E2E_TMP/ds.yaml"
+expect_eq "runs: row counts equal" "$(pgq "$PG" shadow 'SELECT count(*) FROM big')" \
+    "$(pgq "$PG" src 'SELECT count(*) FROM big')"
+
+# A COPY the shadow refuses (a CHECK only the shadow has): doppel stops naming the table,
+# and nothing of that transaction, its other table's insert included, is on the shadow.
+pgq "$PG" shadow "ALTER TABLE big ADD CONSTRAINT shadow_only CHECK (note <> 'refused')"
+pgq "$PG" src "BEGIN; INSERT INTO marks VALUES (20, 'before the run');
+INSERT INTO big SELECT i, 'f' || i || '@example.com', CASE WHEN i = 800350 THEN 'refused'
+    ELSE 'fine' END FROM generate_series(800001, 800400) i; COMMIT;"
+check "refused COPY: doppel stops" await 20 bash -c "! { $(declare -f pid_alive); pid_alive $DS_PID; }"
+pid_alive "$DS_PID" && kill -TERM "$DS_PID"
+wait "$DS_PID"
+expect_eq "refused COPY: exit status 1" "$?" 1
+check "refused COPY: the error names the table and the constraint" \
+    grep -q "table 'public.big'.*shadow_only" "$DS_LOG"
+check "refused COPY: it was a COPY" grep -q "COPY big" "$DS_LOG"
+grep -A2 "shadow_only" "$DS_LOG" | head -3 | sed 's/^/# /'
+expect_eq "refused COPY: nothing of the transaction on the shadow" \
+    "$(pgq "$PG" shadow "SELECT (SELECT count(*) FROM big WHERE id BETWEEN 800001 AND 800400)
+                                + (SELECT count(*) FROM marks WHERE id = 20)")" 0
+pgq "$PG" shadow "ALTER TABLE big DROP CONSTRAINT shadow_only"
+ds_start DS "$E2E_TMP/ds.yaml"
+check "refused COPY: applied after the restart" await_eq 20 400 shadow_count 'id BETWEEN 800001 AND 800400'
+
 # --- (4) kill -9 while a big transaction streams, restart, converge -----------------------
 BEFORE="$(streamed v2)"
 source_bg "BEGIN; INSERT INTO big $ROWS(300001, 320000) i; UPDATE big SET note = 'late' WHERE id <= 100; SELECT pg_sleep(2); COMMIT;"
