@@ -10,7 +10,8 @@
  * next one: its scheduled time is fixed by the schedule, not by when it is taken, so the
  * wait counts in its latency (no coordinated omission) while memory stays one request per
  * connection however far behind the target falls. A request that could not be sent within
- * --timeout of its scheduled time is dropped and counted as `overflow`. Only the next
+ * --timeout of its scheduled time is dropped and counted as `overflow` (without being
+ * built, when it is overdue already as it leaves the source). Only the next
  * request (`next`) is built ahead (rewrite), because what a source yields is borrowed.
  *
  * Connection states:
@@ -94,6 +95,7 @@ struct replay {
 };
 
 static void dispatch(struct replay *rp, struct rreq *r);
+static void count_error(struct replay *rp, enum replay_error e);
 static struct rreq *take_due(struct replay *rp);
 static void rearm(struct replay *rp);
 static void arm_drain(struct replay *rp);
@@ -197,33 +199,39 @@ static void fetch(struct replay *rp)
     struct replay_req q;
     const struct replay_opts *o = rp->o;
     rp->next = NULL;
-    if (rp->src_done)
-        return;
-    if (o->stride < 2 && o->max_requests && rp->st->scheduled >= o->max_requests) {
-        rp->src_done = true;
-        return;
-    }
-    uint64_t t;
     for (;;) {
-        int rc = pull(rp, &q);
-        t = rc == 1 ? replay_sched_next(&rp->sched, q.at_ns) : REPLAY_SCHED_END;
-        if (rc < 0)
-            rp->rc = rc;
-        if (t == REPLAY_SCHED_END || (o->duration_ns && t >= o->duration_ns) ||
-            (o->max_requests && rp->index >= o->max_requests)) {
+        if (rp->src_done)
+            return;
+        if (o->stride < 2 && o->max_requests && rp->st->scheduled >= o->max_requests) {
             rp->src_done = true;
             return;
         }
-        if (o->stride < 2 || rp->index++ % o->stride == o->offset)
-            break; /* another thread's request otherwise */
-    }
-    rp->next = build(rp, &q, t);
-    if (!rp->next) {
-        rp->src_done = true;
+        uint64_t t;
+        for (;;) {
+            int rc = pull(rp, &q);
+            t = rc == 1 ? replay_sched_next(&rp->sched, q.at_ns) : REPLAY_SCHED_END;
+            if (rc < 0)
+                rp->rc = rc;
+            if (t == REPLAY_SCHED_END || (o->duration_ns && t >= o->duration_ns) ||
+                (o->max_requests && rp->index >= o->max_requests)) {
+                rp->src_done = true;
+                return;
+            }
+            if (o->stride < 2 || rp->index++ % o->stride == o->offset)
+                break; /* another thread's request otherwise */
+        }
+        rp->st->scheduled++;
+        rp->st->last_sched_ns = t;
+        uint64_t now = now_ns(rp);
+        if (now > t && now - t > o->timeout_ns) { /* overdue already: not worth building */
+            count_error(rp, REPLAY_E_OVERFLOW);
+            continue;
+        }
+        rp->next = build(rp, &q, t);
+        if (!rp->next)
+            rp->src_done = true;
         return;
     }
-    rp->st->scheduled++;
-    rp->st->last_sched_ns = t;
 }
 
 /* ---- results --------------------------------------------------------------------------- */
