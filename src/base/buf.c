@@ -49,6 +49,16 @@ static int reserve(struct buf *b, size_t n)
     return 0;
 }
 
+void *buf_extend(struct buf *b, size_t n)
+{
+    if (reserve(b, n))
+        return NULL;
+    char *p = b->data + b->len;
+    b->len += n;
+    b->data[b->len] = '\0';
+    return p;
+}
+
 int buf_append(struct buf *b, const void *data, size_t n)
 {
     int rc = reserve(b, n);

@@ -24,6 +24,9 @@ int buf_append(struct buf *b, const void *data, size_t n);
 int buf_appends(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/* Appends n bytes for the caller to fill and returns where they start (NULL, the buffer
+ * unchanged, when that would pass the maximum). */
+void *buf_extend(struct buf *b, size_t n);
 /* Removes the first n bytes. */
 void buf_consume(struct buf *b, size_t n);
 /* Hands the data to the caller (who frees it) and resets the buffer. */

@@ -164,71 +164,105 @@ bool capture_frame_check(const unsigned char *p, uint32_t *len, uint32_t *crc)
     return *len <= CAPTURE_RECORD_MAX;
 }
 
-static int put_int(struct buf *out, uint64_t v, int n)
+/* Encoding measures the record first (checking every length against its field's width), then
+ * writes it in one piece: the buffer grows once and each field is a store or a memcpy. */
+static bool bytes_fit(size_t len, int n, size_t *size)
 {
-    unsigned char b[8];
-    put_le(b, v, n);
-    return buf_append(out, b, (size_t)n);
+    if ((n == 2 && len > 0xffff) || len > CAPTURE_RECORD_MAX)
+        return false;
+    *size += (size_t)n + len;
+    return true;
+}
+
+static bool headers_fit(const struct http_header *h, size_t n, size_t *size)
+{
+    if (n > CAPTURE_HEADERS_MAX)
+        return false;
+    *size += 2;
+    for (size_t i = 0; i < n; i++)
+        if (!bytes_fit(h[i].name_len, 2, size) || !bytes_fit(h[i].value_len, 4, size))
+            return false;
+    return true;
+}
+
+static bool resp_fits(const struct capture_resp *r, size_t *size)
+{
+    *size += 1 + 2 + 1 + 8;
+    return bytes_fit(r->pool_len, 2, size) && headers_fit(r->headers, r->nheaders, size) &&
+           bytes_fit(r->body_len, 4, size);
+}
+
+/* The payload's size, or 0 when a field is too long for its width or the whole for a record. */
+static size_t payload_size(const struct capture_record *r)
+{
+    size_t size = 1 + 8 + 8;
+    if (!bytes_fit(r->method_len, 2, &size) || !bytes_fit(r->target_len, 4, &size) ||
+        !headers_fit(r->headers, r->nheaders, &size) || !bytes_fit(r->body_len, 4, &size) ||
+        (r->primary.present && !resp_fits(&r->primary, &size)) ||
+        (r->shadow.present && !resp_fits(&r->shadow, &size)))
+        return 0;
+    return size > CAPTURE_RECORD_MAX ? 0 : size;
+}
+
+static unsigned char *put_int(unsigned char *p, uint64_t v, int n)
+{
+    put_le(p, v, n);
+    return p + n;
 }
 
 /* A length of n bytes (n = 2 or 4) then the bytes. */
-static int put_bytes(struct buf *out, const void *p, size_t len, int n)
+static unsigned char *put_bytes(unsigned char *p, const void *data, size_t len, int n)
 {
-    if (n == 2 && len > 0xffff)
-        return -ENOSPC;
-    if (len > CAPTURE_RECORD_MAX)
-        return -ENOSPC;
-    int rc = put_int(out, len, n);
-    return rc ? rc : buf_append(out, p, len);
+    p = put_int(p, len, n);
+    if (len)
+        memcpy(p, data, len);
+    return p + len;
 }
 
-static int put_headers(struct buf *out, const struct http_header *h, size_t n)
+static unsigned char *put_headers(unsigned char *p, const struct http_header *h, size_t n)
 {
-    if (n > CAPTURE_HEADERS_MAX)
-        return -ENOSPC;
-    int rc = put_int(out, n, 2);
-    for (size_t i = 0; i < n && !rc; i++) {
-        rc = put_bytes(out, h[i].name, h[i].name_len, 2);
-        rc = rc ? rc : put_bytes(out, h[i].value, h[i].value_len, 4);
+    p = put_int(p, n, 2);
+    for (size_t i = 0; i < n; i++) {
+        p = put_bytes(p, h[i].name, h[i].name_len, 2);
+        p = put_bytes(p, h[i].value, h[i].value_len, 4);
     }
-    return rc;
+    return p;
 }
 
-static int put_resp(struct buf *out, const struct capture_resp *r)
+static unsigned char *put_resp(unsigned char *p, const struct capture_resp *r)
 {
-    int rc = put_int(out, r->body_truncated ? REC_F_BODY_TRUNCATED : 0, 1);
-    rc = rc ? rc : put_int(out, (uint64_t)r->status & 0xffff, 2);
-    rc = rc ? rc : put_int(out, r->error & 0xff, 1);
-    rc = rc ? rc : put_int(out, r->latency_ns, 8);
-    rc = rc ? rc : put_bytes(out, r->pool, r->pool_len, 2);
-    rc = rc ? rc : put_headers(out, r->headers, r->nheaders);
-    return rc ? rc : put_bytes(out, r->body, r->body_len, 4);
+    p = put_int(p, r->body_truncated ? REC_F_BODY_TRUNCATED : 0, 1);
+    p = put_int(p, (uint64_t)r->status & 0xffff, 2);
+    p = put_int(p, r->error & 0xff, 1);
+    p = put_int(p, r->latency_ns, 8);
+    p = put_bytes(p, r->pool, r->pool_len, 2);
+    p = put_headers(p, r->headers, r->nheaders);
+    return put_bytes(p, r->body, r->body_len, 4);
 }
 
 int capture_encode_payload(const struct capture_record *r, struct buf *out)
 {
-    size_t start = out->len;
     if (r->answer_only && r->primary.present)
         return -EINVAL; /* the primary response always travels with its request */
+    size_t size = payload_size(r);
+    unsigned char *p = size ? buf_extend(out, size) : NULL;
+    if (!p)
+        return -ENOSPC;
     unsigned flags =
         (r->body_truncated ? REC_F_BODY_TRUNCATED : 0) | (r->primary.present ? REC_F_PRIMARY : 0) |
         (r->shadow.present ? REC_F_SHADOW : 0) | (r->answer_only ? REC_F_ANSWER_ONLY : 0);
-    int rc = put_int(out, flags, 1);
-    rc = rc ? rc : put_int(out, r->ts_ns, 8);
-    rc = rc ? rc : put_int(out, r->id, 8);
-    rc = rc ? rc : put_bytes(out, r->method, r->method_len, 2);
-    rc = rc ? rc : put_bytes(out, r->target, r->target_len, 4);
-    rc = rc ? rc : put_headers(out, r->headers, r->nheaders);
-    rc = rc ? rc : put_bytes(out, r->body, r->body_len, 4);
-    if (!rc && r->primary.present)
-        rc = put_resp(out, &r->primary);
-    if (!rc && r->shadow.present)
-        rc = put_resp(out, &r->shadow);
-    if (!rc && out->len - start > CAPTURE_RECORD_MAX)
-        rc = -ENOSPC;
-    if (rc)
-        out->len = start;
-    return rc;
+    p = put_int(p, flags, 1);
+    p = put_int(p, r->ts_ns, 8);
+    p = put_int(p, r->id, 8);
+    p = put_bytes(p, r->method, r->method_len, 2);
+    p = put_bytes(p, r->target, r->target_len, 4);
+    p = put_headers(p, r->headers, r->nheaders);
+    p = put_bytes(p, r->body, r->body_len, 4);
+    if (r->primary.present)
+        p = put_resp(p, &r->primary);
+    if (r->shadow.present)
+        put_resp(p, &r->shadow);
+    return 0;
 }
 
 int capture_encode(const struct capture_record *r, struct buf *out)

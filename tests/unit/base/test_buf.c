@@ -39,6 +39,26 @@ static void test_buf_append_past_max_fails_unchanged(void **state)
     buf_release(&b);
 }
 
+static void test_buf_extend_hands_out_room_or_nothing(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b, 10);
+    buf_appends(&b, "ab");
+    char *p = buf_extend(&b, 5);
+    assert_non_null(p);
+    assert_ptr_equal(p, b.data + 2);
+    memcpy(p, "cdefg", 5);
+    assert_int_equal(b.len, 7);
+    assert_string_equal(b.data, "abcdefg"); /* terminated after the room */
+    assert_null(buf_extend(&b, 4));         /* 11 > max */
+    assert_int_equal(b.len, 7);
+    assert_string_equal(b.data, "abcdefg");
+    assert_non_null(buf_extend(&b, 0));
+    assert_int_equal(b.len, 7);
+    buf_release(&b);
+}
+
 static void test_buf_consume_shifts(void **state)
 {
     (void)state;
@@ -64,6 +84,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buf_append_grows_and_terminates),
         cmocka_unit_test(test_buf_append_past_max_fails_unchanged),
+        cmocka_unit_test(test_buf_extend_hands_out_room_or_nothing),
         cmocka_unit_test(test_buf_consume_shifts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

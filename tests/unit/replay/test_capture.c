@@ -235,6 +235,44 @@ static void test_capture_encode_payload_refuses_oversized_fields(void **state)
     buf_append(&b, "keep", 4);
     assert_int_equal(capture_encode_payload(&in, &b), -ENOSPC);
     assert_int_equal(b.len, 4); /* unchanged */
+    /* every width: a header name (16 bits), a pool name (16 bits), the header count, and a
+     * record whose fields each fit but whose whole does not */
+    struct http_header h = {big, sizeof(big), "v", 1};
+    in = sample();
+    in.headers = &h;
+    in.nheaders = 1;
+    assert_int_equal(capture_encode_payload(&in, &b), -ENOSPC);
+    in = sample();
+    in.primary.pool = big;
+    in.primary.pool_len = sizeof(big);
+    assert_int_equal(capture_encode_payload(&in, &b), -ENOSPC);
+    in = sample();
+    in.nheaders = CAPTURE_HEADERS_MAX + 1;
+    assert_int_equal(capture_encode_payload(&in, &b), -ENOSPC);
+    char *huge = malloc(CAPTURE_RECORD_MAX);
+    assert_non_null(huge);
+    in = sample();
+    in.body = huge;
+    in.body_len = CAPTURE_RECORD_MAX; /* fits its 32-bit length, not the record */
+    struct buf wide;
+    buf_init(&wide, 2 * (size_t)CAPTURE_RECORD_MAX);
+    assert_int_equal(capture_encode_payload(&in, &wide), -ENOSPC);
+    assert_int_equal(wide.len, 0);
+    in.body_len = CAPTURE_RECORD_MAX - 1000; /* the largest that fits, to the byte */
+    memset(huge, 'b', in.body_len);
+    assert_int_equal(capture_encode_payload(&in, &wide), 0);
+    size_t fixed = wide.len - in.body_len;
+    buf_reset(&wide);
+    in.body_len = CAPTURE_RECORD_MAX - fixed;
+    assert_int_equal(capture_encode_payload(&in, &wide), 0);
+    assert_int_equal(wide.len, CAPTURE_RECORD_MAX);
+    buf_reset(&wide);
+    in.body_len++;
+    assert_int_equal(capture_encode_payload(&in, &wide), -ENOSPC);
+    assert_int_equal(wide.len, 0);
+    buf_release(&wide);
+    free(huge);
+    assert_int_equal(b.len, 4); /* unchanged */
     in = sample();
     struct buf small;
     buf_init(&small, 20);
