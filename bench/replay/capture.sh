@@ -6,14 +6,16 @@
 # 1. Format throughput: bench/replay/capture_write.c encodes and writes N records shaped like
 #    a mirrored API call (8 request headers, a 200 with a BODY-byte body), then reads them
 #    back: records/s and MB/s, median of REPS.
-# 2. Gateway CPU per mirrored request, capture off vs on: `doppel serve` (1 worker, pinned to
-#    SUT_CPU) in front of build/tests/backend as primary and as shadow, mirror 100 % of GETs;
-#    `doppel replay` (LOAD_CPU) sends a fixed RATE (default 5000/s, so both runs do the same
-#    work per second) for DURATION seconds over CONNS connections. The cost is doppel's CPU
-#    time (utime + stime of every thread, the capture writer's included, from
-#    /proc/PID/task/*/stat, per thread) over the requests answered. Off and on alternate in each repetition
-#    so drift hits both; medians over REPS. Capture writes 2 records per request (primary and
-#    shadow) to a scratch directory.
+# 2. Gateway CPU per mirrored request, capture off vs on: two `doppel serve` (1 worker each,
+#    both pinned to SUT_CPU), one without capture and one with, side by side in front of the
+#    same build/tests/backend primary and shadow, mirror 100 % of GETs; two `doppel replay`
+#    (LOAD_CPU) send each a fixed RATE (default 5000/s, so both do the same work per second)
+#    at the same time for DURATION seconds over CONNS connections. The cost is each doppel's
+#    CPU time (every thread's, the capture writer's included, in ns from
+#    /proc/PID/task/*/schedstat) over the requests it answered. Running the pair at once
+#    (not one after the other) puts both in the same moment of a noisy machine; medians over
+#    REPS, and the sorted per-repetition differences to show the spread. Capture writes 2
+#    records per request (primary and shadow) to a scratch directory.
 # 3. The tap alone (bench/replay/tap_cost.c): CPU per request of the worker side (anonymized
 #    head, encode, queue) and of the whole process (writer thread included), outside the
 #    gateway, for one primary and one shadow record per request; median of REPS.
@@ -22,12 +24,14 @@
 set -u -o pipefail
 cd "$(dirname "$0")/../.."
 REPS="${REPS:-5}"; DURATION="${DURATION:-10}"; CONNS="${CONNS:-32}"; RATE="${RATE:-5000}"
+QUEUE="${QUEUE:-4096}"   # capture.queue of the gateway with capture on
 N="${N:-200000}"; BODY="${BODY:-512}"; LOAD_CPU="${LOAD_CPU:-0}"; SUT_CPU="${SUT_CPU:-1}"
 BUILD="${BUILD:-build}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/doppel-bench-capture.XXXXXX")"
 PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do pkill -TERM -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
+    pkill -TERM -f "serve -c $WORK/" 2>/dev/null   # gateways started in a subshell
     wait 2>/dev/null
     rm -rf "$WORK"
 }
@@ -75,25 +79,26 @@ start_backend_pinned() {   # VAR NAME
 start_backend_pinned PRIM prim
 start_backend_pinned SHAD shad
 
-# CPU ticks of every thread of PID, one "name ticks" line each (threads are named:
-# doppel-w0 the worker, doppel-capture the writer; the rest are summed as "other").
-thread_ticks() {
+# CPU time in ns of every thread of PID (schedstat's first field: time on a CPU, to the
+# nanosecond, where /proc/PID/stat counts 10 ms ticks), one "name ns" line each (threads are
+# named: doppel-w0 the worker, doppel-capture the writer; the rest are summed as "other").
+thread_ns() {
     local t n
     for t in /proc/"$1"/task/*; do
         n="$(cat "$t/comm")"
         case "$n" in doppel-w*|doppel-capture) ;; *) n=other ;; esac
-        echo "$n $(awk '{print $14 + $15}' "$t/stat")"
-    done | awk '{a[$1] += $2} END {for (k in a) print k, a[k]}' | sort
+        echo "$n $(cut -d' ' -f1 "$t/schedstat")"
+    done | awk '{a[$1] += $2} END {for (k in a) printf "%s %.0f\n", k, a[k]}' | sort
 }
 
-one_run() {   # on|off -> "requests worker_us writer_us total_us" per request
-    local mode="$1" L A cfg pid tpid reqs
+start_gateway() {   # on|off -> "timeout_pid doppel_pid listen_port"
+    local mode="$1" L A cfg tpid
     L="$(free_port)"; A="$(free_port)"; cfg="$WORK/$mode.yaml"
     rm -rf "$WORK/cap"
     {
         echo "workers: 1"
         echo "admin: { listen: 127.0.0.1:$A }"
-        [ "$mode" = on ] && echo "capture: { path: $WORK/cap/c-%Y%m%d-%H.dcap, max_file: 1GiB }"
+        [ "$mode" = on ] && echo "capture: { path: $WORK/cap/c-%Y%m%d-%H.dcap, max_file: 1GiB, queue: $QUEUE }"
         echo "services:"
         echo "  - name: bench"
         echo "    listen: 127.0.0.1:$L"
@@ -101,30 +106,48 @@ one_run() {   # on|off -> "requests worker_us writer_us total_us" per request
         echo "    shadows: [ { name: s1, upstreams: [127.0.0.1:$SHAD], max_inflight: 1024 } ]"
         echo "    mirror: { percent: 100, methods: [GET] }"
     } >"$cfg"
-    timeout 600 taskset -c "$SUT_CPU" "$BUILD/doppel" serve -c "$cfg" 2>"$WORK/$mode.log" &
+    timeout 600 taskset -c "$SUT_CPU" "$BUILD/doppel" serve -c "$cfg" >/dev/null 2>"$WORK/$mode.log" &
     tpid=$!
     for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$A/readyz" && break; sleep 0.1; done
-    pid="$(pgrep -P "$tpid")"   # doppel itself, under timeout
-    load() {
-        timeout $(($1 + 30)) taskset -c "$LOAD_CPU" "$BUILD/doppel" replay url:/api/v1/users/1 \
-            --target "http://127.0.0.1:$L" --rate "$RATE/s" --loop --duration "$1s" \
-            --connections "$CONNS" --json 2>/dev/null
-    }
-    load 1 >/dev/null
-    thread_ticks "$pid" >"$WORK/t0"
-    reqs="$(load "$DURATION" | jq .responses)"
-    thread_ticks "$pid" >"$WORK/t1"
-    kill -TERM "$pid"; wait "$tpid" 2>/dev/null
-    join -a 2 -e 0 -o 0,1.2,2.2 "$WORK/t0" "$WORK/t1" | awk -v n="$reqs" -v hz="$(getconf CLK_TCK)" '
-        {us[$1] = ($3 - $2) / hz * 1e6 / n; tot += us[$1]}
+    echo "$tpid $(pgrep -P "$tpid") $L"   # doppel itself runs under timeout
+}
+
+load() {   # PORT SECONDS
+    timeout $(($2 + 30)) taskset -c "$LOAD_CPU" "$BUILD/doppel" replay url:/api/v1/users/1 \
+        --target "http://127.0.0.1:$1" --rate "$RATE/s" --loop --duration "$2s" \
+        --connections "$CONNS" --json 2>/dev/null
+}
+
+per_request() {   # T0 T1 REQUESTS -> "requests worker_us writer_us total_us"
+    join -a 2 -e 0 -o 0,1.2,2.2 "$1" "$2" | awk -v n="$3" '
+        {us[$1] = ($3 - $2) / 1e3 / n; tot += us[$1]}
         END {printf "%d %.3f %.3f %.3f\n", n, us["doppel-w0"], us["doppel-capture"], tot}'
 }
 
-echo "== gateway: CPU per mirrored request, capture off vs on, $REPS x ${DURATION}s at $RATE req/s"
+# One repetition: the two gateways run side by side on SUT_CPU, each fed RATE by its own
+# replay at the same time, so whatever slows the machine in that window slows both.
+one_pair() {   # -> "off-figures on-figures"
+    local off on
+    read -r -a off <<<"$(start_gateway off)"
+    read -r -a on <<<"$(start_gateway on)"
+    load "${off[2]}" 1 >/dev/null & load "${on[2]}" 1 >/dev/null; wait "$!"
+    thread_ns "${off[1]}" >"$WORK/off.t0"; thread_ns "${on[1]}" >"$WORK/on.t0"
+    load "${off[2]}" "$DURATION" >"$WORK/off.json" &
+    load "${on[2]}" "$DURATION" >"$WORK/on.json"
+    wait "$!" 2>/dev/null
+    thread_ns "${off[1]}" >"$WORK/off.t1"; thread_ns "${on[1]}" >"$WORK/on.t1"
+    kill -TERM "${off[1]}" "${on[1]}"
+    while kill -0 "${off[0]}" 2>/dev/null || kill -0 "${on[0]}" 2>/dev/null; do sleep 0.05; done
+    echo "$(per_request "$WORK/off.t0" "$WORK/off.t1" "$(jq .responses "$WORK/off.json")")" \
+        "$(per_request "$WORK/on.t0" "$WORK/on.t1" "$(jq .responses "$WORK/on.json")")"
+}
+
+echo "== gateway: CPU per mirrored request, capture off and on side by side, $REPS x ${DURATION}s at $RATE req/s each"
 for r in $(seq "$REPS"); do
-    off="$(one_run off)"; on="$(one_run on)"
-    echo "rep $r: off $off | on $on   (requests worker_us writer_us total_us)" >&2
-    echo "$off $on"
+    pair="$(one_pair)"
+    echo "rep $r: off $(cut -d' ' -f1-4 <<<"$pair") | on $(cut -d' ' -f5- <<<"$pair")" \
+        "  (requests worker_us writer_us total_us)" >&2
+    echo "$pair"
 done >"$WORK/gw.tsv"
 col() { awk -v c="$1" '{print $c}' "$WORK/gw.tsv" | median; }
 echo "capture off: $(col 4) us/req of process CPU (worker $(col 2))"
@@ -132,3 +155,4 @@ echo "capture on:  $(col 8) us/req of process CPU (worker $(col 6), capture writ
 echo "capture cost: $(awk '{print $8 - $4}' "$WORK/gw.tsv" | median) us per mirrored request" \
     "(median of per-repetition differences; worker $(awk '{print $6 - $2}' "$WORK/gw.tsv" | median)," \
     "writer $(col 7))"
+echo "differences, sorted: $(awk '{printf "%.2f\n", $8 - $4}' "$WORK/gw.tsv" | sort -g | tr '\n' ' ')"

@@ -2,11 +2,19 @@
 /*
  * capture_tap: per-worker queues and the writer thread that records exchanges (see
  * capture_tap.h). Each queue is a single-producer single-consumer ring of encoded records:
- * the worker owns the tail, the writer the head; both are atomics, nothing is locked. A
- * slot's buffer is reused record after record (the worker encodes straight into it, the
- * writer writes it from there), so a record costs no allocation and no copy once the ring
- * has gone round; the writer frees a buffer grown past TAP_SLOT_KEEP so a burst of large
- * records does not stay resident.
+ * the worker owns the tail, the writer the head; both are atomics, nothing is locked. The
+ * worker encodes a record straight into a buffer and puts the buffer in the ring; the
+ * writer writes it from there. Once the writer has passed a slot, the worker queues its
+ * buffer as free and reuses free buffers oldest first, making a new one only when none is
+ * free. So the buffers that exist are about as many as records arrive between two of the
+ * writer's wake-ups (a few hundred, a few hundred KiB that stay in cache), where a buffer
+ * per slot would touch a new stretch of memory with every record (4,096 slots, a few MiB)
+ * and push the worker's own data out of the cache (measured in bench/replay/capture.sh:
+ * capture cost the gateway 2-4 us per request that way, about 1 us this way). Oldest
+ * first, not the one freed last: the writer has just read that one on its own core, and
+ * writing it again at once moves its lines back. A record costs no allocation and no copy
+ * once the buffers exist; the writer frees a buffer grown past TAP_SLOT_KEEP so a burst of
+ * large records does not stay resident.
  */
 #include "observer/capture_tap.h"
 
@@ -29,18 +37,28 @@
 #define TAP_SLEEP_MAX_NS (20 * CLOCK_NS_PER_MS)
 #define TAP_FLUSH_NS (100 * CLOCK_NS_PER_MS)
 #define TAP_SLOT_KEEP (16 * 1024)
+#define TAP_HEAD_STEP 64
 
-/* One worker's queue and the scratch it encodes with (touched by that worker only). */
+/* One worker's queue and the scratch it encodes with. Each cache line has one writer: the
+ * worker's (tail, its view of head, its free buffers, its counters, its scratch), the
+ * writer thread's (head) and one nobody writes after creation (the ring's address), so a
+ * record moves no line between cores but its buffer's and the two indexes'. */
 struct tap_queue {
-    _Alignas(64) atomic_size_t tail; /* written by the worker */
-    _Alignas(64) atomic_size_t head; /* written by the writer thread */
-    _Alignas(64) struct buf *slots;  /* [mask + 1] encoded records; slot i belongs to the
-                                        worker until published, then to the writer */
-    size_t mask;
-    atomic_uint_fast64_t queued, dropped_full, dropped_large;
+    _Alignas(64) atomic_size_t tail; /* written by the worker: records published so far */
+    size_t head_seen;                /* the worker's last read of head */
+    size_t reclaimed;                /* slots below this have their buffers on free */
+    struct buf **free;               /* [mask + 1], a queue: nfree from index ffirst on */
+    size_t ffirst, nfree;
+    atomic_size_t nbufs; /* buffers made, at most the ring's size (written by the worker) */
+    /* written by the worker only (a load and a store, no locked add); read for metrics */
+    atomic_uint_fast64_t dropped_full, dropped_large;
     struct buf head_text;
     struct http_header *hdrs; /* parsed from head_text */
     size_t hcap;
+    _Alignas(64) atomic_size_t head; /* written by the writer thread */
+    _Alignas(64) struct buf **ring;  /* [mask + 1]: slot i's record, the worker's until
+                                        published, then the writer's until head passes it */
+    size_t mask;
 };
 
 struct capture_tap {
@@ -50,8 +68,18 @@ struct capture_tap {
     pthread_t thread;
     bool started;
     atomic_bool stop;
+    /* wall clock minus monotonic clock, refreshed by the writer thread at every wake-up: a
+     * record's wall time is its exchange's monotonic start plus this, no clock read on the
+     * worker (a clock step shows in records from the next wake-up, within TAP_SLEEP_MAX_NS) */
+    _Atomic int64_t wall_offset;
     atomic_uint_fast64_t written, bytes, write_errors, files;
 };
+
+static void refresh_offset(struct capture_tap *t)
+{
+    int64_t off = (int64_t)(clock_wall_ns() - clock_mono_ns());
+    atomic_store_explicit(&t->wall_offset, off, memory_order_relaxed);
+}
 
 struct capture_tap *capture_tap_new(const struct capture_tap_config *cfg, struct err *err)
 {
@@ -63,6 +91,7 @@ struct capture_tap *capture_tap_new(const struct capture_tap_config *cfg, struct
     t->cfg.path = xstrdup(cfg->path);
     t->cfg.nworkers = cfg->nworkers ? cfg->nworkers : 1;
     t->w = w;
+    refresh_offset(t);
     size_t cap = 16;
     while (cap < cfg->queue)
         cap *= 2;
@@ -70,9 +99,8 @@ struct capture_tap *capture_tap_new(const struct capture_tap_config *cfg, struct
     BUG_ON(!t->q);
     memset(t->q, 0, sizeof(*t->q) * t->cfg.nworkers);
     for (unsigned i = 0; i < t->cfg.nworkers; i++) {
-        t->q[i].slots = xcalloc(cap, sizeof(*t->q[i].slots));
-        for (size_t j = 0; j < cap; j++)
-            buf_init(&t->q[i].slots[j], CAPTURE_RECORD_MAX);
+        t->q[i].ring = xcalloc(cap, sizeof(*t->q[i].ring));
+        t->q[i].free = xcalloc(cap, sizeof(*t->q[i].free));
         t->q[i].mask = cap - 1;
         buf_init(&t->q[i].head_text, TAP_HEAD_MAX);
     }
@@ -92,23 +120,51 @@ static bool sampled(const struct capture_tap *t, const struct exchange *ex)
     return t->cfg.sample_percent >= 100 || mix(ex->id) % 100 < t->cfg.sample_percent;
 }
 
-static bool queue_full(const struct tap_queue *q)
+/* Reads head only when the last value read says the queue is full. */
+static bool queue_full(struct tap_queue *q)
 {
     size_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
-    return tail - atomic_load_explicit(&q->head, memory_order_acquire) > q->mask;
+    if (tail - q->head_seen <= q->mask)
+        return false;
+    q->head_seen = atomic_load_explicit(&q->head, memory_order_acquire);
+    return tail - q->head_seen > q->mask;
 }
 
-/* The slot the next record is encoded into (free: the queue is not full). */
-static struct buf *next_slot(struct tap_queue *q)
+static void count(atomic_uint_fast64_t *c)
 {
-    return &q->slots[atomic_load_explicit(&q->tail, memory_order_relaxed) & q->mask];
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
 }
 
-static void publish(struct tap_queue *q)
+/* Queues the buffers of the slots the writer has passed as free, in the order written. */
+static void reclaim(struct tap_queue *q)
+{
+    q->head_seen = atomic_load_explicit(&q->head, memory_order_acquire);
+    for (; q->reclaimed != q->head_seen; q->reclaimed++)
+        q->free[(q->ffirst + q->nfree++) & q->mask] = q->ring[q->reclaimed & q->mask];
+}
+
+/* A buffer for the next record (the queue is not full): the one freed longest ago. */
+static struct buf *take_buf(struct tap_queue *q)
+{
+    if (q->nfree == 0)
+        reclaim(q);
+    if (q->nfree > 0) {
+        q->nfree--;
+        return q->free[q->ffirst++ & q->mask];
+    }
+    struct buf *b = xmalloc(sizeof(*b)); /* all nbufs are in the ring: nbufs <= its size */
+    buf_init(b, CAPTURE_RECORD_MAX);
+    atomic_store_explicit(&q->nbufs, atomic_load_explicit(&q->nbufs, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    return b;
+}
+
+static void publish(struct tap_queue *q, struct buf *b)
 {
     size_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    q->ring[tail & q->mask] = b;
     atomic_store_explicit(&q->tail, tail + 1, memory_order_release);
-    atomic_fetch_add_explicit(&q->queued, 1, memory_order_relaxed);
 }
 
 /* The end of the line that starts at p (the CR of its CRLF), or NULL. */
@@ -122,7 +178,8 @@ static const char *line_end(const char *p, const char *end)
  * no longer a mirrored copy. */
 static bool skipped_header(const char *name, size_t len)
 {
-    return str_ieqz(name, len, "content-length") || str_ieqz(name, len, "x-doppel-shadow");
+    return (len == 14 && str_ieq(name, len, "content-length", 14)) ||
+           (len == 15 && str_ieq(name, len, "x-doppel-shadow", 15));
 }
 
 static int parse_field(struct tap_queue *q, size_t *n, const char *p, const char *eol)
@@ -201,24 +258,28 @@ static void submit(struct capture_tap *t, struct exchange *ex, struct capture_re
 {
     struct tap_queue *q = &t->q[ex->worker % t->cfg.nworkers];
     if (queue_full(q)) {
-        atomic_fetch_add_explicit(&q->dropped_full, 1, memory_order_relaxed);
+        count(&q->dropped_full);
         return;
     }
-    struct buf *slot = next_slot(q);
-    buf_reset(slot);
-    uint64_t now_mono = clock_mono_ns();
-    r->ts_ns = clock_wall_ns() - (now_mono > ex->t_start ? now_mono - ex->t_start : 0);
+    r->ts_ns = ex->t_start + (uint64_t)atomic_load_explicit(&t->wall_offset, memory_order_relaxed);
     r->id = ex->id;
     if (with_request) {
         r->body = ex->req_body.data;
         r->body_len = ex->req_body.len;
         r->body_truncated = ex->req_body_truncated;
+        if (request_head(t, q, ex, r) != 0) {
+            count(&q->dropped_large);
+            return;
+        }
     }
-    if ((with_request && request_head(t, q, ex, r) != 0) || capture_encode_payload(r, slot) != 0) {
-        atomic_fetch_add_explicit(&q->dropped_large, 1, memory_order_relaxed);
+    struct buf *b = take_buf(q);
+    buf_reset(b);
+    if (capture_encode_payload(r, b) != 0) {
+        q->free[(q->ffirst + q->nfree++) & q->mask] = b; /* unused: free again */
+        count(&q->dropped_large);
         return;
     }
-    publish(q);
+    publish(q, b);
 }
 
 void capture_tap_exchange_done(struct exchange *ex, void *ctx)
@@ -256,16 +317,20 @@ void capture_tap_shadow_done(struct exchange *ex, const struct shadow_result *re
 static size_t drain(struct capture_tap *t)
 {
     size_t n = 0;
+    uint64_t now = clock_wall_ns();
     for (unsigned i = 0; i < t->cfg.nworkers; i++) {
         struct tap_queue *q = &t->q[i];
         size_t head = atomic_load_explicit(&q->head, memory_order_relaxed);
         size_t tail = atomic_load_explicit(&q->tail, memory_order_acquire);
-        for (; head != tail; head++, n++) {
-            struct buf *it = &q->slots[head & q->mask];
-            capture_writer_write(t->w, clock_wall_ns(), it->data, it->len);
+        /* head moves every TAP_HEAD_STEP records, not every record: each store sends
+         * the line to the worker */
+        for (; head != tail; n++) {
+            struct buf *it = q->ring[head & q->mask];
+            capture_writer_write(t->w, now, it->data, it->len);
             if (it->cap > TAP_SLOT_KEEP)
                 buf_release(it);
-            atomic_store_explicit(&q->head, head + 1, memory_order_release);
+            if (++head % TAP_HEAD_STEP == 0 || head == tail)
+                atomic_store_explicit(&q->head, head, memory_order_release);
         }
     }
     struct capture_writer_stats st;
@@ -300,6 +365,7 @@ static void *writer_main(void *arg)
     uint64_t sleep_ns = TAP_SLEEP_MIN_NS, last_flush = clock_mono_ns();
     for (;;) {
         bool stop = atomic_load(&t->stop);
+        refresh_offset(t);
         size_t taken = 0, n;
         while ((n = drain(t)) > 0)
             taken += n;
@@ -330,7 +396,8 @@ void capture_tap_stats(struct capture_tap *t, struct capture_tap_stats *out)
 {
     memset(out, 0, sizeof(*out));
     for (unsigned i = 0; i < t->cfg.nworkers; i++) {
-        out->queued += atomic_load_explicit(&t->q[i].queued, memory_order_relaxed);
+        out->queued += atomic_load_explicit(&t->q[i].tail, memory_order_relaxed);
+        out->buffers += atomic_load_explicit(&t->q[i].nbufs, memory_order_relaxed);
         out->dropped += atomic_load_explicit(&t->q[i].dropped_full, memory_order_relaxed) +
                         atomic_load_explicit(&t->q[i].dropped_large, memory_order_relaxed);
     }
@@ -379,14 +446,19 @@ void capture_tap_free(struct capture_tap *t)
     atomic_store(&t->stop, true);
     if (t->started)
         pthread_join(t->thread, NULL);
-    else
-        drain(t);
+    drain(t); /* what came after the writer's last pass, or everything if it never ran */
     for (unsigned i = 0; i < t->cfg.nworkers; i++) {
-        for (size_t j = 0; j <= t->q[i].mask; j++)
-            buf_release(&t->q[i].slots[j]);
-        free(t->q[i].slots);
-        free(t->q[i].hdrs);
-        buf_release(&t->q[i].head_text);
+        struct tap_queue *q = &t->q[i];
+        reclaim(q); /* everything is written: head == tail, every buffer is free */
+        BUG_ON(q->nfree != atomic_load(&q->nbufs));
+        for (size_t j = 0; j < q->nfree; j++) {
+            buf_release(q->free[(q->ffirst + j) & q->mask]);
+            free(q->free[(q->ffirst + j) & q->mask]);
+        }
+        free(q->free);
+        free(q->ring);
+        free(q->hdrs);
+        buf_release(&q->head_text);
     }
     free(t->q);
     capture_writer_free(t->w);

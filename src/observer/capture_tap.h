@@ -36,6 +36,7 @@ struct capture_tap_config {
 
 struct capture_tap_stats {
     uint64_t queued, dropped, written, bytes, write_errors, files;
+    uint64_t buffers; /* record buffers the queues have made (each reused once written) */
 };
 
 struct capture_tap;

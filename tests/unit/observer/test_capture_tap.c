@@ -265,14 +265,16 @@ static void wait_written(struct capture_tap *t)
     fail_msg("the writer did not drain the queue");
 }
 
-/* Slots are reused round the ring, small records after large ones (past the size the
- * writer keeps) and the other way round: every record reads back whole and in order. */
-static void test_capture_tap_slots_reused_round_the_ring(void **state)
+/* Buffers are reused once written, small records after large ones (past the size the
+ * writer keeps) and the other way round: every record reads back whole and in order, and
+ * with the writer keeping up (at most 8 records between its passes) the queue of 64 makes
+ * at most 8 buffers, not one per slot: a buffer is made only when all are in the queue. */
+static void test_capture_tap_buffers_reused_once_written(void **state)
 {
     (void)state;
     char *dir = testlib_tmpdir(), path[PATH_MAX];
     struct rt_route route = route_with_rules();
-    struct capture_tap *t = new_tap(dir, 16, 100, path);
+    struct capture_tap *t = new_tap(dir, 64, 100, path);
     assert_int_equal(capture_tap_start(t), 0);
     struct exchange ex;
     for (uint64_t i = 0; i < 120; i++) {
@@ -287,6 +289,10 @@ static void test_capture_tap_slots_reused_round_the_ring(void **state)
         if (i % 8 == 7)
             wait_written(t);
     }
+    struct capture_tap_stats st;
+    capture_tap_stats(t, &st);
+    assert_int_equal(st.queued, 120);
+    assert_true(st.buffers >= 1 && st.buffers <= 8);
     capture_tap_free(t);
     struct capture_reader *r;
     assert_int_equal(capture_reader_open(path, true, &r, NULL), 0);
@@ -356,6 +362,7 @@ static void test_capture_tap_full_queue_drops_then_recovers(void **state)
     capture_tap_stats(t, &st);
     assert_int_equal(st.queued, 64);
     assert_int_equal(st.dropped, 4);
+    assert_int_equal(st.buffers, 16); /* the queue's size: never more */
     capture_tap_free(t);
     assert_int_equal(read_back_ordered(path), 64);
     testlib_rmdir(dir);
@@ -393,7 +400,7 @@ int main(void)
         cmocka_unit_test(test_capture_tap_exchange_done_queues_the_anonymized_copy),
         cmocka_unit_test(test_capture_tap_shadow_done_samples_with_the_primary),
         cmocka_unit_test(test_capture_tap_exchange_done_records_the_head_the_mirror_kept),
-        cmocka_unit_test(test_capture_tap_slots_reused_round_the_ring),
+        cmocka_unit_test(test_capture_tap_buffers_reused_once_written),
         cmocka_unit_test(test_capture_tap_full_queue_drops_then_recovers),
         cmocka_unit_test(test_capture_tap_concurrent_writer_loses_nothing_uncounted),
     };
