@@ -28,24 +28,8 @@ QUEUE="${QUEUE:-4096}"   # capture.queue of the gateway with capture on
 N="${N:-200000}"; BODY="${BODY:-512}"; LOAD_CPU="${LOAD_CPU:-0}"; SUT_CPU="${SUT_CPU:-1}"
 BUILD="${BUILD:-build}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/doppel-bench-capture.XXXXXX")"
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do pkill -TERM -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
-    pkill -TERM -f "serve -c $WORK/" 2>/dev/null   # gateways started in a subshell
-    wait 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-free_port() {   # a loopback port nobody listens on, below the ephemeral range
-    local p
-    for _ in $(seq 50); do
-        p=$((10000 + RANDOM % 22000))
-        [ -z "$(ss -Htan "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return 0; }
-    done
-    return 1
-}
-
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+. bench/lib/side_by_side.sh
+trap sbs_cleanup EXIT
 
 make --no-print-directory -s "$BUILD/doppel" "$BUILD/tests/backend" "$BUILD/libdoppel.a"
 cc -O2 -std=c11 -D_GNU_SOURCE -Isrc -pthread -o "$BUILD/bench_capture_write" \
@@ -69,30 +53,11 @@ echo "== tap alone: $N requests (a primary and a shadow record each), median of 
 for r in $(seq "$REPS"); do "$BUILD/bench_tap_cost" "$WORK" "$N"; rm -f "$WORK"/tap-*; done >"$WORK/tap.tsv"
 echo "anonymized head: $(awk '{print $2}' "$WORK/tap.tsv" | median) us; worker side: $(awk '{print $5}' "$WORK/tap.tsv" | median) us/request; whole process: $(awk '{print $8}' "$WORK/tap.tsv" | median) us/request"
 
-start_backend_pinned() {   # VAR NAME
-    local out="$WORK/$2.out"
-    timeout 600 taskset -c "$LOAD_CPU" "$BUILD/tests/backend" --port 0 --name "$2" >"$out" 2>/dev/null &
-    PIDS+=($!)
-    for _ in $(seq 50); do grep -q '^port' "$out" && break; sleep 0.1; done
-    printf -v "$1" '%s' "$(awk '/^port/ {print $2}' "$out")"
-}
-start_backend_pinned PRIM prim
-start_backend_pinned SHAD shad
-
-# CPU time in ns of every thread of PID (schedstat's first field: time on a CPU, to the
-# nanosecond, where /proc/PID/stat counts 10 ms ticks), one "name ns" line each (threads are
-# named: doppel-w0 the worker, doppel-capture the writer; the rest are summed as "other").
-thread_ns() {
-    local t n
-    for t in /proc/"$1"/task/*; do
-        n="$(cat "$t/comm")"
-        case "$n" in doppel-w*|doppel-capture) ;; *) n=other ;; esac
-        echo "$n $(cut -d' ' -f1 "$t/schedstat")"
-    done | awk '{a[$1] += $2} END {for (k in a) printf "%s %.0f\n", k, a[k]}' | sort
-}
+sbs_backend PRIM prim
+sbs_backend SHAD shad
 
 start_gateway() {   # on|off -> "timeout_pid doppel_pid listen_port"
-    local mode="$1" L A cfg tpid
+    local mode="$1" L A cfg
     L="$(free_port)"; A="$(free_port)"; cfg="$WORK/$mode.yaml"
     rm -rf "$WORK/cap"
     {
@@ -106,22 +71,7 @@ start_gateway() {   # on|off -> "timeout_pid doppel_pid listen_port"
         echo "    shadows: [ { name: s1, upstreams: [127.0.0.1:$SHAD], max_inflight: 1024 } ]"
         echo "    mirror: { percent: 100, methods: [GET] }"
     } >"$cfg"
-    timeout 600 taskset -c "$SUT_CPU" "$BUILD/doppel" serve -c "$cfg" >/dev/null 2>"$WORK/$mode.log" &
-    tpid=$!
-    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$A/readyz" && break; sleep 0.1; done
-    echo "$tpid $(pgrep -P "$tpid") $L"   # doppel itself runs under timeout
-}
-
-load() {   # PORT SECONDS
-    timeout $(($2 + 30)) taskset -c "$LOAD_CPU" "$BUILD/doppel" replay url:/api/v1/users/1 \
-        --target "http://127.0.0.1:$1" --rate "$RATE/s" --loop --duration "$2s" \
-        --connections "$CONNS" --json 2>/dev/null
-}
-
-per_request() {   # T0 T1 REQUESTS -> "requests worker_us writer_us total_us"
-    join -a 2 -e 0 -o 0,1.2,2.2 "$1" "$2" | awk -v n="$3" '
-        {us[$1] = ($3 - $2) / 1e3 / n; tot += us[$1]}
-        END {printf "%d %.3f %.3f %.3f\n", n, us["doppel-w0"], us["doppel-capture"], tot}'
+    echo "$(sbs_serve "$mode" "$BUILD/doppel" "$cfg" "$A") $L"
 }
 
 # One repetition: the two gateways run side by side on SUT_CPU, each fed RATE by its own
@@ -130,16 +80,8 @@ one_pair() {   # -> "off-figures on-figures"
     local off on
     read -r -a off <<<"$(start_gateway off)"
     read -r -a on <<<"$(start_gateway on)"
-    load "${off[2]}" 1 >/dev/null & load "${on[2]}" 1 >/dev/null; wait "$!"
-    thread_ns "${off[1]}" >"$WORK/off.t0"; thread_ns "${on[1]}" >"$WORK/on.t0"
-    load "${off[2]}" "$DURATION" >"$WORK/off.json" &
-    load "${on[2]}" "$DURATION" >"$WORK/on.json"
-    wait "$!" 2>/dev/null
-    thread_ns "${off[1]}" >"$WORK/off.t1"; thread_ns "${on[1]}" >"$WORK/on.t1"
-    kill -TERM "${off[1]}" "${on[1]}"
-    while kill -0 "${off[0]}" 2>/dev/null || kill -0 "${on[0]}" 2>/dev/null; do sleep 0.05; done
-    echo "$(per_request "$WORK/off.t0" "$WORK/off.t1" "$(jq .responses "$WORK/off.json")")" \
-        "$(per_request "$WORK/on.t0" "$WORK/on.t1" "$(jq .responses "$WORK/on.json")")"
+    sbs_pair "${off[2]}" "${on[2]}" "${off[1]}" "${on[1]}"
+    sbs_stop "${off[1]}" "${on[1]}"
 }
 
 echo "== gateway: CPU per mirrored request, capture off and on side by side, $REPS x ${DURATION}s at $RATE req/s each"

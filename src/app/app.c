@@ -296,6 +296,7 @@ static int start_capture(struct app *a, struct err *err)
     a->shared.on_done = app_exchange_done;
     a->shared.on_shadow_done = app_shadow_done;
     a->shared.hook_ctx = a;
+    a->shared.keep_payload = true; /* the capture records bodies and the copy's head */
     log_info("app", "capturing %u%% of requests to '%s'", cc->sample_percent, cc->path);
     return 0;
 }

@@ -49,6 +49,11 @@ static int reserve(struct buf *b, size_t n)
     return 0;
 }
 
+int buf_reserve(struct buf *b, size_t n)
+{
+    return reserve(b, n);
+}
+
 void *buf_extend(struct buf *b, size_t n)
 {
     if (reserve(b, n))

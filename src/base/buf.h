@@ -24,6 +24,9 @@ int buf_append(struct buf *b, const void *data, size_t n);
 int buf_appends(struct buf *b, const char *s);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/* Makes room for n more bytes in one allocation, content unchanged (-ENOSPC past the
+ * maximum, which later appends would meet anyway). */
+int buf_reserve(struct buf *b, size_t n);
 /* Appends n bytes for the caller to fill and returns where they start (NULL, the buffer
  * unchanged, when that would pass the maximum). */
 void *buf_extend(struct buf *b, size_t n);

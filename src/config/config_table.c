@@ -186,7 +186,8 @@ static const struct schema_key route_keys[] = {
 #define SVC(f) offsetof(struct config_service, f)
 static const struct schema_key compare_keys[] = {
     {.name = "body_cap", .type = SCHEMA_SIZE, .def = "64KiB", .min = 0, .max = MiB,
-     .offset = SVC(compare_body_cap), .doc = "bytes of each response body kept for comparison"},
+     .offset = SVC(compare_body_cap), .doc = "bytes of each response body (primary's and shadows') the capture records; "
+             "bodies are copied only when a capture is on"},
     {0},
 };
 

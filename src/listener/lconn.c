@@ -275,7 +275,8 @@ static int u_on_body(void *ctx, const char *data, size_t len)
         rc = send_bytes(c, data, len, NULL, 0);
     } else {
         struct exchange *ex = c->ex;
-        if (!ex->resp_body_truncated && buf_append(&ex->resp_body, data, len) != 0)
+        if (ex->keep_payload && !ex->resp_body_truncated &&
+            buf_append(&ex->resp_body, data, len) != 0)
             ex->resp_body_truncated = true;
         rc = send_response(c, data, len, false);
     }
@@ -442,8 +443,10 @@ static int start_exchange(struct lconn *c, struct http_head *head)
     size_t plen = http_target_path_len(head->target, head->target_len);
     const struct rt_route *route = route_table_match(svc, head->target, plen);
     c->limits = svc->limits;
+    bool keep = w->sh->keep_payload;
     struct exchange *ex = exchange_new(t, svc, w->idx, ((uint64_t)w->idx << 56) | ++w->next_id,
-                                       route->mirror.max_body, svc->body_cap);
+                                       route->mirror.max_body, keep ? svc->body_cap : 0);
+    ex->keep_payload = keep;
     ex->route = route;
     ex->req = *head;
     ex->t_start = clock_mono_ns();

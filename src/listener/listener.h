@@ -36,6 +36,8 @@ struct listener_shared {
     exchange_done_cb *on_done; /* hooks stored on every exchange */
     exchange_shadow_cb *on_shadow_done;
     void *hook_ctx;
+    bool keep_payload; /* the hooks read bodies and the mirror's copy head (the capture):
+                          exchanges keep them (exchange.keep_payload) */
     atomic_uint conns[LISTENER_MAX_SERVICES]; /* open client connections per service */
 };
 

@@ -18,6 +18,7 @@
 #include "observer/metrics.h"
 
 #define MIRROR_HEAD_MAX (256 * 1024)
+#define MIRROR_HEAD_EXTRA 256 /* room over the original head a copy's head is sized with */
 
 struct mpool {
     uint32_t inflight;
@@ -201,7 +202,7 @@ static int on_body(void *ctx, const char *data, size_t len)
     struct mcopy *mc = ctx;
     if (mc->fx)
         fault_resp_slice(mc, len);
-    if (buf_append(&mc->res.body, data, len) != 0)
+    if (mc->ex->keep_payload && buf_append(&mc->res.body, data, len) != 0)
         buf_append(&mc->res.body, data, mc->res.body.max - mc->res.body.len);
     return 0;
 }
@@ -525,7 +526,7 @@ static void send_copy(struct mirror_worker *mw, struct exchange *ex, size_t i, c
     mc->bytes = len;
     mc->t_start = clock_mono_ns();
     mc->res.pool = pool;
-    buf_init(&mc->res.body, svc->body_cap);
+    buf_init(&mc->res.body, ex->keep_payload ? svc->body_cap : 0);
     mp->inflight++;
     mp->bytes += len;
     mw->inflight++;
@@ -571,14 +572,26 @@ void mirror_submit(struct mirror_worker *mw, struct exchange *ex)
         n += take[i] = admit(mw, ex, i);
     if (n == 0)
         return;
-    /* The head stays on the exchange: the capture records the same copy. */
+    /* With keep_payload the head stays on the exchange: the capture records the same copy.
+     * The copy's buffer is sized once, for the original head plus some (anonymization
+     * mostly shortens a head; X-Forwarded-For and Via are added). */
+    size_t head_guess = ex->req.raw_len + MIRROR_HEAD_EXTRA;
+    if (head_guess > MIRROR_HEAD_MAX)
+        head_guess = MIRROR_HEAD_MAX;
     struct buf req;
     buf_init(&req, MIRROR_HEAD_MAX + ex->req_body.len);
-    buf_release(&ex->copy_head);
-    buf_init(&ex->copy_head, MIRROR_HEAD_MAX);
-    if (mirror_copy_head(ex, &ex->copy_head) != 0 ||
-        buf_append(&req, ex->copy_head.data, ex->copy_head.len) ||
-        buf_append(&req, ex->req_body.data, ex->req_body.len)) {
+    buf_reserve(&req, head_guess + ex->req_body.len);
+    int rc;
+    if (ex->keep_payload) {
+        buf_release(&ex->copy_head);
+        buf_init(&ex->copy_head, MIRROR_HEAD_MAX);
+        buf_reserve(&ex->copy_head, head_guess);
+        rc = mirror_copy_head(ex, &ex->copy_head);
+        rc = rc ? rc : buf_append(&req, ex->copy_head.data, ex->copy_head.len);
+    } else {
+        rc = mirror_copy_head(ex, &req);
+    }
+    if (rc || buf_append(&req, ex->req_body.data, ex->req_body.len)) {
         buf_release(&ex->copy_head);
         for (size_t i = 0; i < svc->nshadows && i < RT_MAX_SHADOWS; i++)
             if (take[i])

@@ -53,12 +53,16 @@ struct exchange {
     char client_ip[48];
     struct http_head req;  /* owned */
     struct http_head resp; /* owned: the primary's response head, once received */
-    struct buf req_body;   /* capped copy (for the mirror and for comparison) */
-    struct buf resp_body;  /* capped copy of the primary's body (comparison) */
+    struct buf req_body;   /* capped copy (for the mirror and for the hooks) */
+    struct buf resp_body;  /* capped copy of the primary's body, kept only with keep_payload */
     bool req_body_truncated, resp_body_truncated;
+    /* the hooks read the response bodies (the primary's and the shadows') and copy_head:
+     * without it nothing is copied for them (the data path does no work nobody reads) */
+    bool keep_payload;
     struct buf copy_head; /* owned: the anonymized head the mirror sent its copies with
-                             (mirror_copy_head), kept so the capture records it without
-                             building it again; empty when no copy was sent */
+                             (mirror_copy_head), kept with keep_payload so the capture
+                             records it without building it again; empty when no copy was
+                             sent */
     int status;           /* what the client got (gateway answers included) */
     enum exchange_error error;
     uint64_t t_start, t_req_done, t_resp_head, t_done; /* monotonic ns */

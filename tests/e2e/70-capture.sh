@@ -70,6 +70,11 @@ by_target = {r["target"]: r for r in prim}
 assert set(by_target) == {"/users/12?x=1", "/orders", "/fail"}, by_target.keys()
 assert by_target["/fail"]["primary"]["status"] == 503
 assert by_target["/orders"]["body"] == "hello-body" and by_target["/orders"]["method"] == "POST"
+# the responses' bodies: the primary's in its record, each shadow's in its answer-only record
+u = by_target["/users/12?x=1"]
+assert u["primary"]["body"] == "prim GET /users/12?x=1\n", u["primary"]
+answer = [r for r in copies if r["id"] == u["id"]]
+assert len(answer) == 1 and answer[0]["shadow"]["body"] == "shad GET /users/12?x=1\n", answer
 for r in prim:
     names = [h["name"].lower() for h in r["headers"]]
     assert "cookie" not in names and "authorization" not in names, names

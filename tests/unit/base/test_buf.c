@@ -59,6 +59,25 @@ static void test_buf_extend_hands_out_room_or_nothing(void **state)
     buf_release(&b);
 }
 
+static void test_buf_reserve_allocates_once_content_unchanged(void **state)
+{
+    (void)state;
+    struct buf b;
+    buf_init(&b, 1000);
+    buf_appends(&b, "ab");
+    assert_int_equal(buf_reserve(&b, 500), 0);
+    assert_true(b.cap >= 503);
+    char *data = b.data;
+    for (int i = 0; i < 100; i++)
+        buf_append(&b, "xxxxx", 5);
+    assert_ptr_equal(b.data, data); /* no reallocation within the reserved room */
+    assert_int_equal(b.len, 502);
+    assert_memory_equal(b.data, "abxxxxx", 7);
+    assert_int_equal(buf_reserve(&b, 499), -ENOSPC); /* past the maximum */
+    assert_int_equal(b.len, 502);
+    buf_release(&b);
+}
+
 static void test_buf_consume_shifts(void **state)
 {
     (void)state;
@@ -85,6 +104,7 @@ int main(void)
         cmocka_unit_test(test_buf_append_grows_and_terminates),
         cmocka_unit_test(test_buf_append_past_max_fails_unchanged),
         cmocka_unit_test(test_buf_extend_hands_out_room_or_nothing),
+        cmocka_unit_test(test_buf_reserve_allocates_once_content_unchanged),
         cmocka_unit_test(test_buf_consume_shifts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
