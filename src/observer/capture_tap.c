@@ -13,7 +13,7 @@
  * capture cost the gateway 2-4 us per request that way, about 1 us this way). Oldest
  * first, not the one freed last: the writer has just read that one on its own core, and
  * writing it again at once moves its lines back. A record costs no allocation and no copy
- * once the buffers exist; the writer frees a buffer grown past TAP_SLOT_KEEP so a burst of
+ * once the buffers exist; the writer frees a buffer grown past TAP_BUF_KEEP so a burst of
  * large records does not stay resident.
  */
 #include "observer/capture_tap.h"
@@ -36,7 +36,7 @@
 #define TAP_SLEEP_MIN_NS (1 * CLOCK_NS_PER_MS)
 #define TAP_SLEEP_MAX_NS (20 * CLOCK_NS_PER_MS)
 #define TAP_FLUSH_NS (100 * CLOCK_NS_PER_MS)
-#define TAP_SLOT_KEEP (16 * 1024)
+#define TAP_BUF_KEEP (16 * 1024)
 #define TAP_HEAD_STEP 64
 
 /* One worker's queue and the scratch it encodes with. Each cache line has one writer: the
@@ -49,7 +49,7 @@ struct tap_queue {
     size_t reclaimed;                /* slots below this have their buffers on free */
     struct buf **free;               /* [mask + 1], a queue: nfree from index ffirst on */
     size_t ffirst, nfree;
-    atomic_size_t nbufs; /* buffers made, at most the ring's size (written by the worker) */
+    atomic_uint_fast64_t nbufs; /* buffers made, at most the ring's size (worker-written) */
     /* written by the worker only (a load and a store, no locked add); read for metrics */
     atomic_uint_fast64_t dropped_full, dropped_large;
     struct buf head_text;
@@ -155,8 +155,7 @@ static struct buf *take_buf(struct tap_queue *q)
     }
     struct buf *b = xmalloc(sizeof(*b)); /* all nbufs are in the ring: nbufs <= its size */
     buf_init(b, CAPTURE_RECORD_MAX);
-    atomic_store_explicit(&q->nbufs, atomic_load_explicit(&q->nbufs, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    count(&q->nbufs);
     return b;
 }
 
@@ -327,7 +326,7 @@ static size_t drain(struct capture_tap *t)
         for (; head != tail; n++) {
             struct buf *it = q->ring[head & q->mask];
             capture_writer_write(t->w, now, it->data, it->len);
-            if (it->cap > TAP_SLOT_KEEP)
+            if (it->cap > TAP_BUF_KEEP)
                 buf_release(it);
             if (++head % TAP_HEAD_STEP == 0 || head == tail)
                 atomic_store_explicit(&q->head, head, memory_order_release);
